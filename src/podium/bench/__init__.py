@@ -1,0 +1,1 @@
+"""Benchmarks behind `podium bench`: they print figures; they never assert."""

@@ -1,0 +1,52 @@
+"""The `podium` command. Subcommand groups live in sibling modules.
+
+Heavy imports (litellm, textual) happen inside commands, never here, so
+`podium --version` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from podium.cli import (
+    bench_cmds,  # noqa: F401
+    project_cmds,  # noqa: F401  (registers commands)
+)
+from podium.cli.app import app
+from podium.errors import PodiumError
+
+
+def _route_bare_path(argv: list[str]) -> list[str]:
+    """`podium` and `podium PATH` open the TUI; everything else is a subcommand."""
+    commands = {c.name or c.callback.__name__ for c in app.registered_commands}  # type: ignore[union-attr]
+    commands |= {g.name for g in app.registered_groups if g.name}
+    if not argv:
+        return ["tui"]
+    first = argv[0]
+    if first in commands or first in {"--help", "-h", "--version"}:
+        return argv
+    return ["tui", *argv]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _route_bare_path(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args, prog_name="podium", standalone_mode=False)
+    except PodiumError as exc:
+        print(f"podium: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("podium: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and aborts
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            print("podium: aborted", file=sys.stderr)
+            sys.exit(1)
+        raise

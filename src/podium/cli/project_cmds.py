@@ -1,0 +1,110 @@
+"""Commands on the project file itself: init, info, export, and the TUI entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from podium.cli.app import JsonOption, ProjectOption, app, print_json, project_path, run_async
+from podium.errors import PodiumError
+
+PathArgument = Annotated[Path | None, typer.Argument(help="Project file.", show_default=False)]
+
+
+@app.command()
+def init(path: PathArgument = None, project: ProjectOption = None) -> None:
+    """Create an empty project file (or check an existing one)."""
+    from podium.store import ProjectStore
+
+    target = project_path(path, project)
+    existed = target.exists() and target.stat().st_size > 0
+
+    async def go() -> None:
+        store = await ProjectStore.open(target)
+        await store.close()
+
+    run_async(go())
+    print(f"{'checked' if existed else 'created'} {target}")
+
+
+@app.command()
+def info(path: PathArgument = None, project: ProjectOption = None, json: JsonOption = False) -> None:
+    """Verify a project file or archive and describe what it holds."""
+    from podium.store import ProjectStore
+    from podium.store.archive import describe
+
+    target = project_path(path, project)
+    if not target.exists():
+        raise PodiumError(f"{target} does not exist")
+
+    async def go():  # type: ignore[no-untyped-def]
+        store = await ProjectStore.open(target, readonly=True)
+        try:
+            return await describe(store)
+        finally:
+            await store.close()
+
+    facts = run_async(go())
+    if json:
+        print_json(facts.model_dump())
+        return
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(facts.runs_by_status.items())) or "none"
+    print(f"{facts.path}")
+    print(f"  schema      v{facts.schema_version} (application_id {facts.application_id})")
+    print(f"  sqlite      {facts.sqlite_version}, sqlite-vec {facts.sqlite_vec_version}")
+    print(f"  journal     {facts.journal_mode}, integrity {facts.integrity}")
+    print(f"  runs        {facts.runs} ({statuses})")
+    print(f"  agents      {facts.agents}")
+    print(f"  memories    {facts.memories}")
+    print(f"  messages    {facts.messages}, events {facts.events}")
+    print(f"  size        {facts.size_bytes / 1024:.1f} KiB")
+    if facts.integrity != "ok":
+        raise PodiumError(f"integrity check failed: {facts.integrity}")
+
+
+@app.command()
+def export(
+    path: PathArgument = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Archive file to write.")] = Path(
+        "archive.podium"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing archive.")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Write a compacted, verified single-file archive of the project."""
+    from podium.store import ProjectStore
+    from podium.store.archive import export_archive
+
+    source = project_path(path, project)
+
+    async def go():  # type: ignore[no-untyped-def]
+        store = await ProjectStore.open(source, create=False)
+        try:
+            return await export_archive(store, output, force=force)
+        finally:
+            await store.close()
+
+    facts = run_async(go())
+    print(
+        f"exported {source} -> {output} ({facts.size_bytes / 1024:.1f} KiB, "
+        f"{facts.runs} runs, integrity {facts.integrity})"
+    )
+
+
+@app.command(hidden=True)
+def tui(path: PathArgument = None, project: ProjectOption = None) -> None:
+    """Open the terminal app on a project file."""
+    from podium.store import ProjectStore
+
+    target = project_path(path, project)
+
+    async def check() -> None:
+        store = await ProjectStore.open(target)
+        await store.close()
+
+    run_async(check())
+    from podium.tui.app import PodiumApp
+
+    PodiumApp(project=target).run()

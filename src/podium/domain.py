@@ -1,0 +1,327 @@
+"""Domain models shared by every layer. Pydantic v2; no I/O here."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def now() -> float:
+    return time.time()
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + uuid.uuid4().hex[:8]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ----------------------------------------------------------------- agents/teams
+
+
+class Agent(Model):
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_-]*$")
+    role: str = Field(min_length=1)
+    persona: str = ""
+    model: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    skills: list[str] = Field(default_factory=list)
+
+    def system_prompt(self) -> str:
+        skills = f" Skills: {', '.join(self.skills)}." if self.skills else ""
+        return f"You are the {self.name}, {self.role}. {self.persona}{skills}".strip()
+
+
+class Team(Model):
+    name: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_-]*$")
+    description: str = ""
+    leader: str
+    agents: list[Agent] = Field(min_length=1)
+    model: str | None = None
+
+    @field_validator("agents")
+    @classmethod
+    def _unique_names(cls, agents: list[Agent]) -> list[Agent]:
+        names = [a.name for a in agents]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate agent names: {', '.join(dupes)}")
+        return agents
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.leader not in self.agent_names:
+            raise ValueError(f"leader {self.leader!r} is not one of the team's agents")
+
+    @property
+    def agent_names(self) -> list[str]:
+        return [a.name for a in self.agents]
+
+    @property
+    def specialists(self) -> list[Agent]:
+        return [a for a in self.agents if a.name != self.leader]
+
+    def agent(self, name: str) -> Agent:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+
+# ------------------------------------------------------------------ settings
+
+
+class Budget(Model):
+    tokens: int | None = Field(default=None, ge=1)
+    usd: float | None = Field(default=None, ge=0)
+    steps: int | None = Field(default=None, ge=1)
+    wall_seconds: float | None = Field(default=None, gt=0)
+
+
+class Usage(Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            calls=self.calls + other.calls,
+        )
+
+
+class ProjectSettings(Model):
+    """Per-project defaults stored in the project file (never secrets)."""
+
+    name: str = "project"
+    default_team: str = "research"
+    default_model: str | None = None
+    concurrency: int = Field(default=4, ge=1, le=64)
+    window_messages: int = Field(default=20, ge=0)
+    budget: Budget = Field(default_factory=Budget)
+
+
+# ----------------------------------------------------------------- execution
+
+
+class ExecutionStatus(StrEnum):
+    PLANNING = "planning"
+    AWAITING_APPROVAL = "awaiting_approval"
+    RUNNING = "running"
+    PAUSED = "paused"
+    HALTED = "halted"
+    SYNTHESISING = "synthesising"
+    REVIEW = "review"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in {ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL, ExecutionStatus.FAILED}
+
+
+class Execution(Model):
+    id: str = Field(default_factory=lambda: new_id())
+    objective: str = Field(min_length=1)
+    team: str
+    model: str | None = None
+    status: ExecutionStatus = ExecutionStatus.PLANNING
+    budget: Budget = Field(default_factory=Budget)
+    usage: Usage = Field(default_factory=Usage)
+    steps: int = 0
+    result: str | None = None
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+    finished_at: float | None = None
+
+
+class SubtaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING_PEER = "waiting_peer"
+    NEEDS_HELP = "needs_help"
+    REVIEW = "review"
+    DONE = "done"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class Subtask(Model):
+    id: str = Field(min_length=1, max_length=24)
+    agent: str
+    description: str = Field(min_length=1)
+    depends_on: list[str] = Field(default_factory=list)
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    estimated_tokens: int = Field(default=1000, ge=0)
+    tools: list[str] = Field(default_factory=list)
+    status: SubtaskStatus = SubtaskStatus.PENDING
+    output: str | None = None
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class Plan(Model):
+    subtasks: list[Subtask]
+    rationale: str = ""
+
+
+class PlanStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+# ------------------------------------------------------------------ messages
+
+
+class Phase(StrEnum):
+    DISCUSSION = "discussion"
+    PLANNING = "planning"
+    EXECUTION = "execution"
+    CONSULTATION = "consultation"
+    SYNTHESIS = "synthesis"
+    REVIEW = "review"
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+    HUMAN = "human"
+
+
+class Message(Model):
+    id: int | None = None
+    execution_id: str
+    subtask_id: str | None = None
+    agent: str
+    role: Role
+    content: str
+    phase: Phase
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    created_at: float = Field(default_factory=now)
+
+
+class Event(Model):
+    seq: int | None = None
+    execution_id: str | None = None
+    type: str = Field(min_length=1)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    created_at: float = Field(default_factory=now)
+
+
+class Consultation(Model):
+    id: int | None = None
+    execution_id: str
+    subtask_id: str | None
+    asker: str
+    peer: str
+    question: str
+    answer: str | None = None
+    error: str | None = None
+    depth: int = 1
+    usage: Usage = Field(default_factory=Usage)
+    started_at: float = Field(default_factory=now)
+    finished_at: float | None = None
+
+
+class InterventionKind(StrEnum):
+    GUIDANCE = "guidance"
+    PAUSE = "pause"
+    RESUME = "resume"
+    HALT = "halt"
+    ANSWER = "answer"
+    ACCEPT = "accept"
+    REWORK = "rework"
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class Intervention(Model):
+    id: int | None = None
+    execution_id: str
+    kind: InterventionKind
+    subtask_id: str | None = None
+    text: str = ""
+    source: str = "cli"
+    created_at: float = Field(default_factory=now)
+    consumed_at: float | None = None
+
+
+class MemoryKind(StrEnum):
+    FACT = "fact"
+    LESSON = "lesson"
+    OUTPUT = "output"
+    RESULT = "result"
+
+
+class MemoryItem(Model):
+    id: int | None = None
+    kind: MemoryKind
+    text: str = Field(min_length=1)
+    agent: str | None = None  # None: project-wide
+    source_execution: str | None = None
+    source_subtask: str | None = None
+    created_at: float = Field(default_factory=now)
+
+
+class BoardColumn(StrEnum):
+    TODO = "To do"
+    IN_PROGRESS = "In progress"
+    NEEDS_HELP = "Needs help"
+    REVIEW = "Review"
+    DONE = "Done"
+    FAILED = "Failed"
+
+
+_COLUMN_BY_STATUS = {
+    SubtaskStatus.PENDING: BoardColumn.TODO,
+    SubtaskStatus.RUNNING: BoardColumn.IN_PROGRESS,
+    SubtaskStatus.WAITING_PEER: BoardColumn.IN_PROGRESS,
+    SubtaskStatus.NEEDS_HELP: BoardColumn.NEEDS_HELP,
+    SubtaskStatus.REVIEW: BoardColumn.REVIEW,
+    SubtaskStatus.DONE: BoardColumn.DONE,
+    SubtaskStatus.FAILED: BoardColumn.FAILED,
+    SubtaskStatus.BLOCKED: BoardColumn.FAILED,
+}
+
+
+class KanbanCard(Model):
+    """A subtask as the board shows it; derived from the subtask, never stored apart."""
+
+    subtask_id: str
+    agent: str
+    title: str
+    status: SubtaskStatus
+    column: BoardColumn
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @classmethod
+    def from_subtask(cls, subtask: Subtask, progress: float = 0.0) -> KanbanCard:
+        return cls(
+            subtask_id=subtask.id,
+            agent=subtask.agent,
+            title=subtask.description.split("\n", 1)[0][:60],
+            status=subtask.status,
+            column=_COLUMN_BY_STATUS[subtask.status],
+            progress=1.0 if subtask.status is SubtaskStatus.DONE else progress,
+        )

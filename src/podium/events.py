@@ -1,0 +1,31 @@
+"""Event types: the vocabulary the orchestrator writes and the TUI/CLI read.
+
+Every committed state change has one event row; `STREAM_DELTA` alone is
+transient (published on the bus, never stored) because per-token rows
+would bloat the file; the full text lands in a `MESSAGE_ADDED` event.
+"""
+
+from __future__ import annotations
+
+RUN_CREATED = "run.created"  # objective, team, model, budget
+RUN_STATUS = "run.status"  # status, reason?
+RUN_USAGE = "run.usage"  # prompt_tokens, completion_tokens, cost_usd, calls, steps
+RUN_RESULT = "run.result"  # result
+
+DISCUSSION_CONTRIBUTION = "discussion.contribution"  # agent, message_id, content
+PLAN_PROPOSED = "plan.proposed"  # version, plan, fallback, errors?
+PLAN_APPROVED = "plan.approved"  # version, by
+PLAN_REJECTED = "plan.rejected"  # version, feedback
+
+SUBTASK_STATUS = "subtask.status"  # subtask_id, agent, status, output?, error?
+MESSAGE_ADDED = "message.added"  # message_id, agent, subtask_id, role, phase, content, tokens
+STREAM_DELTA = "stream.delta"  # agent, subtask_id, phase, text   (transient)
+
+CONSULTATION_STARTED = "consultation.started"  # id, subtask_id, asker, peer, question, depth
+CONSULTATION_FINISHED = "consultation.finished"  # id, subtask_id, asker, peer, answer?, error?
+INTERVENTION = "intervention"  # id, kind, subtask_id?, text, source
+HELP_REQUESTED = "help.requested"  # subtask_id, agent, question
+MEMORY_RECALLED = "memory.recalled"  # subtask_id, agent, items: [{id, text, kind, score}]
+MEMORY_STORED = "memory.stored"  # id, kind, agent
+TOOL_CALLED = "tool.called"  # subtask_id, agent, tool, arguments, result?, error?
+REVIEW_VERDICT = "review.verdict"  # verdicts: [{subtask_id, ok, reasons}], overall

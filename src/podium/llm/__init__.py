@@ -1,0 +1,1 @@
+"""Model gateway over litellm: any provider, the local model, the scripted model."""

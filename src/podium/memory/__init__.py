@@ -1,0 +1,1 @@
+"""Long-term memory: embeddings, vectors (sqlite-vec) and full-text recall."""

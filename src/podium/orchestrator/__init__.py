@@ -1,0 +1,1 @@
+"""Planner, scheduler, consultation, control and review. Never imports Textual."""

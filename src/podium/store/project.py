@@ -1,0 +1,265 @@
+"""The project file: one SQLite database that holds everything a project did.
+
+All access from async code goes through one aiosqlite connection. A write is
+a synchronous function run whole on that connection's thread inside
+BEGIN IMMEDIATE ... COMMIT, so coroutines never interleave statements in a
+transaction, and it costs one thread hop however many rows it writes.
+Events recorded by the function are appended in the same transaction and
+published on the bus only after COMMIT.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from podium.domain import Event
+from podium.errors import NotAProjectError, ReadOnlyError
+from podium.store.bus import EventBus
+from podium.store.connection import SqliteError, connect
+from podium.store.header import APPLICATION_ID, check_project_file
+from podium.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+T = TypeVar("T")
+
+
+class Tx:
+    """A write transaction: the raw connection plus an event recorder."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.events: list[RawEvent] = []
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        return self.conn.execute(sql, params)
+
+    def emit(self, type: str, execution_id: str | None = None, **payload: Any) -> int:
+        """Append an event in this transaction; returns its sequence number."""
+        created = time.time()
+        cur = self.conn.execute(
+            "INSERT INTO events (execution_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
+            (execution_id, type, json.dumps(payload, default=str), created),
+        )
+        seq: int = cur.lastrowid
+        cur.close()
+        # Kept raw: Event objects are built after COMMIT, and only if someone listens.
+        self.events.append((seq, execution_id, type, payload, created))
+        return seq
+
+
+RawEvent = tuple[int, str | None, str, dict[str, Any], float]
+
+
+def _to_event(raw: RawEvent) -> Event:
+    seq, execution_id, type, payload, created = raw
+    return Event.model_construct(
+        seq=seq, execution_id=execution_id, type=type, payload=payload, created_at=created
+    )
+
+
+def _fetchall(conn: Any, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+class ProjectStore:
+    def __init__(self, path: Path, db: aiosqlite.Connection, readonly: bool) -> None:
+        self.path = path
+        self.readonly = readonly
+        self.bus = EventBus()
+        self._db = db
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(cls, path: Path | str, *, readonly: bool = False, create: bool = True) -> ProjectStore:
+        """Open (and if allowed create or migrate) a project file.
+
+        Raises NotAProjectError, without touching the file, when it is not a
+        Podium project this build can open.
+        """
+        path = Path(path)
+        exists = path.exists() and path.stat().st_size > 0
+        if exists:
+            check_project_file(path, SCHEMA_VERSION)
+        elif readonly or not create:
+            raise NotAProjectError(f"{path} does not exist")
+        elif not path.parent.exists():
+            raise NotAProjectError(f"cannot create {path}: folder {path.parent} does not exist")
+
+        db = aiosqlite.Connection(lambda: connect(path, readonly=readonly), iter_chunk_size=64)
+        try:
+            await db
+        except SqliteError as exc:
+            raise NotAProjectError(f"cannot open {path}: {exc}") from None
+        store = cls(path, db, readonly)
+        try:
+            if readonly:
+                await store._check_readable()
+            else:
+                await store.run(store._migrate)
+        except SqliteError as exc:
+            await store.close()
+            raise NotAProjectError(f"{path} is damaged or not a Podium project: {exc}") from None
+        except NotAProjectError as exc:
+            await store.close()
+            raise NotAProjectError(f"{path}: {exc}") from None
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> ProjectStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @staticmethod
+    def _migrate(conn: Any) -> None:
+        # Validate before the first write: a foreign file must stay untouched.
+        _, app_id = _stamp(conn)
+        if app_id == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise NotAProjectError("an SQLite database but not a Podium project")
+        conn.execute("PRAGMA journal_mode = WAL").close()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated.
+            version, app_id = _stamp(conn)
+            if app_id == 0:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            for number, script in enumerate(MIGRATIONS, start=1):
+                if number > version:
+                    # executescript would COMMIT our transaction; run statements one by one.
+                    for statement in _split_sql(script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def _check_readable(self) -> None:
+        _, app_id = await self.run(_stamp)
+        if app_id != APPLICATION_ID:
+            raise NotAProjectError(f"{self.path} is not a Podium project")
+
+
+
+    # ------------------------------------------------------------ access
+
+    async def run(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(raw_connection)` on the database thread (reads only)."""
+        return await self._db._execute(fn, self._db._conn)
+
+    async def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        return await self.run(lambda conn: _fetchall(conn, sql, params))
+
+    async def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any | None:
+        rows = await self.query(sql, params)
+        return rows[0] if rows else None
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn(tx)` in one transaction; publish its events after COMMIT."""
+        if self.readonly:
+            raise ReadOnlyError(f"{self.path} is open read-only (an archive); nothing was changed")
+
+        def transaction(conn: Any) -> tuple[T, list[RawEvent]]:
+            tx = Tx(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(tx)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return result, tx.events
+
+        result, events = await self._db._execute(transaction, self._db._conn)
+        if events and self.bus.subscriber_count:
+            self.bus.publish(map(_to_event, events))
+        return result
+
+    async def append_event(self, type: str, execution_id: str | None = None, **payload: Any) -> Event:
+        def append(tx: Tx) -> RawEvent:
+            tx.emit(type, execution_id, **payload)
+            return tx.events[-1]
+
+        return _to_event(await self.write(append))
+
+    async def events_since(self, seq: int, execution_id: str | None = None, limit: int = 1000) -> list[Event]:
+        """Committed events after `seq`: how another process follows this file."""
+        if execution_id is None:
+            rows = await self.query(
+                "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+            )
+        else:
+            rows = await self.query(
+                "SELECT * FROM events WHERE seq > ? AND execution_id = ? ORDER BY seq LIMIT ?",
+                (seq, execution_id, limit),
+            )
+        return [row_to_event(r) for r in rows]
+
+    # ------------------------------------------------------------ settings
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else row[0]
+
+    async def set_meta(self, key: str, value: str) -> None:
+        def upsert(tx: Tx) -> None:
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+        await self.write(upsert)
+
+
+def _stamp(conn: Any) -> tuple[int, int]:
+    """(schema version, application_id) as SQLite sees them, WAL included."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id not in (0, APPLICATION_ID):
+        raise NotAProjectError(f"not a Podium project (application_id {app_id:#x})")
+    if version > SCHEMA_VERSION:
+        raise NotAProjectError(
+            f"project schema v{version} is newer than this podium understands (v{SCHEMA_VERSION})"
+        )
+    return version, app_id
+
+
+def row_to_event(row: Any) -> Event:
+    return Event(
+        seq=row["seq"], execution_id=row["execution_id"], type=row["type"],
+        payload=json.loads(row["payload"]), created_at=row["created_at"],
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    import pysqlite3.dbapi2 as sqlite
+
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

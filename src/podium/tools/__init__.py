@@ -1,0 +1,1 @@
+"""Built-in tools, MCP servers, the credential vault and approvals."""

@@ -1,0 +1,1 @@
+"""The Textual app. Never imports litellm; renders from store events and queries."""
