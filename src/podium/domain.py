@@ -142,6 +142,7 @@ class Execution(Model):
     budget: Budget = Field(default_factory=Budget)
     usage: Usage = Field(default_factory=Usage)
     steps: int = 0
+    active_seconds: float = 0.0  # time spent planning/executing, across sessions (wall-time budget)
     result: str | None = None
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
@@ -279,6 +280,21 @@ class MemoryItem(Model):
     kind: MemoryKind
     text: str = Field(min_length=1)
     agent: str | None = None  # None: project-wide
+    source_execution: str | None = None
+    source_subtask: str | None = None
+    created_at: float = Field(default_factory=now)
+
+
+class Recalled(Model):
+    """A memory found for a query: what recall puts into an agent's context."""
+
+    id: int
+    text: str
+    kind: MemoryKind
+    agent: str | None = None  # None: project-wide
+    score: float = Field(ge=0.0, le=1.0)  # fused rank score: 1.0 = first by meaning and by words
+    similarity: float | None = None  # cosine similarity in the embedding space, if embedded
+    keyword_rank: int | None = None  # 1-based rank in the full-text (BM25) list, if it matched
     source_execution: str | None = None
     source_subtask: str | None = None
     created_at: float = Field(default_factory=now)

@@ -10,7 +10,12 @@ import sys
 
 from podium.cli import (
     bench_cmds,  # noqa: F401
+    llm_cmds,  # noqa: F401
+    memory_cmds,  # noqa: F401
     project_cmds,  # noqa: F401  (registers commands)
+    run_cmds,  # noqa: F401
+    tools_cmds,  # noqa: F401
+    tui_cmds,  # noqa: F401
 )
 from podium.cli.app import app
 from podium.errors import PodiumError

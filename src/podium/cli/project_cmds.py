@@ -1,4 +1,4 @@
-"""Commands on the project file itself: init, info, export, and the TUI entry."""
+"""Commands on the project file itself: init, info, export (the TUI lives in tui_cmds)."""
 
 from __future__ import annotations
 
@@ -91,20 +91,3 @@ def export(
         f"exported {source} -> {output} ({facts.size_bytes / 1024:.1f} KiB, "
         f"{facts.runs} runs, integrity {facts.integrity})"
     )
-
-
-@app.command(hidden=True)
-def tui(path: PathArgument = None, project: ProjectOption = None) -> None:
-    """Open the terminal app on a project file."""
-    from podium.store import ProjectStore
-
-    target = project_path(path, project)
-
-    async def check() -> None:
-        store = await ProjectStore.open(target)
-        await store.close()
-
-    run_async(check())
-    from podium.tui.app import PodiumApp
-
-    PodiumApp(project=target).run()

@@ -85,3 +85,12 @@ class BudgetGuard:
     def record(self, usage: Usage) -> None:
         self.usage = self.usage.add(usage)
         self.steps += 1
+
+
+class StructuredOutputError(LLMError):
+    """The model's reply did not validate against the schema, even after one repair round."""
+
+    def __init__(self, message: str, *, errors: list[str], raw: str) -> None:
+        super().__init__(message)
+        self.errors = errors
+        self.raw = raw

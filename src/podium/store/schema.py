@@ -26,6 +26,7 @@ MIGRATIONS: list[str] = [
         cost_usd    REAL NOT NULL DEFAULT 0,
         calls       INTEGER NOT NULL DEFAULT 0,
         steps       INTEGER NOT NULL DEFAULT 0,
+        active_seconds REAL NOT NULL DEFAULT 0,
         result      TEXT,
         created_at  REAL NOT NULL,
         updated_at  REAL NOT NULL,
@@ -136,6 +137,73 @@ MIGRATIONS: list[str] = [
         created_at   REAL NOT NULL,
         UNIQUE (text_hash, agent)
     );
+    -- UNIQUE above lets project-wide (NULL agent) duplicates through; this does not.
+    CREATE UNIQUE INDEX memories_one_per_scope ON memories(text_hash, coalesce(agent, ''));
+    CREATE INDEX memories_by_scope ON memories(agent, kind, id);
+
+    -- Embedding spaces: one per (embedder, dim). Each space's vectors live in
+    -- a vec0 table memory_vec_<id> made at runtime, because its dimension is
+    -- whatever the embedder returns. Exactly one space is active; switching
+    -- embedder re-embeds into a new space instead of mixing them.
+    CREATE TABLE memory_spaces (
+        id          INTEGER PRIMARY KEY,
+        embedder    TEXT NOT NULL,
+        dim         INTEGER NOT NULL,
+        coarse_bits INTEGER NOT NULL,
+        seed        INTEGER NOT NULL,
+        active      INTEGER NOT NULL DEFAULT 0,
+        created_at  REAL NOT NULL,
+        UNIQUE (embedder, dim)
+    );
+
+    -- Files agents wrote in a run's workspace (latest version per path).
+    -- content holds the bytes up to a size limit so an archive carries them.
+    CREATE TABLE workspace_files (
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        path         TEXT NOT NULL,
+        sha256       TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        is_text      INTEGER NOT NULL DEFAULT 1,
+        content      BLOB,
+        subtask_id   TEXT,
+        agent        TEXT,
+        tool         TEXT NOT NULL DEFAULT '',
+        updated_at   REAL NOT NULL,
+        PRIMARY KEY (execution_id, path)
+    );
+
+    -- MCP servers registered for this project. Secrets are referenced by
+    -- vault name only; their values never enter this file.
+    CREATE TABLE mcp_servers (
+        name         TEXT PRIMARY KEY,
+        transport    TEXT NOT NULL,
+        command      TEXT,
+        args_json    TEXT NOT NULL DEFAULT '[]',
+        url          TEXT,
+        env_json     TEXT NOT NULL DEFAULT '{}',
+        secrets_json TEXT NOT NULL DEFAULT '[]',
+        cwd          TEXT,
+        timeout_s    REAL NOT NULL DEFAULT 30,
+        tools_json   TEXT,  -- last tool listing seen (from `mcp test` or a run)
+        enabled      INTEGER NOT NULL DEFAULT 1,
+        created_at   REAL NOT NULL
+    );
+
+    -- Approval requests for tool calls whose policy is "ask", and their decision.
+    CREATE TABLE tool_approvals (
+        id           INTEGER PRIMARY KEY,
+        execution_id TEXT REFERENCES executions(id) ON DELETE CASCADE,
+        subtask_id   TEXT,
+        agent        TEXT NOT NULL,
+        tool         TEXT NOT NULL,
+        arguments    TEXT NOT NULL DEFAULT '{}',
+        status       TEXT NOT NULL DEFAULT 'pending',
+        decided_by   TEXT,
+        reason       TEXT,
+        created_at   REAL NOT NULL,
+        decided_at   REAL
+    );
+    CREATE INDEX tool_approvals_pending ON tool_approvals(execution_id, status);
 
     CREATE VIRTUAL TABLE messages_fts USING fts5(
         content, content='messages', content_rowid='id', tokenize='porter unicode61'

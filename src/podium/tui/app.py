@@ -1,42 +1,336 @@
-"""Podium's Textual app (home screen: the project's runs)."""
+"""Podium's Textual app: home (runs), run screens (live or replay), every control on a key.
+
+The app owns one ProjectStore (read-only for archives) and, on first use,
+one Engine, whose long operations (plan, execute, resume) run as app-level
+workers in this event loop, so leaving a run's screen never stops the run.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.app import App
+from textual.screen import Screen
+from textual.widgets import Static
 
+from podium.domain import ExecutionStatus
+from podium.errors import PodiumError
 from podium.store import ProjectStore
+from podium.tui.backend import Backend
+from podium.tui.commands import PaletteCommand, PodiumCommands
+from podium.tui.keys import APP_BINDINGS, load_keymap
+from podium.tui.screens.home import HomeScreen
+from podium.tui.screens.modals import ErrorScreen, HelpScreen, TextPrompt, TooSmall
+from podium.tui.screens.run import ReplayScreen, RunScreen
+from podium.tui.state import run_status
+from podium.tui.themes import DEFAULT_THEME, load_themes
+
+MIN_SIZE = (80, 24)
+QUIT_GRACE_SECONDS = 3.0
+
+
+class Loading(Screen[None]):
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static("Opening the project…", id="loading")
 
 
 class PodiumApp(App[None]):
     TITLE = "Podium"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = "app.tcss"
+    BINDINGS = APP_BINDINGS
+    COMMANDS = App.COMMANDS | {PodiumCommands}
+    ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, project: Path) -> None:
+    def __init__(self, project: Path, *, backend: Backend | None = None, readonly: bool = False,
+                 model: str | None = None, team: str | None = None, open_run: str | None = None,
+                 theme: str | None = None) -> None:
         super().__init__()
-        self.project = project
-        self.sub_title = str(project)
+        self.project = Path(project)
+        self.backend = backend
+        self.readonly = readonly
+        self.default_model = model or getattr(backend, "model", None) or "local"
+        self.default_team = team or getattr(backend, "team", None) or "research"
+        self.open_run_id = open_run
+        self.store: ProjectStore | None = None
+        self.podium_themes: list[str] = []
+        self._wanted_theme = theme
+        self._live: Counter[str] = Counter()
+        self.exit_message: str | None = None
+        # Elapsed times are measured against this clock (tests fix it for stable snapshots).
+        self.clock: Callable[[], float] = time.time
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"Project {self.project}", id="banner")
-        yield DataTable(id="runs", cursor_type="row")
-        yield Footer()
+    def get_default_screen(self) -> Screen[Any]:
+        return Loading()
+
+    # ------------------------------------------------------------ start and stop
 
     async def on_mount(self) -> None:
-        table = self.query_one("#runs", DataTable)
-        table.add_columns("run", "state", "objective", "team", "tokens", "cost")
-        store = await ProjectStore.open(self.project)
+        self._load_themes()
+        keymap, problem = load_keymap()
+        if keymap:
+            self.set_keymap(keymap)
+        if problem:
+            self.notify(problem, severity="warning", timeout=8)
         try:
-            rows = await store.query(
-                "SELECT id, status, objective, team, prompt_tokens + completion_tokens, cost_usd"
-                " FROM executions ORDER BY created_at DESC"
-            )
-        finally:
-            await store.close()
-        for r in rows:
-            table.add_row(r[0], r[1], r[2][:60], r[3], f"{r[4]:,}", f"${r[5]:.4f}", key=r[0])
-        if not rows:
-            self.query_one("#banner", Static).update(f"Project {self.project}: no runs yet")
+            self.store = await ProjectStore.open(self.project, readonly=self.readonly, create=not self.readonly)
+        except PodiumError as exc:
+            what = "archive" if self.readonly else "project"
+            await self.push_screen(ErrorScreen(f"Cannot open this {what}", str(exc)))
+            return
+        await self.push_screen(HomeScreen())
+        if self.open_run_id:
+            self.open_run(self.open_run_id)
+        self._check_size()
+
+    async def on_unmount(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+    def _load_themes(self) -> None:
+        themes, problems = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        self.podium_themes = [t.name for t in themes]
+        for problem in problems:
+            self.notify(problem, severity="warning", title="theme skipped", timeout=8)
+        wanted = self._wanted_theme or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        elif self.podium_themes:
+            self.theme = self.podium_themes[0]
+
+    def on_resize(self) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        width, height = self.size
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        top = self.screen
+        if small and not isinstance(top, TooSmall):
+            self.push_screen(TooSmall(MIN_SIZE))
+        elif small and isinstance(top, TooSmall):
+            top.show(width, height)
+        elif not small and isinstance(top, TooSmall):
+            self.pop_screen()
+
+    # ------------------------------------------------------------ data helpers
+
+    async def store_query_one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return None if self.store is None else await self.store.query_one(sql, params)
+
+    def team_names(self) -> list[str]:
+        if self.backend is None:
+            return [self.default_team]
+        try:
+            return self.backend.team_names()
+        except PodiumError as exc:
+            self.notify(str(exc), severity="error", title="teams")
+            return []
+
+    def is_live(self, run_id: str) -> bool:
+        """Whether this process's engine is working on the run right now."""
+        return self._live[run_id] > 0
+
+    # ------------------------------------------------------------ navigation
+
+    def go_home(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+
+    def open_run(self, run_id: str) -> None:
+        self.run_worker(self._open_run(run_id), group="open-run", exit_on_error=False)
+
+    async def _open_run(self, run_id: str) -> None:
+        row = await self.store_query_one("SELECT id, status FROM executions WHERE id = ? OR id LIKE ?",
+                                         (run_id, f"{run_id}%"))
+        if row is None:
+            self.notify(f"No run {run_id!r} in {self.project}.", severity="error")
+            return
+        self.go_home()
+        status = run_status(row["status"])
+        finished = status.finished if status is not None else True
+        replay = self.readonly or (finished and not self.is_live(row["id"]))
+        await self.push_screen(ReplayScreen(row["id"]) if replay else RunScreen(row["id"]))
+
+    # ------------------------------------------------------------ engine operations
+
+    def _job(self, run_id: str | None, label: str, job: Callable[[Any], Awaitable[Any]]) -> None:
+        """Run an engine operation as an app worker; errors become notifications, never tracebacks."""
+        if self.backend is None or self.store is None:
+            self.notify("This session cannot run agents (no model configured).", severity="error")
+            return
+        backend, store = self.backend, self.store
+
+        async def runner() -> None:
+            key = run_id or ""
+            self._live[key] += 1
+            try:
+                engine = await backend.engine(store)
+                await job(engine)
+            except PodiumError as exc:
+                self.notify(str(exc), severity="error", title=label, timeout=10)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an engine bug must not take the UI down
+                self.log.error(f"{label} failed", exc)
+                self.notify(f"{label} failed: {type(exc).__name__}: {exc}", severity="error", timeout=10)
+            finally:
+                self._live[key] -= 1
+
+        self.run_worker(runner(), group=f"engine-{run_id}", name=label, exit_on_error=False)
+
+    def start_run(self, objective: str, team: str, model: str | None) -> None:
+        if self.readonly:
+            self.notify("Read-only archive: new runs cannot be started here.", severity="warning")
+            return
+        self.notify("Starting the run…" if self.backend else "", timeout=2)
+
+        async def job(engine: Any) -> None:
+            from podium.orchestrator.teams import get_team
+
+            team_model = get_team(team, self.project)
+            run_id = await engine.create_run(objective, team_model, model=model)
+            screen = RunScreen(run_id)
+            self.go_home()
+            await self.push_screen(screen)
+            # Subscribe before planning starts so the first perspective streams too.
+            await asyncio.wait_for(screen.loaded.wait(), 5)
+            self._live[run_id] += 1
+            try:
+                await engine.plan(run_id)
+            finally:
+                self._live[run_id] -= 1
+
+        self._job(None, "new run", job)
+
+    def approve(self, run_id: str) -> None:
+        async def job(engine: Any) -> None:
+            await engine.approve(run_id)
+            await engine.execute(run_id)
+
+        self._job(run_id, "approve", job)
+
+    def reject(self, run_id: str, feedback: str) -> None:
+        self._job(run_id, "reject", lambda engine: engine.reject(run_id, feedback))
+
+    def resume(self, run_id: str) -> None:
+        async def job(engine: Any) -> None:
+            row = await self.store_query_one("SELECT status FROM executions WHERE id = ?", (run_id,))
+            control = engine.control(run_id)
+            if row is not None and row["status"] == ExecutionStatus.PAUSED.value and self._live[run_id] > 1:
+                await control.resume()  # the engine in this process is waiting on the pause
+            else:
+                await engine.resume(run_id)
+
+        self._job(run_id, "resume", job)
+
+    def pause(self, run_id: str) -> None:
+        self._job(run_id, "pause", lambda engine: engine.control(run_id).pause())
+
+    def halt(self, run_id: str) -> None:
+        if not self.is_live(run_id):
+            self.notify("The run is not running in this window; nothing to halt here.", severity="warning")
+            return
+        self._job(run_id, "halt", lambda engine: engine.control(run_id).halt())
+
+    def guide(self, run_id: str, text: str, subtask_id: str | None) -> None:
+        self._job(run_id, "guidance", lambda engine: engine.control(run_id).guide(text, subtask_id=subtask_id))
+
+    def answer(self, run_id: str, subtask_id: str, text: str) -> None:
+        self._job(run_id, "answer", lambda engine: engine.control(run_id).answer(subtask_id, text))
+
+    def review(self, run_id: str, verdict: str, feedback: str) -> None:
+        async def job(engine: Any) -> None:
+            method = getattr(engine, "accept" if verdict == "accept" else "rework", None)
+            if method is None:
+                raise PodiumError("this engine does not take review verdicts yet")
+            await (method(run_id) if verdict == "accept" else method(run_id, feedback))
+
+        self._job(run_id, "review", job)
+
+    # ------------------------------------------------------------ app actions
+
+    async def action_quit_podium(self) -> None:
+        live = [rid for rid, n in self._live.items() if n > 0 and rid]
+        if live and self.backend is not None and self.store is not None:
+            engine = await self.backend.engine(self.store)
+            for run_id in live:
+                try:
+                    await engine.control(run_id).halt(reason="the app was closed")
+                except PodiumError:
+                    pass
+            # Give the workers a moment to write the halt; the state is durable either way.
+            deadline = asyncio.get_running_loop().time() + QUIT_GRACE_SECONDS
+            while any(self._live[r] for r in live) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            self.exit_message = "halted " + ", ".join(live) + "; continue with `podium resume RUN_ID`"
+        self.exit()
+
+    def action_help(self) -> None:
+        rows = []
+        seen = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.action in seen or not binding.description:
+                continue
+            seen.add(binding.action)
+            key = self.get_key_display(binding)
+            rows.append((key, binding.description, binding.tooltip or ""))
+        self.push_screen(HelpScreen(rows))
+
+    def action_next_theme(self) -> None:
+        names = self.podium_themes or [self.theme]
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_new_run(self) -> None:
+        if self.readonly:
+            self.notify("Read-only archive: new runs cannot be started here.", severity="warning")
+            return
+        self.go_home()
+        home = self.screen
+        if isinstance(home, HomeScreen):
+            home.action_focus_objective()
+
+    def action_export(self) -> None:
+        if self.store is None:
+            return
+        default = f"{self.project.stem}-archive.podium"
+
+        def done(target: str | None) -> None:
+            if target:
+                self.run_worker(self._export(Path(target).expanduser()), group="export", exit_on_error=False)
+
+        self.push_screen(TextPrompt("Export the project as an archive", value=default,
+                                    context="A compacted, verified single-file copy (safe while runs write).",
+                                    send_label="Export"), done)
+
+    async def _export(self, target: Path) -> None:
+        from podium.store.archive import export_archive
+
+        assert self.store is not None
+        try:
+            info = await export_archive(self.store, target)
+        except PodiumError as exc:
+            self.notify(str(exc), severity="error", title="export")
+            return
+        self.notify(f"Exported {info.runs} runs to {target} ({info.size_bytes / 1024:.0f} KiB, "
+                    f"integrity {info.integrity}).", title="export", timeout=8)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands: list[PaletteCommand] = [
+            ("Export archive", "Write a single-file archive of the project", self.action_export),
+            ("Keys", "Show every key", self.action_help),
+        ]
+        for name in self.podium_themes:
+            commands.append((f"Theme: {name}", "Switch theme", lambda name=name: setattr(self, "theme", name)))
+        if not self.readonly:
+            commands.append(("New run", "Start a new run", self.action_new_run))
+        return commands
+

@@ -1,0 +1,504 @@
+"""Running teams headless: `podium teams`, `run`, `runs`, `show`, `resume`.
+
+Exit codes: 0 completed; 1 finished partial or failed; 2 a user error
+(nothing run); 3 stopped but resumable (halted, budget, plan left awaiting
+approval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as _json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from podium.cli.app import JsonOption, ProjectOption, app, print_json, project_path, run_async
+from podium.cli.bench_cmds import bench_app
+from podium.errors import PodiumError
+
+if TYPE_CHECKING:
+    from podium.domain import Budget, Execution
+    from podium.orchestrator.engine import Engine
+
+RunIdArgument = Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).", show_default=False)]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Approve the plan without asking.")]
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Model for every agent "
+                                                 "(local, scripted:PATH, or a litellm model string).")]
+ApiBaseOption = Annotated[str | None, typer.Option("--api-base", help="Endpoint for an OpenAI-compatible "
+                                                   "server (vLLM, llama.cpp server, ...).")]
+ConcurrencyOption = Annotated[int, typer.Option("--concurrency", "-c", min=1, max=64,
+                                                help="Subtasks running at once.")]
+TokensOption = Annotated[int | None, typer.Option("--budget-tokens", min=1,
+                                                  help="Stop after this many tokens.")]
+UsdOption = Annotated[float | None, typer.Option("--budget-usd", min=0, help="Stop after this cost in USD.")]
+StepsOption = Annotated[int | None, typer.Option("--budget-steps", min=1,
+                                                 help="Stop after this many model calls.")]
+JsonLinesOption = Annotated[bool, typer.Option("--json", help="Print events as JSON lines, not progress.")]
+MaxTokensOption = Annotated[int | None, typer.Option(
+    "--max-tokens", min=16, help="Cap on each model reply (useful on the local model).")]
+SecondsOption = Annotated[float | None, typer.Option("--budget-seconds", min=0.001,
+                                                     help="Stop after this much active time.")]
+AllowToolsOption = Annotated[list[str] | None, typer.Option(
+    "--allow-tools", help="Approve these tools' calls without asking (names or globs, e.g. run_command, "
+    "'files__*', all); --yes never does. Repeatable or comma-separated.")]
+
+EXIT_PARTIAL = 1
+EXIT_STOPPED = 3
+
+
+# ---------------------------------------------------------------- teams
+
+
+@app.command()
+def teams(project: ProjectOption = None, json: JsonOption = False) -> None:
+    """Built-in and user-defined teams with their agents."""
+    from podium.orchestrator.teams import all_teams
+
+    entries = all_teams(project_path(None, project))
+    if json:
+        print_json([{"source": e.source, **e.team.model_dump()} for e in entries.values()])
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    for name, entry in entries.items():
+        team = entry.team
+        about = f" — {team.description}" if team.description else ""
+        console.print(f"[bold]{name}[/bold]  ({entry.source}){about}")
+        for agent in team.agents:
+            mark = "★" if agent.name == team.leader else " "
+            skills = f"  [dim]{', '.join(agent.skills)}[/dim]" if agent.skills else ""
+            model = f"  [cyan]{agent.model}[/cyan]" if agent.model else ""
+            console.print(f"  {mark} {agent.name:<14} {agent.role}{model}{skills}")
+
+
+# ---------------------------------------------------------------- run / resume
+
+
+def _budget(tokens: int | None, usd: float | None, steps: int | None, seconds: float | None,
+            base: Budget | None = None) -> Budget:
+    from podium.domain import Budget
+
+    current = base or Budget()
+    return Budget(
+        tokens=tokens if tokens is not None else current.tokens,
+        usd=usd if usd is not None else current.usd,
+        steps=steps if steps is not None else current.steps,
+        wall_seconds=seconds if seconds is not None else current.wall_seconds,
+    )
+
+
+def _explicit_model(flag: str | None) -> str | None:
+    """A model that overrides every agent's own: the flag, else $PODIUM_MODEL."""
+    from podium.llm.config import MODEL_ENV
+
+    return flag or os.environ.get(MODEL_ENV) or None
+
+
+@app.command()
+def run(
+    objective: Annotated[str, typer.Argument(help="What the team should achieve.", show_default=False)],
+    team: Annotated[str, typer.Option("--team", "-t", help="Team name (see `podium teams`).")] = "research",
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    concurrency: ConcurrencyOption = 4,
+    budget_tokens: TokensOption = None,
+    budget_usd: UsdOption = None,
+    budget_steps: StepsOption = None,
+    budget_seconds: SecondsOption = None,
+    yes: YesOption = False,
+    json: JsonLinesOption = False,
+    allow_tools: AllowToolsOption = None,
+    max_tokens: MaxTokensOption = None,
+    project: ProjectOption = None,
+) -> None:
+    """Plan, approve and execute an objective with a team, headless."""
+    from podium.orchestrator.teams import get_team
+
+    if not yes and not sys.stdin.isatty():
+        raise PodiumError("no terminal to ask for plan approval: pass --yes to approve automatically")
+    path = project_path(None, project)
+    chosen = get_team(team, path)
+    budget = _budget(budget_tokens, budget_usd, budget_steps, budget_seconds)
+
+    async def go() -> Execution:
+        async with _Session(path, _explicit_model(model), api_base, concurrency, json,
+                            allow_tools=allow_tools, max_tokens=max_tokens) as session:
+            run_id = await session.engine.create_run(
+                objective, chosen, model=session.stored_model, budget=budget)
+            session.announce(run_id, objective, chosen.name)
+            return await session.drive(run_id, yes=yes)
+
+    _finish(run_async(go()))
+
+
+@app.command()
+def resume(
+    run_id: RunIdArgument,
+    api_base: ApiBaseOption = None,
+    concurrency: ConcurrencyOption = 4,
+    budget_tokens: TokensOption = None,
+    budget_usd: UsdOption = None,
+    budget_steps: StepsOption = None,
+    budget_seconds: SecondsOption = None,
+    yes: YesOption = False,
+    json: JsonLinesOption = False,
+    allow_tools: AllowToolsOption = None,
+    max_tokens: MaxTokensOption = None,
+    project: ProjectOption = None,
+) -> None:
+    """Continue an interrupted, paused or halted run (done subtasks are kept)."""
+    path = project_path(None, project)
+    if not path.exists():
+        raise PodiumError(f"{path} does not exist")
+
+    async def go() -> Execution:
+        async with _Session(path, None, api_base, concurrency, json, create=False,
+                            allow_tools=allow_tools, max_tokens=max_tokens) as session:
+            execution = await session.engine.repo.get_execution(run_id)
+            if execution.status.finished:
+                raise PodiumError(
+                    f"run {execution.id} is already {execution.status.value}; nothing to resume")
+            session.use_model(execution.model)
+            if any(v is not None for v in (budget_tokens, budget_usd, budget_steps, budget_seconds)):
+                await session.engine.repo.set_budget(execution.id, _budget(
+                    budget_tokens, budget_usd, budget_steps, budget_seconds, execution.budget))
+            if not yes and not sys.stdin.isatty() and not await session.has_plan(execution.id):
+                raise PodiumError("no terminal to ask for plan approval: pass --yes to approve automatically")
+            session.announce(execution.id, execution.objective, execution.team)
+            return await session.drive(execution.id, yes=yes)
+
+    _finish(run_async(go()))
+
+
+def _finish(execution: Execution) -> None:
+    from podium.domain import ExecutionStatus
+
+    if execution.status is ExecutionStatus.COMPLETED:
+        return
+    # sys.exit, not typer.Exit: the CLI runs click with standalone_mode=False, which would
+    # turn an Exit into a return value and lose the code.
+    sys.exit(EXIT_PARTIAL if execution.status.finished else EXIT_STOPPED)
+
+
+class _Session:
+    """A store, a gateway and an engine for one command, plus the view it prints with."""
+
+    def __init__(self, path: Path, model: str | None, api_base: str | None, concurrency: int,
+                 json: bool, *, create: bool = True, allow_tools: list[str] | None = None,
+                 max_tokens: int | None = None) -> None:
+        self.max_tokens = max_tokens
+        self.path = path
+        self.model = model
+        self.api_base = api_base
+        self.concurrency = concurrency
+        self.json = json
+        self.create = create
+        self.allow_tools = [t for item in allow_tools or [] for t in item.split(",") if t.strip()]
+        self.engine: Engine
+        self.view: Any = None
+        self._pump: asyncio.Task[None] | None = None
+        self._subscription: Any = None
+        from rich.console import Console
+
+        # In JSON mode stdout carries only events; everything for people goes to stderr.
+        self.console = Console(stderr=json, highlight=False)
+
+    def _settings(self) -> Any:
+        from podium.orchestrator.settings import EngineSettings
+
+        settings = EngineSettings(concurrency=self.concurrency)
+        if self.max_tokens is not None:
+            cap = self.max_tokens
+            settings = settings.model_copy(update={
+                "perspective_max_tokens": min(cap, settings.perspective_max_tokens),
+                "plan_max_tokens": max(cap, 256), "turn_max_tokens": cap, "synthesis_max_tokens": cap})
+        return settings
+
+    @property
+    def stored_model(self) -> str | None:
+        return self.engine.gateway.resolve(self.model) if self.model else None
+
+    def use_model(self, model: str | None) -> None:
+        if model:
+            self.engine.gateway = self._gateway(model)
+
+    def _gateway(self, model: str | None) -> Any:
+        """A gateway whose default is the explicit model, else the project/user config, else local.
+
+        Agents' and teams' own models sit between those two (RunState.model_for).
+        """
+        from podium.llm.config import resolve_api_base, resolve_model
+        from podium.llm.gateway import Gateway
+
+        default = model or resolve_model(project=self.path).model
+        return Gateway(default, api_base=resolve_api_base(self.api_base, self.path))
+
+    async def __aenter__(self) -> _Session:
+        from podium.orchestrator.engine import Engine
+        from podium.store import ProjectStore
+        from podium.tools.toolbox import ToolBox
+
+        self.store = await ProjectStore.open(self.path, create=self.create)
+        self.tools = await ToolBox.open(self.store, allow_tools=self.allow_tools,
+                                        on_approval=self._tool_approval)
+        self.engine = Engine(self.store, self._gateway(self.model), tools=self.tools,
+                             settings=self._settings())
+        self._subscription = self.store.bus.subscribe()
+        queue = await self._subscription.__aenter__()
+        from podium.cli.run_view import JsonLines, pump
+
+        self.view = JsonLines() if self.json else None
+        self._queue = queue
+        self._pump = asyncio.create_task(pump(queue, self))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await asyncio.sleep(0)
+            if self._pump is not None:
+                self._pump.cancel()
+                # Drain what is already published so the last events are shown.
+                self._drain()
+            if self.view is not None and hasattr(self.view, "stop"):
+                self.view.stop()
+        finally:
+            try:
+                await self._subscription.__aexit__(None, None, None)
+                await self.tools.aclose()  # stops MCP servers; denies approvals nobody can give now
+            finally:
+                # Always close: an open aiosqlite thread would keep the process alive.
+                await self.store.close()
+
+    def _drain(self) -> None:
+        while not self._queue.empty():
+            self.handle(self._queue.get_nowait())
+
+    def _tool_approval(self, request: Any) -> None:
+        """A tool call waits for a person: say how to decide (the TUI shows it as a card)."""
+        run_id = request.record.execution_id
+        self.console.print(
+            f"[bold yellow]⚑ {request.agent} wants to use {request.tool}[/bold yellow] "
+            f"{_json.dumps(request.arguments)[:200]}\n  approve: podium approve {run_id} {request.id}"
+            f"   deny: podium approve {run_id} {request.id} --deny   (or --allow-tools {request.tool})")
+
+    def handle(self, event: Any) -> None:
+        if self.view is not None:
+            self.view.handle(event)
+
+    def announce(self, run_id: str, objective: str, team: str) -> None:
+        from podium.cli.run_view import LiveProgress
+        from podium.llm.models import display
+
+        model = display(self.engine.gateway.resolve(None))
+        if not self.json:
+            self.view = LiveProgress(self.console, objective, team, model)
+            self.console.print(f"[bold]run {run_id}[/bold] · {team} team · {model}")
+            self.console.print(f"[dim]objective:[/dim] {objective}")
+
+    async def has_plan(self, run_id: str) -> bool:
+        return bool(await self.engine.repo.subtasks(run_id))
+
+    async def drive(self, run_id: str, *, yes: bool) -> Execution:
+        """Take the run from wherever it is to the end (or to a stop)."""
+        from podium.domain import ExecutionStatus
+
+        engine = self.engine
+        while True:
+            execution = await engine.repo.get_execution(run_id)
+            if execution.status.finished:
+                return execution
+            if execution.status is ExecutionStatus.AWAITING_APPROVAL:
+                if not await self._approval(run_id, yes):
+                    self.console.print(f"plan left awaiting approval; continue with `podium resume {run_id}`")
+                    return await engine.repo.get_execution(run_id)
+                continue
+            if await engine.repo.subtasks(run_id):
+                execution = await self._execute(run_id)
+                self._report(execution, await engine.repo.status_reason(run_id))
+                return execution
+            if not self.json:
+                self.console.print("[dim]planning: the specialists discuss, then the leader plans…[/dim]")
+            await engine.resume(run_id)
+
+    async def _approval(self, run_id: str, yes: bool) -> bool:
+        from podium.cli.run_view import plan_table
+
+        engine = self.engine
+        latest = await engine.repo.latest_plan(run_id)
+        assert latest is not None
+        note = " (fallback: the leader's plan was invalid)" if latest.fallback else ""
+        self.console.print(plan_table(latest.plan, f"Plan v{latest.version}{note}"))
+        if yes:
+            await engine.approve(run_id, by="--yes")
+            return True
+        raw = (await asyncio.to_thread(_ask, "Approve this plan? [Y]es / [n]o, give feedback / [q]uit: ",
+                                       self.json)).strip()
+        answer = raw.lower()
+        if answer in ("", "y", "yes"):
+            await engine.approve(run_id, by="terminal")
+            return True
+        if answer in ("q", "quit"):
+            return False
+        # Anything else is the feedback itself (or "n", then we ask for it).
+        feedback = raw if answer not in ("n", "no") else ""
+        while not feedback:
+            feedback = (await asyncio.to_thread(_ask, "What should change? ", self.json)).strip()
+        await engine.reject(run_id, feedback)
+        return True
+
+    async def _execute(self, run_id: str) -> Execution:
+        engine = self.engine
+        control = engine.control(run_id)
+        loop = asyncio.get_running_loop()
+        halting: list[asyncio.Task[None]] = []
+
+        def interrupt() -> None:
+            # Ctrl-C / SIGTERM: halt cleanly (in-flight turns cancelled, run resumable).
+            if not control.halted:
+                halting.append(loop.create_task(
+                    control.halt(source="cli", reason="interrupted from the terminal")))
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, interrupt)
+        if self.view is not None and hasattr(self.view, "start"):
+            self.view.start()
+        try:
+            return await engine.execute(run_id)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await asyncio.sleep(0)
+            self._drain()
+            if self.view is not None and hasattr(self.view, "stop"):
+                self.view.stop()
+
+    def _report(self, execution: Execution, reason: str | None) -> None:
+        if self.json:
+            return
+        from rich.markdown import Markdown
+        from rich.panel import Panel
+
+        from podium.domain import ExecutionStatus
+
+        if execution.result:
+            self.console.print(Panel(Markdown(execution.result), title="Result", title_align="left"))
+        took = (execution.finished_at or time.time()) - execution.created_at
+        line = (f"run {execution.id} {execution.status.value} · tokens {execution.usage.tokens:,} · "
+                f"${execution.usage.cost_usd:.4f} · {execution.steps} calls · {took:.1f}s")
+        self.console.print(line + (f" · {reason}" if reason else ""), soft_wrap=True)
+        if execution.status in (ExecutionStatus.HALTED, ExecutionStatus.PAUSED):
+            self.console.print(f"continue with `podium resume {execution.id}`")
+
+
+def _ask(prompt: str, to_stderr: bool) -> str:
+    stream = sys.stderr if to_stderr else sys.stdout
+    stream.write(prompt)
+    stream.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise PodiumError("no answer on the terminal (end of input); the plan is left awaiting approval")
+    return line
+
+
+# ---------------------------------------------------------------- benchmark
+
+
+@bench_app.command("scheduler")
+def bench_scheduler(
+    subtasks: Annotated[int, typer.Option(help="Subtasks in the generated DAG.")] = 200,
+    width: Annotated[int, typer.Option(help="Largest layer width.")] = 20,
+    latency_ms: Annotated[float, typer.Option(help="Scripted latency per model call.")] = 500.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Subtasks running at once.")] = 8,
+    seed: Annotated[int, typer.Option(help="DAG generator seed.")] = 7,
+) -> None:
+    """Makespan vs the critical-path bound, and orchestration overhead per subtask."""
+    from podium.bench.scheduler_bench import run as bench
+
+    run_async(bench(subtasks, width, latency_ms, concurrency, seed))
+
+
+# ---------------------------------------------------------------- runs / show
+
+
+@app.command()
+def runs(project: ProjectOption = None, json: JsonOption = False,
+         limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50) -> None:
+    """Executions with status, tokens, cost and duration."""
+    path = project_path(None, project)
+    if not path.exists():
+        raise PodiumError(f"{path} does not exist")
+
+    async def go() -> list[Execution]:
+        from podium.store import ProjectStore
+        from podium.store.runs import RunRepository
+
+        store = await ProjectStore.open(path, readonly=True)
+        try:
+            return await RunRepository(store).list_executions(limit)
+        finally:
+            await store.close()
+
+    executions = run_async(go())
+    if json:
+        print_json([_run_summary(e) for e in executions])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "status", "team", "objective", "tokens", "cost", "duration", "created"):
+        table.add_column(column, justify="right" if column in ("tokens", "cost", "duration") else "left",
+                         no_wrap=column != "objective", max_width=50 if column == "objective" else None)
+    for e in executions:
+        s = _run_summary(e)
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created_at))
+        table.add_row(e.id, e.status.value, e.team, e.objective, f"{e.usage.tokens:,}",
+                      f"${e.usage.cost_usd:.4f}", f"{s['duration_s']:.1f}s", created)
+    Console(highlight=False).print(table if executions else "no runs yet")
+
+
+def _run_summary(e: Execution) -> dict[str, Any]:
+    end = e.finished_at or e.updated_at
+    return {"id": e.id, "status": e.status.value, "team": e.team, "objective": e.objective, "model": e.model,
+            "tokens": e.usage.tokens, "prompt_tokens": e.usage.prompt_tokens,
+            "completion_tokens": e.usage.completion_tokens, "cost_usd": e.usage.cost_usd,
+            "calls": e.usage.calls,
+            "steps": e.steps, "duration_s": round(end - e.created_at, 3), "created_at": e.created_at,
+            "finished_at": e.finished_at}
+
+
+@app.command()
+def show(
+    run_id: RunIdArgument,
+    format: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
+    project: ProjectOption = None,
+) -> None:
+    """A run in full: objective, discussion, plans, each subtask's transcript and output, result, usage."""
+    if format not in ("md", "json"):
+        raise PodiumError(f"unknown format {format!r}; use md or json")
+    path = project_path(None, project)
+    if not path.exists():
+        raise PodiumError(f"{path} does not exist")
+    from podium.cli.run_report import gather, to_markdown
+
+    async def go() -> dict[str, Any]:
+        from podium.store import ProjectStore
+
+        store = await ProjectStore.open(path, readonly=True)
+        try:
+            return await gather(store, run_id)
+        finally:
+            await store.close()
+
+    report = run_async(go())
+    if format == "json":
+        print_json(report)
+    else:
+        print(to_markdown(report))

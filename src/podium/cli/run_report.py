@@ -1,0 +1,120 @@
+"""`podium show`: one run gathered from the project file, as JSON or Markdown."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from podium.domain import Phase
+from podium.store.project import ProjectStore
+from podium.store.runs import RunRepository
+
+
+async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
+    repo = RunRepository(store)
+    execution = await repo.get_execution(run_id)
+    team = await repo.get_team(execution.id)
+    messages = await repo.messages(execution.id)
+    plans = await repo.plans(execution.id)
+    subtasks = await repo.subtasks(execution.id)
+    consultations = await store.query(
+        "SELECT * FROM consultations WHERE execution_id = ? ORDER BY id", (execution.id,))
+    interventions = await store.query(
+        "SELECT * FROM interventions WHERE execution_id = ? ORDER BY id", (execution.id,))
+    events = await store.query_one("SELECT count(*) FROM events WHERE execution_id = ?", (execution.id,))
+
+    def msg(m: Any) -> dict[str, Any]:
+        return m.model_dump(mode="json", exclude={"execution_id"})
+
+    by_subtask: dict[str, list[dict[str, Any]]] = {}
+    for m in messages:
+        if m.subtask_id is not None:
+            by_subtask.setdefault(m.subtask_id, []).append(msg(m))
+    end = execution.finished_at or execution.updated_at
+    return {
+        "id": execution.id,
+        "objective": execution.objective,
+        "status": execution.status.value,
+        "team": team.model_dump(),
+        "model": execution.model,
+        "budget": execution.budget.model_dump(),
+        "usage": {**execution.usage.model_dump(), "tokens": execution.usage.tokens, "steps": execution.steps,
+                  "active_seconds": round(execution.active_seconds, 3)},
+        "created_at": execution.created_at,
+        "finished_at": execution.finished_at,
+        "duration_s": round(end - execution.created_at, 3),
+        "discussion": [msg(m) for m in messages if m.phase is Phase.DISCUSSION],
+        "planning": [msg(m) for m in messages if m.phase is Phase.PLANNING],
+        "plans": [{"version": p.version, "status": p.status.value, "feedback": p.feedback,
+                   "fallback": p.fallback, "created_at": p.created_at,
+                   **p.plan.model_dump(mode="json", include={"rationale", "subtasks"})} for p in plans],
+        "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, [])} for s in subtasks],
+        "consultations": [dict(r) for r in consultations],
+        "interventions": [dict(r) for r in interventions],
+        "synthesis": [msg(m) for m in messages if m.phase is Phase.SYNTHESIS],
+        "result": execution.result,
+        "events": events[0] if events else 0,
+    }
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def to_markdown(r: dict[str, Any]) -> str:
+    u = r["usage"]
+    out = [
+        f"# Run {r['id']} — {r['status']}",
+        "",
+        f"**Objective:** {r['objective']}",
+        "",
+        f"- Team: {r['team']['name']} (leader {r['team']['leader']}) · model {r['model'] or 'default'}",
+        f"- Started {_when(r['created_at'])} · finished {_when(r['finished_at'])} · {r['duration_s']:.1f}s",
+        f"- Usage: {u['tokens']:,} tokens ({u['prompt_tokens']:,} in, {u['completion_tokens']:,} out) · "
+        f"${u['cost_usd']:.4f} · {u['calls']} calls",
+    ]
+    if r["discussion"]:
+        out += ["", "## Discussion", ""]
+        out += [f"**{m['agent']}:** {m['content'].strip()}\n" for m in r["discussion"]]
+    if r["plans"]:
+        out += ["", "## Plans"]
+        for p in r["plans"]:
+            flag = " (fallback)" if p["fallback"] else ""
+            out += ["", f"### Plan v{p['version']} — {p['status']}{flag}"]
+            if p["feedback"]:
+                out.append(f"> Feedback: {p['feedback']}")
+            if p["rationale"]:
+                out.append(f"_{p['rationale']}_")
+            out.append("")
+            for s in p["subtasks"]:
+                deps = f" (after {', '.join(s['depends_on'])})" if s["depends_on"] else ""
+                out.append(f"- **{s['id']}** [{s['agent']}]{deps}: {s['description']}")
+    if r["subtasks"]:
+        out += ["", "## Subtasks"]
+        for s in r["subtasks"]:
+            usage = s["usage"]
+            out += ["", f"### {s['id']} · {s['agent']} · {s['status']}", "", s["description"]]
+            if s["acceptance_criteria"]:
+                out += ["", "Acceptance criteria:"] + [f"- {c}" for c in s["acceptance_criteria"]]
+            out.append(f"\n_{usage['prompt_tokens'] + usage['completion_tokens']:,} tokens · "
+                       f"${usage['cost_usd']:.4f}_")
+            if s["transcript"]:
+                out += ["", "Transcript:", ""]
+                for m in s["transcript"]:
+                    body = m["content"].strip().replace("\n", "\n> ")
+                    out.append(f"> **{m['agent']}** ({m['role']}): {body}\n")
+            if s["output"]:
+                out += ["", "Output:", "", s["output"].strip()]
+            if s["error"]:
+                out += ["", f"**Error:** {s['error']}"]
+    if r["consultations"]:
+        out += ["", "## Consultations", ""]
+        out += [f"- {c['asker']} → {c['peer']}: {c['question']} — {c['answer'] or c['error'] or '…'}"
+                for c in r["consultations"]]
+    if r["interventions"]:
+        out += ["", "## Interventions", ""]
+        for i in r["interventions"]:
+            text = f": {i['text']}" if i["text"] else ""
+            out.append(f"- {_when(i['created_at'])} {i['kind']} ({i['source']}){text}")
+    out += ["", "## Result", "", (r["result"] or "_no result yet_").strip(), ""]
+    return "\n".join(out)

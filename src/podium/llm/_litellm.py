@@ -1,0 +1,97 @@
+"""The one place litellm is imported: lazily, offline, quiet.
+
+litellm takes about 3 s to import, fetches a price map and starts a retry
+thread that prints to stderr unless told otherwise, so nothing imports it
+at module level; callers use `get()` inside functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import warnings
+from types import ModuleType
+
+LOCAL_PROVIDER = "podium-local"
+SCRIPTED_PROVIDER = "podium-scripted"
+
+_lock = threading.Lock()
+_module: ModuleType | None = None
+
+
+def _quiet_logging() -> None:
+    # litellm logs warnings (e.g. from register_model) straight to stderr, which garbles a TUI.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [logging.NullHandler()]
+        log.setLevel(logging.CRITICAL)
+        log.propagate = False
+
+
+def get() -> ModuleType:
+    """Import and configure litellm once; register Podium's custom providers."""
+    global _module
+    if _module is not None:
+        return _module
+    with _lock:
+        if _module is not None:
+            return _module
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+        os.environ.setdefault("LITELLM_LOG", "CRITICAL")
+        # pydantic warns about litellm's TypedDicts on first use; that is litellm's business.
+        warnings.filterwarnings("ignore", message=".*ReadOnly.*qualifier", category=UserWarning)
+        warnings.filterwarnings("ignore", module=r"litellm(\..*)?$")
+        import litellm
+
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        litellm.set_verbose = False
+        litellm.drop_params = True  # providers ignore params they do not support
+        # No callbacks at all: nothing (prompts included) is sent to any logger or service.
+        litellm.callbacks = []
+        litellm.success_callback = []
+        litellm.failure_callback = []
+        litellm.num_retries = 0  # the gateway owns retries
+        _quiet_logging()
+
+        from podium.llm.local_provider import LocalProvider
+        from podium.llm.scripted_provider import ScriptedProvider
+
+        litellm.custom_provider_map = [
+            *[
+                p
+                for p in litellm.custom_provider_map
+                if p["provider"] not in {LOCAL_PROVIDER, SCRIPTED_PROVIDER}
+            ],
+            {"provider": LOCAL_PROVIDER, "custom_handler": LocalProvider()},
+            {"provider": SCRIPTED_PROVIDER, "custom_handler": ScriptedProvider()},
+        ]
+        _warm_up(litellm)
+        _module = litellm
+        return litellm
+
+
+def _warm_up(litellm: ModuleType) -> None:
+    """One mock call, plain and streamed: litellm imports more on its first call. The gateway
+    calls get() in a worker thread, so this happens there instead of stalling the event loop."""
+    try:
+        asyncio.get_running_loop()
+        return  # called on an event loop's thread: warming up here would block it
+    except RuntimeError:
+        pass
+    messages = [{"role": "user", "content": "warm-up"}]
+
+    async def calls() -> None:
+        await litellm.acompletion(model="gpt-4o-mini", messages=messages, mock_response="ok")
+        stream = await litellm.acompletion(
+            model="gpt-4o-mini", messages=messages, mock_response="ok", stream=True
+        )
+        async for _ in stream:
+            pass
+
+    with contextlib.suppress(Exception):  # only an optimisation
+        asyncio.run(calls())

@@ -1,0 +1,476 @@
+"""The model gateway: every model call in Podium goes through here, over litellm.
+
+- `complete`: a chat completion, streamed (deltas to a callback) or plain, with
+  tool calls, usage, cost and latency.
+- `structured`: a validated pydantic instance, with one repair round.
+- `embed`: embedding vectors.
+Retries with backoff and jitter on transient failures, a per-call deadline,
+budgets checked before each call and usage recorded after it.
+
+litellm is imported lazily (see _litellm.py), so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import inspect
+import json
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from podium.domain import Usage
+from podium.llm import models
+from podium.llm.errors import UNKNOWN_MODEL_HINT, config_error, final_error, unreachable
+from podium.llm.keys import find_secret, required_secrets
+from podium.llm.retry import Backoff, CallTimeout, is_retryable
+from podium.llm.structured import json_schema, repair_messages, schema_instructions, validate
+from podium.llm.types import (
+    BudgetGuard,
+    CallContext,
+    CallResult,
+    ChatMessage,
+    DeltaCallback,
+    ModelConfigError,
+    StructuredOutputError,
+    ToolCall,
+)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+LOCAL_LITELLM_MODEL = "podium-local/smollm2"
+_UNPRICED: set[str] = set()  # models litellm has no price for: skip the lookup next time
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str  # canonical user-facing model string
+    litellm_model: str
+    kind: str
+    api_base: str | None = None
+    api_key: str | None = None
+
+
+class _Shown:
+    """What the caller has already seen of a streamed reply, so a retried stream is not shown twice."""
+
+    def __init__(self, on_delta: DeltaCallback) -> None:
+        self.on_delta = on_delta
+        self.text = ""
+        self.attempt_text = ""
+        self.diverged = False
+
+    def restart(self) -> None:
+        self.attempt_text = ""
+        self.diverged = False
+
+    async def feed(self, delta: str) -> None:
+        self.attempt_text += delta
+        if self.diverged:
+            out = delta
+        elif self.text.startswith(self.attempt_text):
+            return  # a retry replaying what is already on screen
+        elif self.attempt_text.startswith(self.text):
+            out = self.attempt_text[len(self.text) :]
+        else:  # a retry that says something else: start it on a new line
+            self.diverged, out = True, "\n" + self.attempt_text
+        self.text += out
+        result = self.on_delta(out)
+        if inspect.isawaitable(result):
+            await result
+
+
+def _tool_call(id_: str | None, name: str, raw: str) -> ToolCall:
+    try:
+        args = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        args = {}
+    return ToolCall(
+        id=id_ or f"call_{uuid.uuid4().hex[:8]}",
+        name=name,
+        arguments=args if isinstance(args, dict) else {"value": args},
+        raw_arguments=raw,
+    )
+
+
+class Gateway:
+    def __init__(
+        self,
+        default_model: str = "local",
+        *,
+        api_base: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+    ) -> None:
+        self.default_model = default_model
+        self.api_base = api_base
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = Backoff(base=backoff_base, cap=backoff_cap)
+        # Scripted runners are per gateway, so two gateways never share rule counters.
+        self._uid = uuid.uuid4().hex[:8]
+        self._targets: dict[str, _Target] = {}
+        self._resolved: dict[str, str] = {}
+        self._script_tools: dict[str, bool] = {}
+
+    # ------------------------------------------------------------ model strings
+
+    def resolve(self, model: str | None) -> str:
+        """The effective model string: the given one or the default, in canonical form
+        ("local", "scripted:/absolute/path.toml", or the litellm string unchanged)."""
+        key = model or self.default_model
+        name = self._resolved.get(key)
+        if name is None:
+            name = self._resolved[key] = models.canonical(key)
+        return name
+
+    def prepare(self, model: str | None = None) -> str:
+        """Check a model string now (provider, API key, script file, local model installed).
+
+        Raises ModelConfigError with a fix-it hint; returns the resolved model string.
+        """
+        return self._target(model).name
+
+    async def _atarget(self, model: str | None) -> _Target:
+        """_target without blocking the event loop: the first use imports litellm (about 3 s)
+        and may load a script, so it runs in a thread."""
+        target = self._targets.get(self.resolve(model))
+        return target if target is not None else await asyncio.to_thread(self._target, model)
+
+    def _target(self, model: str | None) -> _Target:
+        name = self.resolve(model)
+        target = self._targets.get(name)
+        if target is None:
+            target = self._make_target(name)
+            self._targets[name] = target
+        return target
+
+    def _make_target(self, name: str) -> _Target:
+        from podium.llm._litellm import get
+
+        kind = models.kind(name)
+        if kind == "local":
+            from podium.llm.local_model import get_local_model, model_path
+
+            model_path()
+            if importlib.util.find_spec("llama_cpp") is None:
+                raise ModelConfigError("llama-cpp-python is not installed: install it with `make run`")
+            get_local_model().warm()  # loads while litellm imports
+            get()
+            return _Target(name, LOCAL_LITELLM_MODEL, kind)
+        litellm = get()
+        if kind == "scripted":
+            from podium.llm.scripted_provider import register_script
+
+            key = hashlib.sha1(f"{self._uid}:{name}".encode()).hexdigest()[:12]
+            register_script(models.script_path(name), key)
+            return _Target(name, f"podium-scripted/{key}", kind)
+        try:
+            _, provider, _, _ = litellm.get_llm_provider(name, api_base=self.api_base)
+        except Exception:
+            raise ModelConfigError(f"unknown model {name!r}: {UNKNOWN_MODEL_HINT}") from None
+        api_key = None
+        try:
+            missing = litellm.validate_environment(model=name, api_base=self.api_base).get("missing_keys", [])
+        except Exception:
+            missing = []
+        conventional = f"{provider.upper()}_API_KEY"
+        if conventional in os.environ and not os.environ[conventional].strip():
+            missing = [*missing, conventional]  # litellm counts an empty variable as set
+        for secret in dict.fromkeys(required_secrets(missing)):
+            value, _ = find_secret(secret)
+            if value:
+                api_key = value
+            elif self.api_base:
+                api_key = "none"  # OpenAI-compatible local servers usually ignore the key
+            else:
+                raise ModelConfigError(
+                    f"{name}: {secret} is not set; export {secret}=... or store it in the OS keyring "
+                    f"(service 'podium', name {secret})"
+                )
+        return _Target(name, name, kind, self.api_base, api_key)
+
+    def supports_tools(self, model: str | None = None) -> bool:
+        """Native tool calls? False for the local model; the script decides for scripted models."""
+        name = self.resolve(model)
+        kind = models.kind(name)
+        if kind == "local":
+            return False
+        if kind == "scripted":
+            from podium.llm.scripted import load_script
+
+            if name not in self._script_tools:  # read the file only: no litellm import on the event loop
+                self._script_tools[name] = load_script(models.script_path(name)).supports_tools
+            return self._script_tools[name]
+        from podium.llm._litellm import get
+
+        try:
+            return bool(get().supports_function_calling(model=name))
+        except Exception:
+            return False
+
+    def _supports_schema(self, target: _Target) -> bool:
+        if target.kind in ("local", "scripted"):
+            return True
+        from podium.llm._litellm import get
+
+        try:
+            return bool(get().supports_response_schema(model=target.name))
+        except Exception:
+            return False
+
+    # ------------------------------------------------------------------ calls
+
+    async def _with_retries(self, target: _Target, attempt: Callable[[int], Awaitable[T]]) -> T:
+        tries = 0
+        while True:
+            try:
+                return await attempt(tries)
+            except (ModelConfigError, StructuredOutputError):
+                raise
+            except Exception as exc:
+                tries += 1
+                setup = config_error(exc, target.name, target.api_base)
+                if setup is not None:
+                    raise setup from None
+                if not is_retryable(exc) or tries > self.max_retries:
+                    raise (
+                        unreachable(target.name, target.api_base, exc) or final_error(exc, target.name, tries)
+                    ) from None
+                await asyncio.sleep(self.backoff.delay(tries - 1, exc))
+
+    def _kwargs(self, target: _Target, messages: list[ChatMessage], context: CallContext) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": target.litellm_model,
+            "messages": messages,
+            "metadata": context.model_dump(),  # reaches custom providers: the scripted model reads it
+            "timeout": self.timeout,
+            "num_retries": 0,  # retries are ours, with our backoff
+            "max_retries": 0,
+        }
+        if target.api_base:
+            kwargs["api_base"] = target.api_base
+        if target.api_key:
+            kwargs["api_key"] = target.api_key
+        return kwargs
+
+    async def complete(
+        self,
+        messages: list[ChatMessage],
+        *,
+        context: CallContext,
+        guard: BudgetGuard | None = None,
+        model: str | None = None,
+        tools: list[dict] | None = None,
+        on_delta: DeltaCallback | None = None,
+        max_tokens: int | None = None,
+        estimated_tokens: int = 0,
+        response_format: dict[str, Any] | None = None,
+        temperature: float | None = None,
+    ) -> CallResult:
+        """One chat completion. Streams (calling on_delta per text delta) when on_delta is given.
+
+        `tools` (litellm/OpenAI format) are passed only to models that support tool calls
+        (see supports_tools); others get none and should be prompted to signal in text.
+        """
+        if guard is not None:
+            guard.check(estimated_tokens)
+        target = await self._atarget(model)
+        from podium.llm._litellm import get
+
+        litellm = get()
+        kwargs = self._kwargs(target, messages, context)
+        if tools and self.supports_tools(target.name):
+            kwargs["tools"] = tools
+        if max_tokens:
+            kwargs["max_tokens"] = max_tokens
+        if response_format:
+            kwargs["response_format"] = response_format
+        if temperature is not None:
+            kwargs["temperature"] = temperature
+        shown = _Shown(on_delta) if on_delta is not None else None
+        start = time.perf_counter()
+
+        # The local model cannot hang on a network and max_tokens bounds its work, but its calls
+        # queue for one llama.cpp context: a deadline would count time spent waiting in line.
+        deadline = None if target.kind == "local" else self.timeout
+
+        async def attempt(_: int) -> CallResult:
+            try:
+                async with asyncio.timeout(deadline):
+                    if shown is None:
+                        return self._from_response(await litellm.acompletion(**kwargs))
+                    shown.restart()
+                    return await self._stream(litellm, target, kwargs, shown)
+            except TimeoutError:
+                raise CallTimeout(self.timeout) from None
+
+        result = await self._with_retries(target, attempt)
+        result.latency_ms = (time.perf_counter() - start) * 1000
+        result.model = target.name
+        if guard is not None:
+            guard.record(result.usage)
+        return result
+
+    @staticmethod
+    def _from_response(resp: Any) -> CallResult:
+        choice = resp.choices[0]
+        msg = choice.message
+        calls = [
+            _tool_call(c.id, c.function.name or "", c.function.arguments or "") for c in msg.tool_calls or []
+        ]
+        u = getattr(resp, "usage", None)
+        cost = (getattr(resp, "_hidden_params", None) or {}).get("response_cost") or 0.0
+        usage = Usage(
+            prompt_tokens=getattr(u, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(u, "completion_tokens", 0) or 0,
+            cost_usd=float(cost),
+            calls=1,
+        )
+        return CallResult(
+            content=msg.content or "", tool_calls=calls, usage=usage, finish_reason=choice.finish_reason
+        )
+
+    async def _stream(
+        self, litellm: Any, target: _Target, kwargs: dict[str, Any], shown: _Shown
+    ) -> CallResult:
+        stream = await litellm.acompletion(**kwargs, stream=True, stream_options={"include_usage": True})
+        parts: list[str] = []
+        calls: dict[int, dict[str, str]] = {}
+        finish: str | None = None
+        prompt_tokens = completion_tokens = 0
+        async for chunk in stream:
+            u = getattr(chunk, "usage", None)
+            if u:
+                prompt_tokens = u.prompt_tokens or prompt_tokens
+                completion_tokens = u.completion_tokens or completion_tokens
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            delta = choice.delta
+            if delta.content:
+                parts.append(delta.content)
+                await shown.feed(delta.content)
+            for tc in delta.tool_calls or []:
+                slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "args": ""})
+                slot["id"] = tc.id or slot["id"]
+                if tc.function is not None:
+                    slot["name"] = tc.function.name or slot["name"]
+                    slot["args"] += tc.function.arguments or ""
+            finish = choice.finish_reason or finish
+        text = "".join(parts)
+        if not prompt_tokens and not completion_tokens:  # provider sent no usage: count it ourselves
+            try:
+                prompt_tokens = litellm.token_counter(model=target.litellm_model, messages=kwargs["messages"])
+                completion_tokens = litellm.token_counter(model=target.litellm_model, text=text)
+            except Exception:
+                pass
+        cost = 0.0
+        if target.litellm_model not in _UNPRICED:
+            try:
+                cost = sum(
+                    litellm.cost_per_token(
+                        model=target.litellm_model,
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=completion_tokens,
+                    )
+                )
+            except Exception:  # not in the price map (local, custom servers): free as far as we know
+                _UNPRICED.add(target.litellm_model)
+        usage = Usage(
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost, calls=1
+        )
+        tool_calls = [_tool_call(c["id"], c["name"], c["args"]) for _, c in sorted(calls.items())]
+        return CallResult(content=text, tool_calls=tool_calls, usage=usage, finish_reason=finish)
+
+    async def structured(
+        self,
+        messages: list[ChatMessage],
+        schema: type[M],
+        *,
+        context: CallContext,
+        guard: BudgetGuard | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        estimated_tokens: int = 0,
+    ) -> tuple[M, CallResult]:
+        """A validated `schema` instance; one repair round on failure, else StructuredOutputError."""
+        target = await self._atarget(model)
+        js = json_schema(schema)
+        if target.kind in ("local", "scripted"):
+            fmt: dict[str, Any] | None = {"type": "json_object", "schema": js}  # llama.cpp grammar
+        elif self._supports_schema(target):
+            fmt = {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js}}
+        else:
+            fmt = None  # unknown server: the schema in the prompt, then extraction
+        msgs = _with_instructions(messages, schema_instructions(js))
+        call = dict(
+            context=context,
+            guard=guard,
+            model=target.name,
+            max_tokens=max_tokens,
+            estimated_tokens=estimated_tokens,
+            response_format=fmt,
+        )
+        first = await self.complete(msgs, **call)  # type: ignore[arg-type]
+        value, errors = validate(first.content, schema)
+        if value is not None:
+            return value, first  # type: ignore[return-value]
+        second = await self.complete(msgs + repair_messages(first.content, errors), **call)  # type: ignore[arg-type]
+        both = second.model_copy(
+            update={
+                "usage": first.usage.add(second.usage),
+                "latency_ms": first.latency_ms + second.latency_ms,
+            }
+        )
+        value, errors = validate(second.content, schema)
+        if value is not None:
+            return value, both  # type: ignore[return-value]
+        raise StructuredOutputError(
+            f"{target.name}: reply is not a valid {schema.__name__} after one repair round ({errors[0]})",
+            errors=errors,
+            raw=second.content,
+        )
+
+    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+        """One vector per text, in order."""
+        if not texts:
+            return []
+        target = await self._atarget(model)
+        from podium.llm._litellm import get
+
+        litellm = get()
+        kwargs = self._kwargs(target, [], CallContext(phase="embedding"))
+        kwargs.pop("messages")
+        kwargs.pop("num_retries")
+        kwargs["input"] = texts
+
+        async def attempt(_: int) -> list[list[float]]:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    resp = await litellm.aembedding(**kwargs)
+            except TimeoutError:
+                raise CallTimeout(self.timeout) from None
+            rows = sorted(resp.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
+            return [list(d["embedding"] if isinstance(d, dict) else d.embedding) for d in rows]
+
+        return await self._with_retries(target, attempt)
+
+
+def _with_instructions(messages: list[ChatMessage], note: str) -> list[ChatMessage]:
+    """Add the schema note to the system message (one system message suits small chat templates)."""
+    if messages and messages[0].get("role") == "system":
+        first = dict(messages[0])
+        first["content"] = f"{first.get('content') or ''}\n\n{note}".strip()
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": note}, *messages]

@@ -1,0 +1,220 @@
+"""One subtask's agent loop: model turn, actions, repeat until done, blocked or the step cap.
+
+Between turns the loop passes the control channel's checkpoint (pause,
+halt, guidance). Every reply is stored as a message with its event before
+anything reacts to it; streamed text is published as transient deltas.
+The loop never trusts the model to signal: a reply without any signal is
+taken as the output, and the last permitted turn is told to finish.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from podium import events as ev
+from podium.domain import Agent, Event, Message, Phase, Role, Subtask
+from podium.llm.types import CallContext, CallResult
+from podium.orchestrator.actions import ActionContext, ActionResult
+from podium.orchestrator.context import subtask_brief, subtask_system
+from podium.orchestrator.signals import from_tool_calls, parse_reply
+
+if TYPE_CHECKING:
+    from podium.orchestrator.engine import Engine
+    from podium.orchestrator.runstate import RunState
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    output: str = ""
+    error: str = ""
+
+
+class AgentLoop:
+    def __init__(self, engine: Engine, run: RunState, subtask: Subtask) -> None:
+        self.engine = engine
+        self.run = run
+        self.subtask = subtask
+        self.agent: Agent = run.team.agent(subtask.agent)
+        self.history: list[dict[str, Any]] = []
+        self.scratch: dict[str, Any] = {}
+        self._guidance_cursor = 0
+
+    # ------------------------------------------------------------ helpers used by actions
+
+    @property
+    def run_id(self) -> str:
+        return self.run.execution.id
+
+    def context(self, phase: Phase = Phase.EXECUTION) -> CallContext:
+        return CallContext(execution_id=self.run_id, phase=phase.value, agent=self.agent.name,
+                           subtask_id=self.subtask.id)
+
+    async def add_message(self, role: Role, content: str, *, phase: Phase = Phase.EXECUTION,
+                          agent: str | None = None, result: CallResult | None = None,
+                          extra_event: tuple[str, dict[str, Any]] | None = None) -> int:
+        message = Message(
+            execution_id=self.run_id, subtask_id=self.subtask.id, agent=agent or self.agent.name,
+            role=role, content=content, phase=phase,
+            prompt_tokens=result.usage.prompt_tokens if result else 0,
+            completion_tokens=result.usage.completion_tokens if result else 0,
+            cost_usd=result.usage.cost_usd if result else 0.0,
+            latency_ms=result.latency_ms if result else 0.0,
+        )
+        return await self.engine.repo.add_message(
+            message, run_usage=self.run.guard.usage if result else None, steps=self.run.guard.steps,
+            elapsed=self.run.guard.elapsed(), extra_event=extra_event,
+        )
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> str:
+        """Run a tool through the engine's tools port; errors come back as text for the agent."""
+        tools = self.engine.tools
+        if tools is None or not name:
+            return f"Tool {name!r} is not available: this team has no tools configured."
+        from podium.orchestrator.ports import ToolContext
+
+        ctx = ToolContext(execution_id=self.run_id, subtask_id=self.subtask.id, agent=self.agent.name)
+        try:
+            result = await tools.call(name, arguments, ctx=ctx)
+        except Exception as exc:  # a tool must never take the loop down
+            return f"Tool {name!r} failed: {exc}"
+        return str(getattr(result, "text", result))
+
+    # ------------------------------------------------------------ the loop
+
+    async def run_loop(self) -> Outcome:
+        settings = self.engine.settings
+        model = self.run.model_for(self.agent)
+        native = self.engine.gateway.supports_tools(model)
+        registry = self.engine.actions
+        tool_specs: list[dict[str, Any]] = []
+        if native:
+            tool_specs = registry.tool_specs()
+            if self.engine.tools is not None:
+                tool_specs += list(self.engine.tools.specs_for(self.agent, self.subtask))
+        exclude = set() if self.engine.tools is not None else {"tool"}
+        system = subtask_system(self.agent, self.run.team,
+                                [] if native else registry.prompt_lines(exclude), native)
+        if not native and self.engine.tools is not None and hasattr(self.engine.tools, "prompt_for"):
+            # Models without tool calling learn the tools' names and arguments from the prompt.
+            system += "\n\n" + self.engine.tools.prompt_for(self.agent, self.subtask)
+        memories = await self._recall()
+        self._guidance_cursor = 0
+        cap = settings.max_steps_per_subtask
+        last_text = ""
+        for step in range(1, cap + 1):
+            guidance, self._guidance_cursor = await self.run.control.checkpoint(
+                self._guidance_cursor, self.subtask.id)
+            for g in guidance:
+                note = f"Guidance from the human ({g.source}): {g.text}"
+                await self.add_message(Role.HUMAN, note, agent="human")
+                self.history.append({"role": "user", "content": note})
+            brief = await self._brief(memories)
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": brief},
+                        *self.history]
+            if step == cap and cap > 1:
+                messages.append({"role": "user", "content": "This is your last turn: write your final "
+                                 "result for the subtask now."})
+            result = await self.engine.gateway.complete(
+                messages, context=self.context(), guard=self.run.guard, model=model,
+                tools=tool_specs or None, on_delta=self.engine.delta_publisher(self.run_id, self.agent.name,
+                                                                              self.subtask.id),
+                max_tokens=settings.turn_max_tokens, estimated_tokens=_estimate(messages),
+            )
+            content = result.content or ""
+            await self.add_message(Role.ASSISTANT, content or _describe_calls(result), result=result)
+            parsed = parse_reply(content)
+            signals = from_tool_calls(result.tool_calls, registry.names) + parsed.signals
+            last_text = parsed.text or last_text
+            self.history.append(_assistant_turn(content, result))
+            if not signals:
+                # No signal at all: the reply is the output (weak models rarely signal).
+                return self._finish(parsed.text or content)
+            feedback: list[str] = []
+            for signal in signals:
+                outcome = await registry.dispatch(signal, ActionContext(
+                    loop=self, agent=self.agent, subtask=self.subtask, reply_text=parsed.text,
+                    scratch=self.scratch))
+                if outcome.kind == "done":
+                    return self._finish(outcome.text or last_text)
+                if outcome.kind == "blocked":
+                    return Outcome(False, error=f"{self.agent.name} is blocked: {outcome.text}")
+                feedback.append(outcome.text)
+                self._answer_call(signal.call_id, outcome)
+            note = "\n\n".join(f for f in feedback if f)
+            if note:
+                await self.add_message(Role.TOOL, note)
+            if any(s.call_id is None for s in signals):
+                # Fenced signals have no tool-call id: the feedback goes back as a user turn.
+                self.history.append({"role": "user", "content": note or "(no result)"})
+        if last_text:
+            return self._finish(last_text)
+        return Outcome(False, error=f"step cap ({cap}) reached without a result")
+
+    def _finish(self, text: str) -> Outcome:
+        text = text.strip()
+        if not text:
+            return Outcome(False, error=f"{self.agent.name} produced an empty result")
+        return Outcome(True, output=text)
+
+    def _answer_call(self, call_id: str | None, outcome: ActionResult) -> None:
+        if call_id is not None:
+            self.history.append({"role": "tool", "tool_call_id": call_id, "content": outcome.text})
+
+    async def _brief(self, memories: list[Any]) -> str:
+        settings = self.engine.settings
+        handoffs = [(self.run.subtasks[d], self.run.outputs.get(d, "")) for d in self.subtask.depends_on
+                    if d in self.run.subtasks]
+        window = await self.engine.repo.recent_messages(
+            self.run_id, self.run.window_messages, exclude_subtask=self.subtask.id)
+        return subtask_brief(self.run.execution.objective, self.subtask, handoffs=handoffs, window=window,
+                             memories=memories, handoff_chars=settings.handoff_chars,
+                             window_chars=settings.window_chars)
+
+    async def _recall(self) -> list[Any]:
+        memory = self.engine.memory
+        if memory is None:
+            return []
+        query = f"{self.subtask.description}\n{self.run.execution.objective}"
+        try:
+            items = list(await memory.recall_for(agent=self.agent.name, text=query,
+                                                 execution_id=self.run_id, k=self.engine.settings.memory_k))
+        except Exception as exc:  # memory is an aid; its failure must not fail the subtask
+            await self.engine.repo.emit(self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id,
+                                        agent=self.agent.name, items=[], error=str(exc))
+            return []
+        await self.engine.repo.emit(
+            self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id, agent=self.agent.name,
+            items=[{"id": getattr(i, "id", None), "text": str(i.text), "kind": str(getattr(i, "kind", "")),
+                    "score": float(getattr(i, "score", 0.0))} for i in items],
+        )
+        return items
+
+
+def _estimate(messages: list[dict[str, Any]]) -> int:
+    # ~4 characters per token: a cheap guess, good enough to refuse a call before the budget is gone.
+    return sum(len(str(m.get("content") or "")) for m in messages) // 4
+
+
+def _describe_calls(result: CallResult) -> str:
+    return "\n".join(f"[tool call] {c.name}({json.dumps(c.arguments)})" for c in result.tool_calls)
+
+
+def _assistant_turn(content: str, result: CallResult) -> dict[str, Any]:
+    turn: dict[str, Any] = {"role": "assistant", "content": content}
+    if result.tool_calls:
+        turn["tool_calls"] = [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)}}
+            for c in result.tool_calls
+        ]
+    return turn
+
+
+def delta_event(run_id: str, agent: str, subtask_id: str | None, phase: Phase, text: str) -> Event:
+    return Event.model_construct(seq=None, execution_id=run_id, type=ev.STREAM_DELTA,
+                                 payload={"agent": agent, "subtask_id": subtask_id, "phase": phase.value,
+                                          "text": text}, created_at=time.time())

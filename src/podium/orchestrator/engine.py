@@ -1,0 +1,456 @@
+"""The engine: plan, approve, execute the graph, synthesise — durably and resumably.
+
+State lives in the project file, never only here: every step is written
+(with its event) before anything reacts to it, so a process killed at any
+moment can be resumed from the tables by `resume(run_id)`. What the engine
+keeps in memory (RunState, the control channel) is rebuilt from the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from podium import events as ev
+from podium.domain import (
+    Budget,
+    Execution,
+    ExecutionStatus,
+    InterventionKind,
+    Message,
+    Phase,
+    Plan,
+    PlanStatus,
+    Role,
+    Subtask,
+    SubtaskStatus,
+    Team,
+)
+from podium.errors import PodiumError
+from podium.llm.types import BudgetExceeded, CallContext, CallResult, LLMError, ModelConfigError
+from podium.orchestrator import context as prompts
+from podium.orchestrator.actions import ActionRegistry, builtin_actions
+from podium.orchestrator.agent import AgentLoop, Outcome, delta_event
+from podium.orchestrator.control import Halted, RunControl
+from podium.orchestrator.planning import (
+    draft_to_plan,
+    fallback_plan,
+    plan_schema,
+    validate_plan,
+)
+from podium.orchestrator.ports import GatewayPort, MemoryPort, ToolsPort
+from podium.orchestrator.runstate import RunGuard, RunState
+from podium.orchestrator.scheduler import StopRun, run_graph
+from podium.orchestrator.settings import EngineSettings
+from podium.store.project import ProjectStore
+from podium.store.runs import RunRepository
+
+log = logging.getLogger(__name__)
+
+
+class RunStopped(PodiumError):
+    """The run was halted (by a person, a budget or a configuration problem); it can be resumed."""
+
+    exit_code = 3
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__(f"run {run_id} halted: {reason}; continue with `podium resume {run_id}`")
+        self.run_id = run_id
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PlanProposal:
+    version: int
+    plan: Plan
+    fallback: bool
+    errors: list[str]
+
+
+class Engine:
+    def __init__(self, store: ProjectStore, gateway: GatewayPort, *, memory: MemoryPort | None = None,
+                 tools: ToolsPort | None = None, settings: EngineSettings | None = None,
+                 actions: ActionRegistry | None = None) -> None:
+        self.store = store
+        self.repo = RunRepository(store)
+        self.gateway = gateway
+        self.memory = memory
+        self.tools = tools
+        self.settings = settings or EngineSettings()
+        self.actions = actions or builtin_actions()
+        self._controls: dict[str, RunControl] = {}
+
+    # ------------------------------------------------------------ control channel
+
+    def control(self, run_id: str) -> RunControl:
+        """The run's control channel (pause/resume/halt/guide/answer), created on first use."""
+        if run_id not in self._controls:
+            self._controls[run_id] = RunControl(run_id, self._recorder(run_id))
+        return self._controls[run_id]
+
+    def _recorder(self, run_id: str) -> Any:
+        async def record(kind: InterventionKind, text: str, subtask_id: str | None, source: str) -> None:
+            status = {InterventionKind.PAUSE: ExecutionStatus.PAUSED,
+                      InterventionKind.RESUME: ExecutionStatus.RUNNING}.get(kind)
+            current = (await self.repo.get_execution(run_id)).status
+            if current.finished:
+                raise PodiumError(f"run {run_id} is already {current.value}; nothing to control")
+            if status is ExecutionStatus.RUNNING and current is not ExecutionStatus.PAUSED:
+                status = None
+            await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id, source=source,
+                                             consumed=True, status=status)
+
+        return record
+
+    def delta_publisher(self, run_id: str, agent: str, subtask_id: str | None,
+                        phase: Phase = Phase.EXECUTION) -> Callable[[str], None] | None:
+        """A callback publishing streamed text as transient events, or None if nobody listens."""
+        bus = self.store.bus
+        if not bus.subscriber_count:
+            return None
+
+        def publish(text: str) -> None:
+            if text:
+                bus.publish([delta_event(run_id, agent, subtask_id, phase, text)])
+
+        return publish
+
+    # ------------------------------------------------------------ creating and planning
+
+    async def create_run(self, objective: str, team: Team, *, model: str | None = None,
+                         budget: Budget | None = None) -> str:
+        objective = objective.strip()
+        if not objective:
+            raise PodiumError("the objective is empty; say what the team should do")
+        execution = Execution(objective=objective, team=team.name, model=model, budget=budget or Budget())
+        await self.repo.create_execution(execution, team)
+        return execution.id
+
+    async def _load(self, run_id: str) -> tuple[Execution, Team, RunGuard]:
+        execution = await self.repo.get_execution(run_id)
+        team = await self.repo.get_team(execution.id)
+        guard = RunGuard(execution.budget, execution.usage, execution.steps, execution.active_seconds)
+        return execution, team, guard
+
+    async def plan(self, run_id: str, feedback: str | None = None) -> PlanProposal:
+        """Discussion (each specialist's perspective), then the leader's validated plan."""
+        execution, team, guard = await self._load(run_id)
+        if execution.status not in (ExecutionStatus.PLANNING, ExecutionStatus.HALTED):
+            raise PodiumError(f"run {execution.id} is {execution.status.value}; it cannot be planned now")
+        if execution.status is ExecutionStatus.HALTED:
+            await self.repo.set_status(execution.id, ExecutionStatus.PLANNING)
+        try:
+            discussion = await self._discuss(execution, team, guard)
+            return await self._leader_plan(execution, team, guard, discussion, feedback)
+        except BudgetExceeded as exc:
+            await self._halt(execution.id, guard, str(exc))
+            raise RunStopped(execution.id, str(exc)) from None
+        except ModelConfigError:
+            await self._halt(execution.id, guard, "model configuration error")
+            raise
+
+    async def _discuss(self, execution: Execution, team: Team, guard: RunGuard) -> list[Message]:
+        done = await self.repo.messages(execution.id, phase=Phase.DISCUSSION)
+        if not self.settings.discussion:
+            return done
+        spoken = {m.agent for m in done}
+        for agent in team.specialists:
+            if agent.name in spoken:  # resumed after a crash mid-discussion
+                continue
+            messages = prompts.perspective_messages(agent, team, execution.objective, done)
+            try:
+                result = await self.gateway.complete(
+                    messages, context=CallContext(execution_id=execution.id, phase=Phase.DISCUSSION.value,
+                                                  agent=agent.name),
+                    guard=guard, model=self._model(execution, team, agent.name),
+                    on_delta=self.delta_publisher(execution.id, agent.name, None, Phase.DISCUSSION),
+                    max_tokens=self.settings.perspective_max_tokens,
+                )
+            except LLMError as exc:
+                # A missing perspective is a pity, not a reason to stop planning.
+                log.warning("perspective of %s failed: %s", agent.name, exc)
+                continue
+            message = await self._store_reply(execution.id, agent.name, Phase.DISCUSSION, result, guard,
+                                              extra=(ev.DISCUSSION_CONTRIBUTION, {"agent": agent.name,
+                                                                                  "content": result.content}))
+            done.append(message)
+        return done
+
+    async def _leader_plan(self, execution: Execution, team: Team, guard: RunGuard,
+                           discussion: list[Message], feedback: str | None) -> PlanProposal:
+        leader = team.agent(team.leader)
+        rejected = [(p.plan, p.feedback or "") for p in await self.repo.plans(execution.id)
+                    if p.status is PlanStatus.REJECTED]
+        schema = plan_schema(team, self.settings.max_plan_subtasks)
+        errors: list[str] = []
+        plan: Plan | None = None
+        for attempt in (1, 2):
+            messages = prompts.plan_messages(leader, team, execution.objective, discussion,
+                                             max_subtasks=self.settings.max_plan_subtasks,
+                                             rejected=rejected, feedback=feedback, errors=errors)
+            ctx = CallContext(execution_id=execution.id, phase=Phase.PLANNING.value, agent=leader.name)
+            try:
+                draft, result = await self.gateway.structured(
+                    messages, schema, context=ctx, guard=guard,
+                    model=self._model(execution, team, leader.name), max_tokens=self.settings.plan_max_tokens)
+            except (BudgetExceeded, ModelConfigError):
+                raise
+            except LLMError as exc:
+                await self.repo.record_usage(execution.id, guard.usage, guard.steps, guard.elapsed())
+                errors = _structured_errors(exc)
+                continue
+            candidate = draft_to_plan(draft)
+            errors = validate_plan(candidate, team)
+            await self._store_reply(execution.id, leader.name, Phase.PLANNING, result, guard,
+                                    content=_plan_text(candidate, attempt, errors))
+            if not errors:
+                plan = candidate
+                break
+        fallback = plan is None
+        if plan is None:
+            plan = fallback_plan(execution.objective, team)
+        version = await self.repo.add_plan(execution.id, plan, fallback=fallback, errors=errors,
+                                           feedback=feedback)
+        return PlanProposal(version, plan, fallback, errors if fallback else [])
+
+    async def approve(self, run_id: str, by: str = "user") -> None:
+        execution = await self.repo.get_execution(run_id)
+        latest = await self.repo.latest_plan(execution.id)
+        if execution.status is not ExecutionStatus.AWAITING_APPROVAL or latest is None \
+                or latest.status is not PlanStatus.PROPOSED:
+            raise PodiumError(f"run {execution.id} has no plan awaiting approval ({execution.status.value})")
+        await self.repo.approve_plan(execution.id, latest.version, latest.plan, by)
+
+    async def reject(self, run_id: str, feedback: str) -> PlanProposal:
+        """Reject the proposed plan (kept, with the feedback) and have the leader plan again."""
+        feedback = feedback.strip()
+        if not feedback:
+            raise PodiumError("say what is wrong with the plan: the feedback is empty")
+        execution = await self.repo.get_execution(run_id)
+        latest = await self.repo.latest_plan(execution.id)
+        if execution.status is not ExecutionStatus.AWAITING_APPROVAL or latest is None \
+                or latest.status is not PlanStatus.PROPOSED:
+            raise PodiumError(f"run {execution.id} has no plan awaiting approval ({execution.status.value})")
+        await self.repo.reject_plan(execution.id, latest.version, feedback)
+        return await self.plan(execution.id, feedback=feedback)
+
+    # ------------------------------------------------------------ executing
+
+    async def execute(self, run_id: str) -> Execution:
+        """Run the approved plan's graph, then synthesise. Returns the run as it ended."""
+        execution, team, guard = await self._load(run_id)
+        run_id = execution.id
+        if execution.status.finished:
+            raise PodiumError(f"run {run_id} is already {execution.status.value}")
+        subtasks = await self.repo.subtasks(run_id)
+        if not subtasks:
+            raise PodiumError(f"run {run_id} has no approved plan ({execution.status.value})")
+        control = self.control(run_id)
+        control.reset()
+        # In-flight work from a crashed or halted session starts over; done work is kept.
+        interrupted = [s for s in subtasks if s.status in
+                       (SubtaskStatus.RUNNING, SubtaskStatus.WAITING_PEER, SubtaskStatus.NEEDS_HELP)]
+        await self.repo.set_subtasks_status(run_id, [(s, SubtaskStatus.PENDING, "restarted")
+                                                     for s in interrupted])
+        for s in interrupted:
+            s.status = SubtaskStatus.PENDING
+        if execution.status is not ExecutionStatus.RUNNING:
+            await self.repo.set_status(run_id, ExecutionStatus.RUNNING)
+        state = RunState(execution=execution, team=team, guard=guard, control=control,
+                         window_messages=self.settings.window_messages,
+                         subtasks={s.id: s for s in subtasks},
+                         outputs={s.id: s.output or "" for s in subtasks if s.status is SubtaskStatus.DONE})
+
+        async def on_blocked(ids: list[str], because: str) -> None:
+            await self.repo.set_subtasks_status(run_id, [
+                (state.subtasks[i], SubtaskStatus.BLOCKED, f"depends on {because}, which did not finish")
+                for i in ids])
+            for i in ids:
+                state.subtasks[i].status = SubtaskStatus.BLOCKED
+
+        async def gate() -> None:
+            try:
+                await control.wait_running()
+            except Halted as exc:
+                raise StopRun(str(exc)) from None
+
+        result = await run_graph(
+            {s.id: list(s.depends_on) for s in subtasks},
+            lambda sid: self._run_subtask(state, sid),
+            concurrency=self.settings.concurrency,
+            done=[s.id for s in subtasks if s.status is SubtaskStatus.DONE],
+            failed=[s.id for s in subtasks if s.status is SubtaskStatus.FAILED],
+            blocked=[s.id for s in subtasks if s.status is SubtaskStatus.BLOCKED],
+            on_blocked=on_blocked, before_start=gate,
+            cost={s.id: float(max(1, s.estimated_tokens)) for s in subtasks},
+            register_cancel=control.on_halt,
+        )
+        if result.stopped is not None:
+            reason = control.halt_reason if control.halted else result.stopped
+            await self.repo.set_subtasks_status(run_id, [
+                (state.subtasks[i], SubtaskStatus.PENDING, "interrupted")
+                for i in sorted(result.interrupted)])
+            await self._halt(run_id, guard, reason)
+            return await self.repo.get_execution(run_id)
+        return await self._synthesise(state)
+
+    async def _run_subtask(self, state: RunState, sid: str) -> bool:
+        subtask = state.subtasks[sid]
+        run_id = state.execution.id
+        await self.repo.set_subtask_status(run_id, subtask, SubtaskStatus.RUNNING)
+        subtask.status = SubtaskStatus.RUNNING
+        try:
+            outcome = await AgentLoop(self, state, subtask).run_loop()
+        except (BudgetExceeded, Halted) as exc:
+            raise StopRun(str(exc)) from None
+        except ModelConfigError as exc:
+            raise StopRun(f"model configuration error: {exc}") from None
+        except LLMError as exc:
+            outcome = Outcome(False, error=f"model call failed: {exc}")
+        except Exception as exc:  # isolate: one broken subtask must not take the run down
+            log.exception("subtask %s crashed", sid)
+            outcome = Outcome(False, error=f"internal error: {exc!r}")
+        if outcome.ok:
+            await self.repo.set_subtask_status(run_id, subtask, SubtaskStatus.DONE, output=outcome.output)
+            subtask.status, subtask.output = SubtaskStatus.DONE, outcome.output
+            state.outputs[sid] = outcome.output
+            await self._remember(state, subtask, outcome.output)
+        else:
+            await self.repo.set_subtask_status(run_id, subtask, SubtaskStatus.FAILED, error=outcome.error)
+            subtask.status, subtask.error = SubtaskStatus.FAILED, outcome.error
+        return outcome.ok
+
+    async def _remember(self, state: RunState, subtask: Subtask, output: str) -> None:
+        if self.memory is None:
+            return
+        try:
+            await self.memory.remember_output(agent=subtask.agent, text=output,
+                                              execution_id=state.execution.id, subtask_id=subtask.id)
+        except Exception:  # memory is an aid; the subtask is done regardless
+            log.exception("remembering the output of %s failed", subtask.id)
+
+    async def _synthesise(self, state: RunState) -> Execution:
+        run_id, team, guard = state.execution.id, state.team, state.guard
+        ordered = list(state.subtasks.values())
+        results = [(s, state.outputs[s.id]) for s in ordered if s.status is SubtaskStatus.DONE]
+        missing = [s for s in ordered if s.status is not SubtaskStatus.DONE]
+        summary = _summary(ordered)
+        if not results:
+            await self.repo.set_result(run_id, None, ExecutionStatus.FAILED,
+                                       f"no subtask finished; {summary}")
+            await self._lessons(state, missing)
+            return await self.repo.get_execution(run_id)
+        await self.repo.set_status(run_id, ExecutionStatus.SYNTHESISING)
+        leader = team.agent(team.leader)
+        messages = prompts.synthesis_messages(leader, state.execution.objective, results, missing,
+                                              self.settings.handoff_chars)
+        try:
+            reply = await self.gateway.complete(
+                messages, context=CallContext(execution_id=run_id, phase=Phase.SYNTHESIS.value,
+                                              agent=leader.name),
+                guard=guard, model=state.model_for(leader),
+                on_delta=self.delta_publisher(run_id, leader.name, None, Phase.SYNTHESIS),
+                max_tokens=self.settings.synthesis_max_tokens,
+            )
+        except (BudgetExceeded, LLMError) as exc:
+            # Resumable: every subtask output is kept; resume only re-runs the synthesis.
+            await self._halt(run_id, guard, f"synthesis stopped: {exc}")
+            return await self.repo.get_execution(run_id)
+        await self._store_reply(run_id, leader.name, Phase.SYNTHESIS, reply, guard)
+        text = reply.content.strip() or "\n\n".join(out for _, out in results)
+        status = ExecutionStatus.PARTIAL if missing else ExecutionStatus.COMPLETED
+        await self.repo.set_result(run_id, text, status, summary)
+        await self._lessons(state, missing)
+        return await self.repo.get_execution(run_id)
+
+    async def _lessons(self, state: RunState, missing: list[Subtask]) -> None:
+        failed = [s for s in missing if s.status is SubtaskStatus.FAILED and s.error]
+        if self.memory is None or not failed:
+            return
+        lessons: list[tuple[str | None, str]] = [
+            (s.agent, f"A subtask like '{s.description[:160]}' failed: {s.error[:200] if s.error else ''}")
+            for s in failed
+        ]
+        try:
+            await self.memory.remember_lessons(lessons=lessons, execution_id=state.execution.id)
+        except Exception:
+            log.exception("storing lessons failed")
+
+    # ------------------------------------------------------------ resuming
+
+    async def resume(self, run_id: str, *, budget: Budget | None = None) -> Execution:
+        """Continue an interrupted, paused or halted run from what the file holds.
+
+        Planning that never produced a plan is redone; a plan awaiting approval
+        is left for the caller to approve; an approved plan is executed (done
+        subtasks are kept, in-flight ones restart); a run whose subtasks all
+        finished only re-runs the synthesis.
+        """
+        execution = await self.repo.get_execution(run_id)
+        if execution.status.finished:
+            raise PodiumError(f"run {execution.id} is already {execution.status.value}; nothing to resume")
+        if budget is not None:
+            await self.repo.set_budget(execution.id, budget)
+        if await self.repo.subtasks(execution.id):
+            return await self.execute(execution.id)
+        latest = await self.repo.latest_plan(execution.id)
+        if latest is not None and latest.status is PlanStatus.PROPOSED:
+            if execution.status is not ExecutionStatus.AWAITING_APPROVAL:
+                await self.repo.set_status(execution.id, ExecutionStatus.AWAITING_APPROVAL)
+        else:
+            if execution.status is not ExecutionStatus.PLANNING:
+                await self.repo.set_status(execution.id, ExecutionStatus.PLANNING, "resumed")
+            await self.plan(execution.id)
+        return await self.repo.get_execution(execution.id)
+
+    # ------------------------------------------------------------ helpers
+
+    def _model(self, execution: Execution, team: Team, agent: str) -> str | None:
+        return execution.model or team.agent(agent).model or team.model
+
+    async def _store_reply(self, run_id: str, agent: str, phase: Phase, result: CallResult, guard: RunGuard,
+                           *, content: str | None = None, extra: tuple[str, dict[str, Any]] | None = None
+                           ) -> Message:
+        message = Message(
+            execution_id=run_id, agent=agent, role=Role.ASSISTANT, phase=phase,
+            content=result.content if content is None else content,
+            prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
+            cost_usd=result.usage.cost_usd, latency_ms=result.latency_ms,
+        )
+        message.id = await self.repo.add_message(message, run_usage=guard.usage, steps=guard.steps,
+                                                 elapsed=guard.elapsed(), extra_event=extra)
+        return message
+
+    async def _halt(self, run_id: str, guard: RunGuard, reason: str) -> None:
+        await self.repo.record_usage(run_id, guard.usage, guard.steps, guard.elapsed())
+        await self.repo.set_status(run_id, ExecutionStatus.HALTED, reason)
+
+
+def _structured_errors(exc: LLMError) -> list[str]:
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list) and errors:
+        return [str(e) for e in errors][:8]
+    if isinstance(errors, str) and errors:
+        return [errors]
+    return [f"the reply was not a valid plan: {exc}"]
+
+
+def _plan_text(plan: Plan, attempt: int, errors: list[str]) -> str:
+    from podium.orchestrator.planning import describe_plan
+
+    head = f"Plan (attempt {attempt}):" if attempt > 1 else "Plan:"
+    text = f"{head}\n{describe_plan(plan)}"
+    if plan.rationale:
+        text += f"\nRationale: {plan.rationale}"
+    if errors:
+        text += "\nProblems: " + "; ".join(errors)
+    return text
+
+
+def _summary(subtasks: list[Subtask]) -> str:
+    counts: dict[str, int] = {}
+    for s in subtasks:
+        counts[s.status.value] = counts.get(s.status.value, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items())

@@ -1,0 +1,43 @@
+"""What the engine holds in memory for a run while it executes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from podium.domain import Agent, Budget, Execution, Subtask, Team, Usage
+from podium.llm.types import BudgetExceeded, BudgetGuard
+from podium.orchestrator.control import RunControl
+
+
+class RunGuard(BudgetGuard):
+    """BudgetGuard plus wall time: active seconds across sessions (not time spent stopped)."""
+
+    def __init__(self, budget: Budget, usage: Usage, steps: int, elapsed_before: float = 0.0) -> None:
+        super().__init__(budget, usage, steps)
+        self.elapsed_before = elapsed_before
+        self._started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + (time.monotonic() - self._started)
+
+    def check(self, estimated_tokens: int = 0) -> None:
+        super().check(estimated_tokens)
+        limit = self.budget.wall_seconds
+        if limit is not None and self.elapsed() >= limit:
+            raise BudgetExceeded("wall time (seconds)", round(self.elapsed(), 1), limit)
+
+
+@dataclass
+class RunState:
+    execution: Execution
+    team: Team
+    guard: RunGuard
+    control: RunControl
+    window_messages: int
+    subtasks: dict[str, Subtask] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def model_for(self, agent: Agent) -> str | None:
+        """The run's model (a CLI flag or env) wins, then the agent's, then the team's."""
+        return self.execution.model or agent.model or self.team.model

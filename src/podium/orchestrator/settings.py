@@ -1,0 +1,23 @@
+"""Engine settings: knobs with defaults that suit both the local model and hosted ones."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class EngineSettings(BaseModel):
+    concurrency: int = Field(default=4, ge=1, le=64)
+    # Recent run messages shown to an agent besides its own transcript.
+    window_messages: int = Field(default=20, ge=0)
+    # Model turns per subtask before it must produce its output.
+    max_steps_per_subtask: int = Field(default=6, ge=1)
+    discussion: bool = True
+    perspective_max_tokens: int = 200
+    plan_max_tokens: int = 1200
+    turn_max_tokens: int = 1024
+    synthesis_max_tokens: int = 1200
+    # Characters of each dependency output / window message put in a prompt.
+    handoff_chars: int = 2000
+    window_chars: int = 400
+    max_plan_subtasks: int = Field(default=12, ge=1, le=200)
+    memory_k: int = 3

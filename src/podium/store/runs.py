@@ -1,0 +1,448 @@
+"""The runs repository: executions, plans, subtasks, messages and usage.
+
+Every write goes through `store.write` and appends its event in the same
+transaction, so what a subscriber (or another process tailing the event
+log) sees has always been committed first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from podium import events as ev
+from podium.domain import (
+    Budget,
+    Execution,
+    ExecutionStatus,
+    InterventionKind,
+    Message,
+    Phase,
+    Plan,
+    PlanStatus,
+    Role,
+    Subtask,
+    SubtaskStatus,
+    Team,
+    Usage,
+)
+from podium.errors import NotFoundError, PodiumError
+from podium.store.project import ProjectStore, Tx
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """One version of a run's plan, as stored."""
+
+    version: int
+    plan: Plan
+    status: PlanStatus
+    feedback: str | None
+    fallback: bool
+    created_at: float
+
+
+def _usage_of(row: Any) -> Usage:
+    return Usage(
+        prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
+        cost_usd=row["cost_usd"], calls=row["calls"],
+    )
+
+
+def _execution_from(row: Any) -> Execution:
+    return Execution(
+        id=row["id"], objective=row["objective"], team=row["team"], model=row["model"],
+        status=ExecutionStatus(row["status"]), budget=Budget.model_validate_json(row["budget_json"]),
+        usage=_usage_of(row), steps=row["steps"], active_seconds=row["active_seconds"], result=row["result"],
+        created_at=row["created_at"], updated_at=row["updated_at"], finished_at=row["finished_at"],
+    )
+
+
+def _subtask_from(row: Any) -> Subtask:
+    return Subtask(
+        id=row["id"], agent=row["agent"], description=row["description"],
+        depends_on=json.loads(row["depends_on"]), acceptance_criteria=json.loads(row["acceptance"]),
+        estimated_tokens=row["estimated_tokens"], tools=json.loads(row["tools"]),
+        status=SubtaskStatus(row["status"]), output=row["output"], error=row["error"],
+        usage=_usage_of(row), started_at=row["started_at"], finished_at=row["finished_at"],
+    )
+
+
+def _message_from(row: Any) -> Message:
+    return Message(
+        id=row["id"], execution_id=row["execution_id"], subtask_id=row["subtask_id"],
+        agent=row["agent"], role=Role(row["role"]), content=row["content"], phase=Phase(row["phase"]),
+        prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"],
+        cost_usd=row["cost_usd"], latency_ms=row["latency_ms"], created_at=row["created_at"],
+    )
+
+
+def _usage_payload(usage: Usage, steps: int, elapsed: float) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+        "cost_usd": usage.cost_usd, "calls": usage.calls, "steps": steps,
+        "active_seconds": round(elapsed, 3),
+    }
+
+
+class RunRepository:
+    """Reads and writes one project's runs. Stateless apart from the store."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------ executions
+
+    async def create_execution(self, execution: Execution, team: Team) -> None:
+        def insert(tx: Tx) -> None:
+            tx.execute(
+                "INSERT INTO executions (id, objective, team, team_json, model, status, budget_json,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (execution.id, execution.objective, team.name, team.model_dump_json(), execution.model,
+                 execution.status.value, execution.budget.model_dump_json(), execution.created_at,
+                 execution.updated_at),
+            )
+            tx.emit(ev.RUN_CREATED, execution.id, objective=execution.objective, team=team.name,
+                    model=execution.model, budget=execution.budget.model_dump(),
+                    agents=team.agent_names, leader=team.leader)
+            tx.emit(ev.RUN_STATUS, execution.id, status=execution.status.value)
+
+        await self.store.write(insert)
+
+    async def get_execution(self, run_id: str) -> Execution:
+        row = await self.store.query_one("SELECT * FROM executions WHERE id = ?", (run_id,))
+        if row is None:
+            row = await self._by_prefix(run_id)
+        return _execution_from(row)
+
+    async def resolve_id(self, run_id: str) -> str:
+        """A full run id from a full id or a unique prefix (as users type them)."""
+        row = await self.store.query_one("SELECT id FROM executions WHERE id = ?", (run_id,))
+        if row is None:
+            row = await self._by_prefix(run_id)
+        return str(row["id"])
+
+    async def _by_prefix(self, run_id: str) -> Any:
+        rows = await self.store.query(
+            "SELECT * FROM executions WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+            (run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        )
+        if not rows or not run_id:
+            raise NotFoundError(f"no run {run_id!r} in {self.store.path}")
+        if len(rows) > 1:
+            raise PodiumError(f"run id {run_id!r} is ambiguous; give more characters")
+        return rows[0]
+
+    async def get_team(self, run_id: str) -> Team:
+        row = await self.store.query_one("SELECT team_json FROM executions WHERE id = ?", (run_id,))
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r} in {self.store.path}")
+        return Team.model_validate_json(row[0])
+
+    async def list_executions(self, limit: int = 100) -> list[Execution]:
+        rows = await self.store.query(
+            "SELECT * FROM executions ORDER BY created_at DESC LIMIT ?", (limit,)
+        )
+        return [_execution_from(r) for r in rows]
+
+    async def set_status(self, run_id: str, status: ExecutionStatus, reason: str | None = None) -> None:
+        def update(tx: Tx) -> None:
+            _set_status(tx, run_id, status, reason)
+
+        await self.store.write(update)
+
+    async def status_reason(self, run_id: str) -> str | None:
+        """Why the run is in its current status (the reason of its last status event), if given."""
+        row = await self.store.query_one(
+            "SELECT json_extract(payload, '$.reason') FROM events WHERE execution_id = ? AND type = ?"
+            " ORDER BY seq DESC LIMIT 1", (run_id, ev.RUN_STATUS))
+        return None if row is None else row[0]
+
+    async def set_budget(self, run_id: str, budget: Budget) -> None:
+        def update(tx: Tx) -> None:
+            tx.execute("UPDATE executions SET budget_json = ?, updated_at = ? WHERE id = ?",
+                       (budget.model_dump_json(), time.time(), run_id))
+            tx.emit(ev.RUN_STATUS, run_id, status=_status_of(tx, run_id), budget=budget.model_dump(),
+                    reason="budget changed")
+
+        await self.store.write(update)
+
+    async def set_result(self, run_id: str, result: str | None, status: ExecutionStatus,
+                         reason: str | None = None) -> None:
+        def update(tx: Tx) -> None:
+            if result is not None:
+                tx.execute("UPDATE executions SET result = ? WHERE id = ?", (result, run_id))
+                tx.emit(ev.RUN_RESULT, run_id, result=result)
+            _set_status(tx, run_id, status, reason)
+
+        await self.store.write(update)
+
+    # ------------------------------------------------------------ plans
+
+    async def add_plan(self, run_id: str, plan: Plan, *, fallback: bool, errors: list[str],
+                       feedback: str | None = None) -> int:
+        """Store a proposed plan as the next version; the run then awaits approval."""
+
+        def insert(tx: Tx) -> int:
+            row = tx.execute("SELECT coalesce(max(version), 0) FROM plans WHERE execution_id = ?",
+                             (run_id,)).fetchone()
+            version = int(row[0]) + 1
+            tx.execute(
+                "INSERT INTO plans (execution_id, version, plan_json, status, feedback, fallback,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, version, plan.model_dump_json(), PlanStatus.PROPOSED.value, feedback,
+                 int(fallback), time.time()),
+            )
+            tx.emit(ev.PLAN_PROPOSED, run_id, version=version, plan=plan.model_dump(mode="json"),
+                    fallback=fallback, errors=errors)
+            _set_status(tx, run_id, ExecutionStatus.AWAITING_APPROVAL)
+            return version
+
+        return await self.store.write(insert)
+
+    async def plans(self, run_id: str) -> list[PlanRecord]:
+        rows = await self.store.query(
+            "SELECT * FROM plans WHERE execution_id = ? ORDER BY version", (run_id,)
+        )
+        return [
+            PlanRecord(version=r["version"], plan=Plan.model_validate_json(r["plan_json"]),
+                       status=PlanStatus(r["status"]), feedback=r["feedback"],
+                       fallback=bool(r["fallback"]), created_at=r["created_at"])
+            for r in rows
+        ]
+
+    async def latest_plan(self, run_id: str) -> PlanRecord | None:
+        plans = await self.plans(run_id)
+        return plans[-1] if plans else None
+
+    async def reject_plan(self, run_id: str, version: int, feedback: str) -> None:
+        def update(tx: Tx) -> None:
+            tx.execute("UPDATE plans SET status = ?, feedback = ? WHERE execution_id = ? AND version = ?",
+                       (PlanStatus.REJECTED.value, feedback, run_id, version))
+            tx.emit(ev.PLAN_REJECTED, run_id, version=version, feedback=feedback)
+            _set_status(tx, run_id, ExecutionStatus.PLANNING, "plan rejected")
+
+        await self.store.write(update)
+
+    async def approve_plan(self, run_id: str, version: int, plan: Plan, by: str) -> None:
+        """Approve a plan version and materialise its subtasks, in one transaction."""
+
+        def update(tx: Tx) -> None:
+            tx.execute("UPDATE plans SET status = ? WHERE execution_id = ? AND version = ?",
+                       (PlanStatus.APPROVED.value, run_id, version))
+            tx.execute("DELETE FROM subtasks WHERE execution_id = ?", (run_id,))
+            for position, s in enumerate(plan.subtasks):
+                tx.execute(
+                    "INSERT INTO subtasks (execution_id, id, position, agent, description, depends_on,"
+                    " acceptance, estimated_tokens, tools, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, s.id, position, s.agent, s.description, json.dumps(s.depends_on),
+                     json.dumps(s.acceptance_criteria), s.estimated_tokens, json.dumps(s.tools),
+                     SubtaskStatus.PENDING.value),
+                )
+            tx.emit(ev.PLAN_APPROVED, run_id, version=version, by=by)
+            _set_status(tx, run_id, ExecutionStatus.RUNNING)
+
+        await self.store.write(update)
+
+    # ------------------------------------------------------------ subtasks
+
+    async def subtasks(self, run_id: str) -> list[Subtask]:
+        rows = await self.store.query(
+            "SELECT * FROM subtasks WHERE execution_id = ? ORDER BY position", (run_id,)
+        )
+        return [_subtask_from(r) for r in rows]
+
+    async def set_subtask_status(
+        self, run_id: str, subtask: Subtask, status: SubtaskStatus, *,
+        output: str | None = None, error: str | None = None, reason: str | None = None,
+    ) -> None:
+        """Move a subtask to `status`; RUNNING stamps started_at, terminal states finished_at."""
+
+        def update(tx: Tx) -> None:
+            _subtask_status(tx, run_id, subtask, status, output=output, error=error, reason=reason)
+
+        await self.store.write(update)
+
+    async def set_subtasks_status(self, run_id: str, changes: Iterable[tuple[Subtask, SubtaskStatus, str]]
+                                  ) -> None:
+        """Several status changes (subtask, status, reason) in one transaction."""
+        batch = list(changes)
+        if not batch:
+            return
+
+        def update(tx: Tx) -> None:
+            for subtask, status, reason in batch:
+                _subtask_status(tx, run_id, subtask, status, reason=reason)
+
+        await self.store.write(update)
+
+    # ------------------------------------------------------------ messages and usage
+
+    async def add_message(self, message: Message, *, run_usage: Usage | None = None, steps: int = 0,
+                          elapsed: float = 0.0, extra_event: tuple[str, dict[str, Any]] | None = None
+                          ) -> int:
+        """Store a message with its event; with `run_usage`, also the run's (and subtask's) totals."""
+
+        def insert(tx: Tx) -> int:
+            message_id = _insert_message(tx, message)
+            if extra_event is not None:
+                kind, payload = extra_event
+                tx.emit(kind, message.execution_id, message_id=message_id, **payload)
+            if run_usage is not None:
+                _record_usage(tx, message, run_usage, steps, elapsed)
+            return message_id
+
+        return await self.store.write(insert)
+
+    async def record_usage(self, run_id: str, run_usage: Usage, steps: int, elapsed: float) -> None:
+        """The run's totals after calls that produced no message (e.g. a failed structured call)."""
+
+        def update(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE executions SET prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, calls = ?,"
+                " steps = ?, active_seconds = ?, updated_at = ? WHERE id = ?",
+                (run_usage.prompt_tokens, run_usage.completion_tokens, run_usage.cost_usd,
+                 run_usage.calls, steps, elapsed, time.time(), run_id),
+            )
+            tx.emit(ev.RUN_USAGE, run_id, **_usage_payload(run_usage, steps, elapsed))
+
+        await self.store.write(update)
+
+    async def messages(self, run_id: str, *, subtask_id: str | None = None,
+                       phase: Phase | None = None) -> list[Message]:
+        sql = "SELECT * FROM messages WHERE execution_id = ?"
+        params: list[Any] = [run_id]
+        if subtask_id is not None:
+            sql += " AND subtask_id = ?"
+            params.append(subtask_id)
+        if phase is not None:
+            sql += " AND phase = ?"
+            params.append(phase.value)
+        rows = await self.store.query(sql + " ORDER BY id", params)
+        return [_message_from(r) for r in rows]
+
+    async def recent_messages(self, run_id: str, limit: int, *, exclude_subtask: str | None = None
+                              ) -> list[Message]:
+        """The run's last `limit` messages (oldest first), minus one subtask's own transcript."""
+        if limit <= 0:
+            return []
+        rows = await self.store.query(
+            "SELECT * FROM messages WHERE execution_id = ? AND (subtask_id IS NULL OR subtask_id != ?)"
+            " AND role != 'system' ORDER BY id DESC LIMIT ?",
+            (run_id, exclude_subtask or "", limit),
+        )
+        return [_message_from(r) for r in reversed(rows)]
+
+    # ------------------------------------------------------------ interventions
+
+    async def add_intervention(self, run_id: str, kind: InterventionKind, *, text: str = "",
+                               subtask_id: str | None = None, source: str = "cli", consumed: bool = False,
+                               status: ExecutionStatus | None = None, reason: str | None = None) -> int:
+        """Record a control action (and the run status it implies) in one transaction.
+
+        `consumed`: the running engine applied it already (an in-process control);
+        otherwise the process running the execution picks it up from the table.
+        """
+
+        def insert(tx: Tx) -> int:
+            now = time.time()
+            cur = tx.execute(
+                "INSERT INTO interventions (execution_id, kind, subtask_id, text, source, created_at,"
+                " consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind.value, subtask_id, text, source, now, now if consumed else None),
+            )
+            intervention_id = int(cur.lastrowid)
+            cur.close()
+            tx.emit(ev.INTERVENTION, run_id, id=intervention_id, kind=kind.value, subtask_id=subtask_id,
+                    text=text, source=source)
+            if status is not None:
+                _set_status(tx, run_id, status, reason)
+            return intervention_id
+
+        return await self.store.write(insert)
+
+    async def emit(self, run_id: str, type: str, **payload: Any) -> None:
+        """An event with no row of its own (e.g. memory recalled)."""
+        await self.store.append_event(type, run_id, **payload)
+
+
+# ---------------------------------------------------------------- in-transaction helpers
+
+
+def _status_of(tx: Tx, run_id: str) -> str:
+    row = tx.execute("SELECT status FROM executions WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no run {run_id!r}")
+    return str(row[0])
+
+
+def _set_status(tx: Tx, run_id: str, status: ExecutionStatus, reason: str | None = None) -> None:
+    now = time.time()
+    finished = now if status.finished else None
+    tx.execute("UPDATE executions SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+               (status.value, now, finished, run_id))
+    payload: dict[str, Any] = {"status": status.value}
+    if reason:
+        payload["reason"] = reason
+    tx.emit(ev.RUN_STATUS, run_id, **payload)
+
+
+_TERMINAL = {SubtaskStatus.DONE, SubtaskStatus.FAILED, SubtaskStatus.BLOCKED}
+
+
+def _subtask_status(tx: Tx, run_id: str, subtask: Subtask, status: SubtaskStatus, *,
+                    output: str | None = None, error: str | None = None, reason: str | None = None) -> None:
+    now = time.time()
+    if status is SubtaskStatus.RUNNING:
+        tx.execute("UPDATE subtasks SET status = ?, started_at = ?, finished_at = NULL, error = NULL"
+                   " WHERE execution_id = ? AND id = ?", (status.value, now, run_id, subtask.id))
+    elif status in _TERMINAL:
+        tx.execute("UPDATE subtasks SET status = ?, output = ?, error = ?, finished_at = ?"
+                   " WHERE execution_id = ? AND id = ?",
+                   (status.value, output, error, now, run_id, subtask.id))
+    else:
+        tx.execute("UPDATE subtasks SET status = ? WHERE execution_id = ? AND id = ?",
+                   (status.value, run_id, subtask.id))
+    payload: dict[str, Any] = {"subtask_id": subtask.id, "agent": subtask.agent, "status": status.value}
+    if output is not None:
+        payload["output"] = output
+    if error is not None:
+        payload["error"] = error
+    if reason:
+        payload["reason"] = reason
+    tx.emit(ev.SUBTASK_STATUS, run_id, **payload)
+
+
+def _insert_message(tx: Tx, m: Message) -> int:
+    cur = tx.execute(
+        "INSERT INTO messages (execution_id, subtask_id, agent, role, content, phase, prompt_tokens,"
+        " completion_tokens, cost_usd, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (m.execution_id, m.subtask_id, m.agent, m.role.value, m.content, m.phase.value, m.prompt_tokens,
+         m.completion_tokens, m.cost_usd, m.latency_ms, m.created_at),
+    )
+    message_id = int(cur.lastrowid)
+    cur.close()
+    tx.emit(ev.MESSAGE_ADDED, m.execution_id, message_id=message_id, agent=m.agent,
+            subtask_id=m.subtask_id, role=m.role.value, phase=m.phase.value, content=m.content,
+            prompt_tokens=m.prompt_tokens, completion_tokens=m.completion_tokens, cost_usd=m.cost_usd)
+    return message_id
+
+
+def _record_usage(tx: Tx, m: Message, run_usage: Usage, steps: int, elapsed: float) -> None:
+    now = time.time()
+    tx.execute(
+        "UPDATE executions SET prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, calls = ?,"
+        " steps = ?, active_seconds = ?, updated_at = ? WHERE id = ?",
+        (run_usage.prompt_tokens, run_usage.completion_tokens, run_usage.cost_usd, run_usage.calls,
+         steps, elapsed, now, m.execution_id),
+    )
+    if m.subtask_id is not None and (m.prompt_tokens or m.completion_tokens or m.cost_usd):
+        tx.execute(
+            "UPDATE subtasks SET prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens"
+            " + ?, cost_usd = cost_usd + ?, calls = calls + 1 WHERE execution_id = ? AND id = ?",
+            (m.prompt_tokens, m.completion_tokens, m.cost_usd, m.execution_id, m.subtask_id),
+        )
+    tx.emit(ev.RUN_USAGE, m.execution_id, **_usage_payload(run_usage, steps, elapsed))

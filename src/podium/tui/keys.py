@@ -1,0 +1,84 @@
+"""Key bindings with ids, and the user's keymap that remaps them.
+
+Every binding has an id (`podium.guide`, ...). A user remaps keys in
+`<config dir>/keymap.toml`:
+
+    [keys]
+    "podium.guide" = "G"
+    "podium.halt" = "ctrl+x"
+
+A broken keymap file is reported once and ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from textual.binding import Binding
+
+from podium.config import user_config_dir
+
+
+def bind(key: str, action: str, description: str, id: str, *, show: bool = True, tooltip: str = "",
+         priority: bool = False) -> Binding:
+    return Binding(key, action, description, show=show, id=f"podium.{id}", tooltip=tooltip or description,
+                   priority=priority)
+
+
+APP_BINDINGS = [
+    bind("q", "quit_podium", "quit", "quit", tooltip="Quit; a running execution keeps its state"),
+    bind("question_mark", "help", "keys", "keys", tooltip="Show every key"),
+    bind("t", "next_theme", "theme", "theme", tooltip="Switch to the next theme"),
+    bind("e", "export", "export", "export", tooltip="Export the project as a single-file archive"),
+    bind("n", "new_run", "new run", "new", tooltip="Start a new run"),
+]
+
+RUN_BINDINGS = [
+    bind("a", "approve", "approve", "approve", tooltip="Approve the proposed plan"),
+    bind("r", "reject", "reject", "reject", tooltip="Reject the plan with feedback"),
+    bind("g", "guide", "guide", "guide", tooltip="Inject guidance into the running agents"),
+    bind("p", "pause", "pause", "pause", tooltip="Pause or resume the run"),
+    bind("x", "halt", "halt", "halt", tooltip="Halt the run (state is kept; resumable)"),
+    bind("h", "answer", "help-answer", "help-answer", tooltip="Answer the selected agent's help request"),
+    bind("v", "review", "review", "review", tooltip="Review the result: accept or rework"),
+    bind("escape", "home", "home", "home", tooltip="Back to the runs"),
+    bind("1", "pane('plan')", "plan", "pane-plan", show=False),
+    bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),
+    bind("3", "pane('board')", "board", "pane-board", show=False),
+]
+
+REPLAY_BINDINGS = [
+    # Priority: in replay the arrows drive the timeline even when the graph has focus.
+    bind("left", "step(-1)", "back", "step-back", priority=True),
+    bind("right", "step(1)", "forward", "step-forward", priority=True),
+    bind("pageup", "step(-10)", "back 10", "step-back-10", show=False),
+    bind("pagedown", "step(10)", "forward 10", "step-forward-10", show=False),
+    bind("home", "step_to(0)", "start", "step-start", show=False),
+    bind("end", "step_to(-1)", "end", "step-end", show=False),
+]
+
+
+def keymap_path() -> Path:
+    return user_config_dir() / "keymap.toml"
+
+
+def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
+    """(binding id -> keys, problem or None). A missing file is no problem."""
+    path = path or keymap_path()
+    if not path.exists():
+        return {}, None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, f"keymap {path} ignored: {exc}"
+    keys = data.get("keys", data)
+    if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+        return {}, f"keymap {path} ignored: expected [keys] with \"binding.id\" = \"key\" lines"
+    known = {b.id for b in APP_BINDINGS + RUN_BINDINGS + REPLAY_BINDINGS}
+    unknown = sorted(k for k in keys if k not in known)
+    if unknown:
+        return {k: v for k, v in keys.items() if k in known}, (
+            f"keymap {path}: unknown binding ids {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return dict(keys), None

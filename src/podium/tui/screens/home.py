@@ -1,0 +1,195 @@
+"""Home: past runs (newest first), and a field for a new objective with team and model pickers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Input, Select, Static
+
+from podium.tui.commands import PaletteCommand
+from podium.tui.state import RUN_SYMBOL, human_tokens, run_status
+from podium.tui.widgets.status import short_model
+
+if TYPE_CHECKING:
+    from podium.tui.app import PodiumApp
+
+RUNS_SQL = (
+    "SELECT id, status, objective, team, prompt_tokens + completion_tokens AS tokens, cost_usd,"
+    " created_at FROM executions ORDER BY created_at DESC LIMIT 500"
+)
+COLUMNS = [("run", 9), ("state", 16), ("objective", None), ("team", 10), ("tokens", 8), ("cost", 8), ("when", 12)]
+
+
+def when(ts: float) -> str:
+    moment = datetime.fromtimestamp(ts)
+    if moment.date() == datetime.now().date():
+        return moment.strftime("today %H:%M")
+    return moment.strftime("%Y-%m-%d")
+
+
+class HomeScreen(Screen[None]):
+    DEFAULT_CSS = """
+    HomeScreen #home-title { height: 1; background: $panel; padding: 0 1; }
+    HomeScreen #readonly-banner { height: auto; background: $warning; color: $background; text-style: bold;
+        padding: 0 1; display: none; }
+    HomeScreen.-readonly #readonly-banner { display: block; }
+    HomeScreen.-readonly #new-run { display: none; }
+    HomeScreen #runs { height: 1fr; border: round $foreground 30%; }
+    HomeScreen #runs:focus { border: round $primary; }
+    HomeScreen #empty { height: auto; padding: 1 2; color: $text-muted; display: none; }
+    HomeScreen.-empty #empty { display: block; }
+    HomeScreen #new-run { height: auto; border: round $primary; border-title-color: $text; padding: 0 1; }
+    HomeScreen #objective { width: 1fr; }
+    HomeScreen #team { width: 22; }
+    HomeScreen #model { width: 30; }
+    HomeScreen #start { min-width: 10; }
+    """
+
+    BINDINGS = [("f", "focus_objective", "objective")]
+
+    def __init__(self) -> None:
+        super().__init__(id="home")
+        self._rows: dict[str, tuple[Any, ...]] = {}
+
+    @property
+    def podium(self) -> PodiumApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="home-title")
+        yield Static(id="readonly-banner")
+        table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("No runs yet: type an objective below and press Enter.", id="empty")
+        with Horizontal(id="new-run"):
+            yield Input(placeholder="A new objective for the team… (Enter starts planning)", id="objective")
+            teams, team = self._team_options()
+            yield Select[str]([(t, t) for t in teams], id="team", allow_blank=not teams, value=team,
+                              prompt="team")
+            models = self._model_options()
+            yield Select[str]([(short_model(m), m) for m in models], id="model", allow_blank=False,
+                              value=models[0])
+            yield Button("Start", id="start", variant="primary")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        app = self.podium
+        self.set_class(app.readonly, "-readonly")
+        title = Text(" Podium ", "bold reverse")
+        title.append(f"  {app.project}")
+        self.query_one("#home-title", Static).update(title)
+        if app.readonly:
+            self.query_one("#readonly-banner", Static).update(
+                f"read-only archive: {app.project} — Enter replays a run; nothing here can change the file"
+            )
+        self.query_one("#new-run").border_title = "New run"
+        table = self.query_one("#runs", DataTable)
+        for label, width in COLUMNS:
+            table.add_column(label, key=label, width=width)
+        await self.refresh_runs()
+        self.set_interval(1.0, self.refresh_runs, name="runs-poll")
+        if table.row_count:
+            table.focus()
+        elif not app.readonly:
+            self.query_one("#objective", Input).focus()
+
+    def on_resize(self) -> None:
+        table = self.query_one("#runs", DataTable)
+        fixed = sum(w for _, w in COLUMNS if w) + 2 * len(COLUMNS) + 4
+        objective = max(20, self.size.width - fixed)
+        column = table.columns.get("objective")  # type: ignore[call-overload]
+        if column is not None and column.width != objective:
+            column.width = objective
+            column.auto_width = False
+            table.refresh()
+
+    def _team_options(self) -> tuple[list[str], str | Any]:
+        app = self.podium
+        teams = app.team_names()
+        if not teams:
+            return [], Select.NULL
+        return teams, app.default_team if app.default_team in teams else teams[0]
+
+    def _model_options(self) -> list[str]:
+        app = self.podium
+        return list(dict.fromkeys([m for m in (app.default_model, "local") if m]))
+
+    async def refresh_runs(self) -> None:
+        """Update the table by key: changed cells only, new runs on top."""
+        store = self.podium.store
+        if store is None:
+            return
+        rows = await store.query(RUNS_SQL)
+        table = self.query_one("#runs", DataTable)
+        added = False
+        for r in rows:
+            status = run_status(r["status"])
+            state = f"{RUN_SYMBOL[status]} {status.value.replace('_', ' ')}" if status else r["status"]
+            cells = (r["id"], state, r["objective"].replace("\n", " "), r["team"], human_tokens(r["tokens"]),
+                     f"${r['cost_usd']:.4f}", when(r["created_at"]))
+            old = self._rows.get(r["id"])
+            if old is None:
+                table.add_row(*cells, key=r["id"])
+                added = True
+            elif old != cells:
+                for (label, _), value, before in zip(COLUMNS, cells, old, strict=True):
+                    if value != before:
+                        table.update_cell(r["id"], label, value)
+            self._rows[r["id"]] = cells
+        if added and len(rows) > 1:
+            order = {r["id"]: i for i, r in enumerate(rows)}
+            table.sort("run", key=lambda run_id: order.get(run_id, 1 << 30))
+        self.set_class(not rows, "-empty")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.podium.open_run(event.row_key.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "objective":
+            self._start()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self._start()
+
+    def _start(self) -> None:
+        objective = self.query_one("#objective", Input).value.strip()
+        if not objective:
+            self.notify("Type an objective first.", severity="warning")
+            self.query_one("#objective", Input).focus()
+            return
+        team = self.query_one("#team", Select).value
+        model = self.query_one("#model", Select).value
+        if team is Select.NULL or not isinstance(team, str):
+            self.notify("No team available (check your team files).", severity="error")
+            return
+        self.query_one("#objective", Input).value = ""
+        self.podium.start_run(objective, team, model if isinstance(model, str) else None)
+
+    def action_focus_objective(self) -> None:
+        if self.podium.readonly:
+            self.notify("Read-only archive: new runs cannot be started here.", severity="warning")
+            return
+        self.query_one("#objective", Input).focus()
+
+    def selected_run(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return key.value
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands: list[PaletteCommand] = []
+        for run_id, cells in list(self._rows.items())[:30]:
+            commands.append((f"Open run {run_id}: {cells[2][:50]}", f"{cells[1]} · {cells[3]} team",
+                             lambda rid=run_id: self.podium.open_run(rid)))
+        if not self.podium.readonly:
+            commands.append(("New run", "Type an objective for a new run", self.action_focus_objective))
+        return commands

@@ -1,0 +1,220 @@
+"""Modal dialogs: a text box (guidance, feedback, answers), a confirmation, a review, the keys."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Markdown, Static, TextArea
+
+_MODAL_CSS = """
+{name} {{ align: center middle; background: $background 60%; }}
+{name} > Vertical {{ width: 70; max-width: 95%; height: auto; max-height: 90%; border: thick $primary;
+    background: $surface; padding: 1 2; }}
+{name} Label.title {{ text-style: bold; width: 100%; margin-bottom: 1; }}
+{name} Static.context {{ color: $text-muted; margin-bottom: 1; max-height: 8; }}
+{name} TextArea {{ height: 6; margin-bottom: 1; }}
+{name} Horizontal {{ height: auto; align-horizontal: right; }}
+{name} Button {{ margin-left: 2; }}
+"""
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Ask for a line or paragraph of text; Ctrl+S or the button sends, Esc cancels."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="TextPrompt")
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel"),
+        Binding("ctrl+s", "send", "send", priority=True),
+    ]
+
+    def __init__(self, title: str, *, context: str = "", placeholder: str = "", send_label: str = "Send",
+                 value: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.context = context
+        self.placeholder = placeholder
+        self.send_label = send_label
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            if self.context:
+                yield Static(Text(self.context), classes="context")
+            area = TextArea(self.value, id="prompt-text", soft_wrap=True, tab_behavior="focus")
+            area.placeholder = self.placeholder
+            yield area
+            with Horizontal():
+                yield Button("Cancel (Esc)", id="cancel")
+                yield Button(f"{self.send_label} (Ctrl+S)", id="send", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_send(self) -> None:
+        text = self.query_one(TextArea).text.strip()
+        if not text:
+            self.notify("Type something first (Esc cancels).", severity="warning")
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self.action_send()
+        else:
+            self.action_cancel()
+
+
+class Confirm(ModalScreen[bool]):
+    DEFAULT_CSS = _MODAL_CSS.format(name="Confirm")
+    BINDINGS = [
+        Binding("escape,n", "answer(False)", "no"),
+        Binding("y", "answer(True)", "yes"),
+    ]
+
+    def __init__(self, title: str, detail: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.detail = detail
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Static(Text(self.detail), classes="context")
+            with Horizontal():
+                yield Button("No (n)", id="no")
+                yield Button(f"{self.yes} (y)", id="yes", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class Review(ModalScreen[tuple[str, str] | None]):
+    """The run's result: accept it, or send it back with feedback."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="Review") + """
+    Review > Vertical { width: 100; }
+    Review VerticalScroll { height: auto; max-height: 20; border: round $foreground 30%; margin-bottom: 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "close"),
+        Binding("ctrl+a", "accept", "accept", priority=True),
+        Binding("ctrl+r", "rework", "rework", priority=True),
+    ]
+
+    def __init__(self, result: str, verdict: str = "") -> None:
+        super().__init__()
+        self.result = result
+        self.verdict = verdict
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Review the result", classes="title")
+            if self.verdict:
+                yield Static(Text(self.verdict), classes="context")
+            with VerticalScroll():
+                yield Markdown(self.result or "_(no result text)_")
+            area = TextArea("", id="rework-text", soft_wrap=True, tab_behavior="focus")
+            area.placeholder = "Feedback for a rework (leave empty to accept)"
+            yield area
+            with Horizontal():
+                yield Button("Close (Esc)", id="close")
+                yield Button("Rework (Ctrl+R)", id="rework", variant="warning")
+                yield Button("Accept (Ctrl+A)", id="accept", variant="success")
+
+    def action_accept(self) -> None:
+        self.dismiss(("accept", ""))
+
+    def action_rework(self) -> None:
+        text = self.query_one(TextArea).text.strip()
+        if not text:
+            self.notify("Say what to change first.", severity="warning")
+            self.query_one(TextArea).focus()
+            return
+        self.dismiss(("rework", text))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        {"accept": self.action_accept, "rework": self.action_rework}.get(event.button.id or "", self.action_close)()
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key on the screen below, as currently mapped (a keymap remap shows here)."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 72; }"
+    BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        for key, description, tooltip in self.rows:
+            text.append(f"{key:>10}  ", "bold")
+            text.append(f"{description:<14}", "")
+            text.append(f"{tooltip}\n", "dim")
+        text.append("\nCtrl+P opens the command palette: every action, filtered by what applies now.", "italic")
+        with Vertical():
+            yield Label("Keys", classes="title")
+            with VerticalScroll():
+                yield Static(text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorScreen(ModalScreen[None]):
+    """A project or archive that cannot be opened: the reason, not a traceback."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="ErrorScreen") + "ErrorScreen > Vertical { border: thick $error; }"
+    BINDINGS = [Binding("q,escape,enter", "app.quit", "quit")]
+
+    def __init__(self, title: str, reason: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.reason = reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Static(Text(self.reason))
+            yield Static(Text("\nPress q to quit.", style="dim"))
+
+
+class TooSmall(ModalScreen[None]):
+    DEFAULT_CSS = """
+    TooSmall { align: center middle; background: $background; }
+    TooSmall Static { width: auto; height: auto; text-align: center; }
+    """
+
+    def __init__(self, minimum: tuple[int, int]) -> None:
+        super().__init__()
+        self.minimum = minimum
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="too-small")
+
+    def on_mount(self) -> None:
+        self.show(self.app.size.width, self.app.size.height)
+
+    def show(self, width: int, height: int) -> None:
+        w, h = self.minimum
+        self.query_one(Static).update(
+            f"Podium needs a terminal of at least {w}x{h}.\nThis one is {width}x{height}: make it larger."
+        )

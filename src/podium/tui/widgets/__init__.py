@@ -1,0 +1,1 @@
+"""Widgets of the terminal app: they render from domain models and events."""

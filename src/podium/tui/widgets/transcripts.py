@@ -1,0 +1,355 @@
+"""Transcripts: an "all" tab plus one per agent, streamed as Markdown.
+
+Deltas are buffered and written at most ~30 times a second through
+Textual's MarkdownStream (one parse per frame, not per token). Each log
+follows the stream unless the person scrolled up, and then shows a marker
+that new text is below. Long logs are pruned from the top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from typing import Any
+
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Label, Markdown, Static, TabbedContent, TabPane
+from textual.widgets.markdown import MarkdownStream
+
+from podium import events as ev
+from podium.domain import Event
+
+FRAME_SECONDS = 1 / 30
+_SLUG = re.compile(r"[^A-Za-z0-9_-]")
+StreamKey = tuple[str, str | None, str]  # agent, subtask, phase
+
+
+def pane_id(agent: str) -> str:
+    return "tab-" + _SLUG.sub("_", agent)
+
+
+class Note(Static):
+    """One line of something that is not model text: consultation, guidance, memory, tool…"""
+
+    DEFAULT_CSS = """
+    Note { height: auto; padding: 0 1 0 2; color: $text-muted; }
+    Note.-consult { color: $secondary; }
+    Note.-guidance { color: $warning; text-style: bold; }
+    Note.-memory { color: $accent; text-style: italic; }
+    Note.-tool { color: $foreground 70%; }
+    Note.-help { color: $warning; text-style: bold; background: $warning 15%; }
+    Note.-status { color: $text-muted; }
+    Note.-plan { color: $primary; }
+    Note.-error { color: $error; }
+    """
+
+
+class MessageHeader(Static):
+    DEFAULT_CSS = "MessageHeader { height: 1; padding: 0 1; color: $primary; text-style: bold; margin-top: 1; }"
+
+
+class MessageBody(Markdown):
+    DEFAULT_CSS = "MessageBody { margin: 0 1 0 2; padding: 0; background: transparent; }"
+
+
+class AgentLog(VerticalScroll):
+    """One agent's (or everyone's) transcript."""
+
+    MAX_ENTRIES = 400
+    DEFAULT_CSS = """
+    AgentLog { height: 1fr; scrollbar-size-vertical: 1; }
+    AgentLog > #below-marker { dock: bottom; height: 1; width: 100%; display: none;
+        background: $primary 40%; color: $text; text-align: center; }
+    AgentLog.-behind > #below-marker { display: block; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._streams: dict[StreamKey, tuple[Markdown, MarkdownStream]] = {}
+        self._entries = 0
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Label("▼ new text below (End to follow)", id="below-marker")
+
+    @property
+    def following(self) -> bool:
+        return self.max_scroll_y - self.scroll_y <= 1
+
+    def _after_append(self, was_following: bool) -> None:
+        if was_following:
+            self.scroll_end(animate=False, immediate=False)
+            self.remove_class("-behind")
+        else:
+            self.add_class("-behind")
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self.following:
+            self.remove_class("-behind")
+
+    def _mount_entry(self, *widgets: Any) -> None:
+        was = self.following
+        self.mount_all(widgets)
+        self._entries += 1
+        if self._entries > self.MAX_ENTRIES:
+            self._prune()
+        self._after_append(was)
+
+    def _prune(self) -> None:
+        keep = {md for md, _ in self._streams.values()}
+        removable = [c for c in self.children if c.id != "below-marker" and c not in keep]
+        excess = len(removable) - self.MAX_ENTRIES
+        if excess > 0:
+            self.remove_children(removable[:excess])
+            self._entries -= excess
+
+    def add_note(self, text: str | Text, kind: str) -> None:
+        # Text, not markup: model and user text may contain [brackets].
+        self._mount_entry(Note(Text(text) if isinstance(text, str) else text, classes=f"-{kind}"))
+
+    def add_message(self, header: str, content: str) -> None:
+        self._mount_entry(MessageHeader(Text(header)), MessageBody(content))
+
+    async def stream(self, key: StreamKey, header: str, text: str) -> None:
+        entry = self._streams.get(key)
+        if entry is None:
+            body = MessageBody("")
+            self._mount_entry(MessageHeader(Text(header)), body)
+            entry = (body, Markdown.get_stream(body))
+            self._streams[key] = entry
+        was = self.following
+        await entry[1].write(text)
+        self._after_append(was)
+
+    async def finish(self, key: StreamKey, header: str, content: str) -> None:
+        """The whole message landed: replace the streamed text with it (or add it)."""
+        entry = self._streams.pop(key, None)
+        if entry is None:
+            self.add_message(header, content)
+            return
+        body, stream = entry
+        try:
+            await stream.stop()
+        except asyncio.CancelledError:
+            # A stream stopped before its task first ran re-raises the task's cancellation
+            # (Textual's MarkdownStream.stop); only a cancellation of *this* task is real.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        was = self.following
+        await body.update(content)
+        self._after_append(was)
+
+    def is_streaming(self, key: StreamKey) -> bool:
+        return key in self._streams
+
+
+class Transcripts(Vertical):
+    DEFAULT_CSS = """
+    Transcripts { border: round $foreground 30%; }
+    Transcripts:focus-within { border: round $primary; }
+    Transcripts TabbedContent { height: 1fr; }
+    Transcripts TabPane { padding: 0; height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._pending: dict[tuple[str, StreamKey], list[str]] = defaultdict(list)
+        self._headers: dict[StreamKey, str] = {}
+        self._agents: list[str] = []
+        self._logs: dict[str, AgentLog] = {}
+        self._shown_messages: set[Any] = set()
+        self._last_synthesis = ""
+        self.live = True
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        self.border_title = "Transcripts"
+        with TabbedContent(id="transcript-tabs"), TabPane("all", id="tab-all"):
+            yield AgentLog(id="log-all")
+
+    def on_mount(self) -> None:
+        self.set_interval(FRAME_SECONDS, self._flush, name="transcript-frames")
+
+    # ------------------------------------------------------------ logs
+
+    async def log_for(self, agent: str | None) -> AgentLog:
+        """The agent's log, adding its tab the first time the agent appears."""
+        if agent is None:
+            return self.query_one("#log-all", AgentLog)
+        log = self._logs.get(agent)
+        if log is None:
+            pid = pane_id(agent)
+            log = AgentLog(id="log-" + pid)
+            self._logs[agent] = log
+            self._agents.append(agent)
+            await self.query_one(TabbedContent).add_pane(TabPane(agent, log, id=pid))
+        return log
+
+    @property
+    def agents(self) -> list[str]:
+        return list(self._agents)
+
+    async def add_agents(self, names: list[str]) -> None:
+        for name in names:
+            await self.log_for(name)
+
+    async def _both(self, agent: str | None) -> list[AgentLog]:
+        logs = [await self.log_for(None)]
+        if agent:
+            logs.append(await self.log_for(agent))
+        return logs
+
+    async def note(self, agent: str | None, text: str | Text, kind: str) -> None:
+        for log in await self._both(agent):
+            log.add_note(text, kind)
+
+    async def clear(self) -> None:
+        """Forget everything (replay jumps back in time)."""
+        self._pending.clear()
+        self._headers.clear()
+        self._shown_messages.clear()
+        tabs = self.query_one(TabbedContent)
+        for agent in self._agents:
+            await tabs.remove_pane(pane_id(agent))
+        self._agents.clear()
+        self._logs.clear()
+        log = self.query_one("#log-all", AgentLog)
+        await log.remove_children([c for c in log.children if c.id != "below-marker"])
+        log._streams.clear()
+        log._entries = 0
+
+    # ------------------------------------------------------------ events
+
+    async def handle(self, event: Event) -> None:
+        p = event.payload
+        t = event.type
+        agent = p.get("agent")
+        if t == ev.STREAM_DELTA:
+            if not self.live:
+                return
+            key: StreamKey = (agent or "?", p.get("subtask_id"), p.get("phase", ""))
+            self._headers[key] = _header(key)
+            for log in await self._both(agent):
+                self._pending[(log.id or "", key)].append(p.get("text", ""))
+        elif t == ev.MESSAGE_ADDED:
+            await self._message(p)
+        elif t == ev.DISCUSSION_CONTRIBUTION:
+            if p.get("message_id") not in self._shown_messages or p.get("message_id") is None:
+                await self._message({**p, "role": "assistant", "phase": "discussion"})
+        elif t == ev.CONSULTATION_STARTED:
+            text = f"↳ {p.get('asker')} asked {p.get('peer')}: “{p.get('question', '')}”"
+            for who in {p.get("asker"), p.get("peer")} - {None}:
+                (await self.log_for(who)).add_note(text, "consult")
+            (await self.log_for(None)).add_note(text, "consult")
+        elif t == ev.CONSULTATION_FINISHED:
+            if p.get("error"):
+                text, kind = f"↳ {p.get('peer')} could not answer: {p['error']}", "error"
+            else:
+                text, kind = f"↳ {p.get('peer')} answered {p.get('asker')}: “{p.get('answer', '')}”", "consult"
+            for who in {p.get("asker"), p.get("peer")} - {None}:
+                (await self.log_for(who)).add_note(text, kind)
+            (await self.log_for(None)).add_note(text, kind)
+        elif t == ev.INTERVENTION:
+            await self._intervention(p)
+        elif t == ev.HELP_REQUESTED:
+            await self.note(agent, f"⚑ {agent} ({p.get('subtask_id')}) asks you: “{p.get('question', '')}”  — h to answer", "help")
+        elif t == ev.MEMORY_RECALLED:
+            for item in (p.get("items") or [])[:5]:
+                score = item.get("score")
+                score_text = f", {score:.2f}" if isinstance(score, int | float) else ""
+                await self.note(agent, f"↳ recalled: “{_short(item.get('text', ''), 90)}” ({item.get('kind', '?')}{score_text})", "memory")
+        elif t == ev.TOOL_CALLED:
+            outcome = f"✘ {p['error']}" if p.get("error") else f"→ {_short(str(p.get('result', '')), 80)}"
+            args = _short(str(p.get("arguments", "")), 60)
+            await self.note(agent, f"⚙ {p.get('tool')}({args}) {outcome}", "tool")
+        elif t == ev.PLAN_PROPOSED:
+            n = len((p.get("plan") or {}).get("subtasks", []))
+            extra = " (fallback: the leader's plan was invalid)" if p.get("fallback") else ""
+            await self.note(None, f"▣ plan v{p.get('version', '?')} proposed: {n} subtasks{extra}", "plan")
+        elif t == ev.PLAN_REJECTED:
+            await self.note(None, f"✘ plan v{p.get('version', '?')} rejected: “{p.get('feedback', '')}”", "guidance")
+        elif t == ev.PLAN_APPROVED:
+            await self.note(None, f"✔ plan v{p.get('version', '?')} approved", "plan")
+        elif t == ev.SUBTASK_STATUS:
+            status = str(p.get("status", "")).replace("_", " ")
+            extra = f": {_short(p['error'], 80)}" if p.get("error") else ""
+            await self.note(agent, f"▸ {p.get('subtask_id')} {status}{extra}", "error" if p.get("error") else "status")
+        elif t == ev.RUN_STATUS:
+            reason = f" ({p['reason']})" if p.get("reason") else ""
+            await self.note(None, f"■ run {str(p.get('status', '')).replace('_', ' ')}{reason}", "status")
+        elif t == ev.REVIEW_VERDICT:
+            overall = p.get("overall")
+            await self.note(None, f"◆ review: {overall if overall is not None else 'done'}", "plan")
+        elif t == ev.RUN_RESULT and p.get("result"):
+            # The leader's synthesis usually is the result: do not show it twice.
+            if str(p["result"]).strip() != self._last_synthesis:
+                (await self.log_for(None)).add_message("Result", str(p["result"]))
+            else:
+                await self.note(None, "■ the synthesis above is the run's result", "plan")
+
+    async def _message(self, p: dict[str, Any]) -> None:
+        role = p.get("role", "assistant")
+        agent = p.get("agent") or "?"
+        if p.get("message_id") is not None:
+            self._shown_messages.add(p["message_id"])
+        content = str(p.get("content", ""))
+        if role == "human":
+            await self.note(agent if agent not in ("human", "you") else None, f"⚑ from you: “{_short(content, 200)}”", "guidance")
+            return
+        if role == "tool":
+            await self.note(agent, f"⚙ tool result: {_short(content, 120)}", "tool")
+            return
+        if role in ("system", "user"):
+            return
+        key: StreamKey = (agent, p.get("subtask_id"), p.get("phase", ""))
+        if p.get("phase") == "synthesis":
+            self._last_synthesis = content.strip()
+        header = _header(key)
+        for log in await self._both(agent):
+            # Text still buffered for this stream is superseded by the whole message.
+            self._pending.pop((log.id or "", key), None)
+            await log.finish(key, header, content)
+
+    async def _intervention(self, p: dict[str, Any]) -> None:
+        kind = p.get("kind")
+        text = p.get("text", "")
+        target = None
+        if p.get("agent"):
+            target = p["agent"]
+        if kind == "guidance":
+            await self.note(target, f"⚑ guidance from you: “{_short(text, 200)}”", "guidance")
+        elif kind == "answer":
+            await self.note(target, f"⚑ your answer to {p.get('subtask_id')}: “{_short(text, 200)}”", "guidance")
+        elif kind in ("rework", "reject"):
+            await self.note(None, f"⚑ {kind}: “{_short(text, 200)}”", "guidance")
+        else:
+            await self.note(None, f"⚑ you: {kind}", "status")
+
+    async def _flush(self) -> None:
+        """One frame: write every stream's buffered deltas in a single append."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, defaultdict(list)
+        for (log_id, key), parts in pending.items():
+            try:
+                log = self.query_one(f"#{log_id}", AgentLog)
+            except Exception:  # the pane went away (replay cleared it)
+                continue
+            await log.stream(key, self._headers.get(key, _header(key)), "".join(parts))
+
+
+def _header(key: StreamKey) -> str:
+    agent, subtask, phase = key
+    parts = [agent]
+    if subtask:
+        parts.append(subtask)
+    if phase and phase != "execution":
+        parts.append(phase)
+    return " · ".join(parts)
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,51 @@
+"""Fixtures for the terminal app: a scripted-model app, a waiting helper, seeded projects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podium.tui.app import PodiumApp
+from podium.tui.backend import EngineBackend
+
+SCRIPTS = Path(__file__).parent / "scripts"
+RESEARCH = f"scripted:{SCRIPTS / 'research.toml'}"
+SLOW = f"scripted:{SCRIPTS / 'slow.toml'}"
+
+
+def make_app(project: Path, model: str = RESEARCH, **kwargs: Any) -> PodiumApp:
+    backend = EngineBackend(project, model=model)
+    return PodiumApp(project, backend=backend, model=model, **kwargs)
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """Let the app run until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            notes = [n.message for n in pilot.app._notifications]
+            raise AssertionError(f"timed out waiting for {what or predicate}; notifications: {notes}")
+        await pilot.pause(0.05)
+
+
+async def run_status(app: PodiumApp, run_id: str) -> str:
+    assert app.store is not None
+    row = await app.store.query_one("SELECT status FROM executions WHERE id = ?", (run_id,))
+    return row["status"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return tmp_path / "project.podium"
+
+
+def run_sync(coro: Any) -> Any:
+    return asyncio.run(coro)
