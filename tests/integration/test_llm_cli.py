@@ -193,3 +193,37 @@ def test_ask_on_the_local_model():
     out = run_cli("ask", "Say hello in five words.", "--model", "local", "--max-tokens", "16")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() and "[local · " in out.stderr and "tok/s" in out.stderr
+
+
+def test_first_call_does_not_stall_the_event_loop(script):
+    """litellm takes seconds to import on first use; that must happen off the event loop (a TUI
+    would freeze). A fresh process measures the longest gap between 10 ms ticks during a first call."""
+    code = f"""
+import asyncio, sys, time
+from podium.llm.gateway import Gateway
+from podium.llm.types import CallContext
+
+async def main():
+    gaps, done = [], False
+    async def tick():
+        last = time.perf_counter()
+        while not done:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.05)  # the ticker is running before the call starts
+    result = await Gateway("scripted:{script}").complete(
+        [{{"role": "user", "content": "hello"}}], context=CallContext(), on_delta=lambda d: None)
+    done = True
+    await ticker
+    print(result.content, "litellm" in sys.modules, round(max(gaps), 3))
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    content, imported, gap = out.stdout.strip().rsplit(" ", 2)
+    assert content == "Hello from the scripted model, assistant." and imported == "True"
+    assert float(gap) < 2.0  # the import alone takes about 3 s here

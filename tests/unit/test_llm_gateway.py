@@ -334,3 +334,13 @@ async def test_unreachable_api_base_is_a_config_error(tmp_path, monkeypatch):
     gw = Gateway("openai/any", api_base=base, timeout=5, max_retries=1, backoff_base=0.001)
     with pytest.raises(ModelConfigError, match=f"cannot reach {base}"):
         await gw.complete(ASK, context=CTX)
+
+
+async def test_a_failing_delta_callback_surfaces_as_itself(tmp_path):
+    gw = gateway(tmp_path, "[[rules]]\nreply = 'one two three'\n")
+
+    def broken(_: str) -> None:
+        raise KeyError("the caller's own bug")
+
+    with pytest.raises(KeyError, match="the caller's own bug"):
+        await gw.complete(ASK, context=CTX, on_delta=broken)

@@ -87,3 +87,26 @@ async def test_gateway_embedder_reports_a_broken_model_as_a_podium_error(tmp_pat
     e = GatewayEmbedder(f"scripted:{tmp_path / 'missing.toml'}", Gateway())
     with pytest.raises(PodiumError):
         await e.embed(["anything"])
+
+
+def test_configured_embedder_precedence(tmp_path, monkeypatch):
+    from podium.memory.config import configured_embedder, floor_override
+
+    project = tmp_path / "p.podium"
+    assert configured_embedder(project) == ("hashed", "built-in default")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "podium.toml").write_text('[memory]\nembedder = "hashed:64"\n')
+    assert configured_embedder(project)[0] == "hashed:64"
+    (tmp_path / "podium.toml").write_text('[memory]\nembedder = "ollama/nomic-embed-text"\n')
+    assert configured_embedder(project) == ("ollama/nomic-embed-text", str(tmp_path / "podium.toml"))
+    monkeypatch.setenv("PODIUM_EMBEDDER", "local")
+    assert configured_embedder(project) == ("local", "$PODIUM_EMBEDDER")
+    (tmp_path / "podium.toml").write_text("[memory\n")
+    monkeypatch.delenv("PODIUM_EMBEDDER")
+    with pytest.raises(PodiumError, match="cannot read"):
+        configured_embedder(project)
+    monkeypatch.setenv("PODIUM_MEMORY_FLOOR", "0.4")
+    assert floor_override() == 0.4
+    monkeypatch.setenv("PODIUM_MEMORY_FLOOR", "high")
+    with pytest.raises(PodiumError):
+        floor_override()

@@ -28,7 +28,8 @@ MEMORIES = {
     "nve": "Cite NVE for national statistics.",
     "enova": "Enova pays grants for new installations.",
     # Distractors: the common words, repeated.
-    "d1": "Customer support answers customer questions about customer invoices and invoice prefixes every day.",
+    "d1": "Customer support answers customer questions about customer invoices and invoice prefixes "
+    "every day.",
     "d2": "Every team shares one budget estimate each week; the team estimate ships as a team budget.",
     "d3": "National statistics on national prices and statistics about nations come out every week.",
     "d4": "New installations and new grants for installers: installation costs paid in new ways.",

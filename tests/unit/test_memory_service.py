@@ -198,3 +198,22 @@ async def test_archive_is_searchable_and_read_only(store, tmp_path):
             await offline.add_fact("Not allowed")
     finally:
         await archive.close()
+
+
+async def test_archive_embedded_by_an_unreachable_model_falls_back_to_keywords(store, tmp_path):
+    from podium.llm.gateway import Gateway
+    from podium.store.archive import export_archive
+
+    script = tmp_path / "embed.toml"
+    script.write_text("embedding_dim = 16\n")
+    memory = MemoryService(store, GatewayEmbedder(f"scripted:{script}", Gateway()))
+    await memory.add_fact(FACT)
+    await export_archive(store, tmp_path / "a.podium")
+    archive = await ProjectStore.open(tmp_path / "a.podium", readonly=True)
+    try:
+        offline = MemoryService(archive, gateway_factory=None)  # no gateway on this machine
+        result = await offline.search("heat pumps in Norway")
+        assert [h.text for h in result.hits] == [FACT]
+        assert result.warning and "keyword search only" in result.warning
+    finally:
+        await archive.close()

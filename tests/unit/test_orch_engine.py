@@ -422,3 +422,40 @@ async def test_unknown_and_prefix_run_ids(store):
         await engine.repo.get_execution("zzz")
     with pytest.raises(PodiumError, match="objective is empty"):
         await engine.create_run("   ", TEAM)
+
+
+async def test_a_live_process_holding_the_run_keeps_a_second_one_out(store):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from podium.store.runs import RunBusyError
+
+    engine, gateway = engine_for(store, settings={"discussion": False})
+    run_id = await planned(engine)
+    assert (await engine.repo.live_owner(run_id)) is None  # released after planning
+    other = f"{socket.gethostname()}:{os.getppid()}"  # a live process that is not us
+    await engine.repo.claim(run_id, other)
+    with pytest.raises(RunBusyError, match="another live process"):
+        await engine.resume(run_id)
+    with pytest.raises(RunBusyError):
+        await engine.execute(run_id)
+    assert not [c for c in gateway.calls if c.context.phase == "execution"]
+    # The lease of a process that died (kill -9) is taken over at once.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    await store.write(lambda tx: tx.execute("UPDATE executions SET owner = ? WHERE id = ?",
+                                            (f"{socket.gethostname()}:{dead}", run_id)).close())
+    assert (await engine.resume(run_id)).status is ExecutionStatus.COMPLETED
+    assert (await engine.repo.live_owner(run_id)) is None
+
+
+async def test_guidance_given_before_a_crash_still_reaches_restarted_agents(store):
+    engine, _ = engine_for(store, settings={"discussion": False})
+    run_id = await planned(engine)
+    await engine.control(run_id).guide("Use metric units", source="cli")
+    fresh, gateway = engine_for(store, settings={"discussion": False})  # a new process
+    await fresh.resume(run_id)
+    first_turns = [c for c in gateway.calls if c.context.phase == "execution"]
+    assert all("Guidance from the human (cli): Use metric units" in c.prompt for c in first_turns)

@@ -129,10 +129,10 @@ class LiveProgress:
             f"steps {self.usage.get('steps', 0)} · {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}",
         )
         table = Table(box=None, expand=False, show_header=True, pad_edge=False)
-        table.add_column("", width=1)
-        table.add_column("id", style="bold")
-        table.add_column("agent")
-        table.add_column("tokens", justify="right")
+        table.add_column("", width=1, no_wrap=True)
+        table.add_column("id", style="bold", no_wrap=True)
+        table.add_column("agent", no_wrap=True)
+        table.add_column("tokens", justify="right", no_wrap=True)
         table.add_column("", overflow="ellipsis", no_wrap=True, max_width=70)
         for sid, row in self.subtasks.items():
             status = row["status"]

@@ -13,8 +13,11 @@ UNKNOWN_MODEL_HINT = (
 
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line.removeprefix("litellm.").strip()[:200]
+    line = (text[0] if text else type(exc).__name__).removeprefix("litellm.").strip()
+    head, sep, rest = line.partition(": ")
+    if sep and rest.startswith(head + ": "):  # litellm repeats the class name
+        line = rest
+    return line[:200]
 
 
 def config_error(exc: BaseException, model: str, api_base: str | None) -> ModelConfigError | None:
@@ -43,15 +46,20 @@ def config_error(exc: BaseException, model: str, api_base: str | None) -> ModelC
 
 
 def unreachable(model: str, api_base: str | None, exc: BaseException) -> ModelConfigError | None:
-    """After retries: a connection that never opened is a setup problem when the user named the server."""
+    """After retries: a connection that never opened is a setup problem (server, URL or network),
+    not a failed call; callers stop rather than fail every later call the same way."""
     import litellm
 
     exc = unwrap(exc)
-    if api_base and not isinstance(exc, litellm.Timeout) and _connection_failed(exc):
+    if isinstance(exc, litellm.Timeout) or not _connection_failed(exc):
+        return None
+    if api_base:
         return ModelConfigError(
             f"cannot reach {api_base} for {model}: is the server running and the URL right?"
         )
-    return None
+    return ModelConfigError(
+        f"cannot reach the provider of {model}: no network, or a proxy or firewall in the way?"
+    )
 
 
 def _connection_failed(exc: BaseException) -> bool:

@@ -83,9 +83,18 @@ class _Shown:
         else:  # a retry that says something else: start it on a new line
             self.diverged, out = True, "\n" + self.attempt_text
         self.text += out
-        result = self.on_delta(out)
-        if inspect.isawaitable(result):
-            await result
+        try:
+            result = self.on_delta(out)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:  # the caller's bug, not a model failure: never retried or renamed
+            raise _CallbackFailed(exc) from exc
+
+
+class _CallbackFailed(Exception):
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 def _tool_call(id_: str | None, name: str, raw: str) -> ToolCall:
@@ -195,8 +204,8 @@ class Gateway:
                 api_key = "none"  # OpenAI-compatible local servers usually ignore the key
             else:
                 raise ModelConfigError(
-                    f"{name}: {secret} is not set; export {secret}=... or store it in the OS keyring "
-                    f"(service 'podium', name {secret})"
+                    f"{name}: {secret} is not set; export {secret}=... or store it with "
+                    f"`podium vault set {secret}` (OS keyring)"
                 )
         return _Target(name, name, kind, self.api_base, api_key)
 
@@ -238,6 +247,8 @@ class Gateway:
                 return await attempt(tries)
             except (ModelConfigError, StructuredOutputError):
                 raise
+            except _CallbackFailed as exc:
+                raise exc.original from None
             except Exception as exc:
                 tries += 1
                 setup = config_error(exc, target.name, target.api_base)

@@ -1,11 +1,23 @@
-"""API keys: read from the environment or the OS keyring, never stored or logged."""
+"""API keys: read from the environment, the OS keyring or Podium's vault; never stored or logged."""
 
 from __future__ import annotations
 
 import os
 
-KEYRING_SERVICE = "podium"
+KEYRING_SERVICE = "podium"  # the same service name `podium vault` uses
 _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "CREDENTIALS", "PASSWORD")
+
+
+def _vault_get(name: str) -> str | None:
+    """`podium vault set NAME` stores in the OS keyring, or in an encrypted file where there is none."""
+    try:
+        from podium.tools.vault import Vault
+    except ImportError:
+        return _keyring_get(name)
+    try:
+        return Vault().get(name)
+    except Exception:  # unreadable vault: as if the key were absent (the error names what to set)
+        return None
 
 
 def _keyring_get(name: str) -> str | None:
@@ -15,18 +27,18 @@ def _keyring_get(name: str) -> str | None:
         return None
     try:
         return keyring.get_password(KEYRING_SERVICE, name)
-    except Exception:  # no backend on this machine: the environment is the only source
+    except Exception:  # no backend on this machine
         return None
 
 
 def find_secret(name: str) -> tuple[str | None, str]:
-    """(value, where) for a variable like OPENAI_API_KEY: environment first, then keyring."""
-    value = os.environ.get(name)
+    """(value, where) for a variable like OPENAI_API_KEY: environment first, then keyring/vault."""
+    value = os.environ.get(name, "").strip()
     if value:
         return value, "env"
-    value = _keyring_get(name)
+    value = _vault_get(name)
     if value:
-        return value, "keyring"
+        return value, "vault"
     return None, "missing"
 
 

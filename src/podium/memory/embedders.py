@@ -133,8 +133,14 @@ class GatewayEmbedder:
     # common API models. Override with $PODIUM_MEMORY_FLOOR for others.
     floor = 0.3
 
+    # SmolLM2's mean-pooled embeddings barely separate topics: unrelated
+    # sentences measure 0.75-0.9 here. Only near-paraphrases clear this.
+    LOCAL_FLOOR = 0.9
+
     def __init__(self, model: str, gateway: Any, *, batch: int = 64) -> None:
         self.name = model
+        if model == "local":
+            self.floor = self.LOCAL_FLOOR
         self._gateway = gateway
         self._batch = batch
         self._dim: int | None = None

@@ -23,6 +23,7 @@ from podium.errors import NotFoundError, PodiumError
 from podium.memory import vectors
 from podium.memory.config import configured_embedder, floor_override
 from podium.memory.embedders import Embedder, EmbedderError, GatewayEmbedder, make_embedder
+from podium.memory.keywords import MAX_TERMS, keyword_search, term_counts
 from podium.memory.ranking import Candidate, Fusion, Mode, fuse
 from podium.memory.text import content_words, text_hash
 from podium.memory.vectors import PROJECT_SCOPE, Space, scope_of
@@ -37,12 +38,6 @@ CANDIDATES = 64
 # subtask description) never contain all their words in one memory.
 ALL_TERMS_MAX = 6
 EVENT_TEXT_CHARS = 200
-# Keyword search uses at most this many distinct words of the query.
-MAX_TERMS = 16
-# A word found in more memories than this says little about any of them
-# (low IDF), yet ranking every memory that has it by BM25 costs a lookup
-# each: it is left out of the keyword query. Scaled with the corpus.
-COMMON_SHARE, COMMON_MIN, COMMON_MAX = 0.02, 100, 2000
 
 
 def default_gateway_factory() -> Any:
@@ -51,6 +46,10 @@ def default_gateway_factory() -> Any:
     except ImportError as exc:
         raise PodiumError(f"model embedders need the model gateway, which failed to load: {exc}") from None
     return Gateway()
+
+
+class SpaceMismatchError(PodiumError):
+    """An explicit embedder differs from the file's active space: spaces are never mixed."""
 
 
 @dataclass
@@ -106,13 +105,18 @@ class MemoryService:
         async with self._lock:
             space = await self.store.run(vectors.active_space)
             if self._embedder is None:
-                if space is not None:
-                    self._embedder = make_embedder(space.embedder, self._gateway_factory, dim=space.dim)
-                else:
-                    name, _ = configured_embedder(self.store.path)
-                    self._embedder = make_embedder(name, self._gateway_factory)
+                try:
+                    if space is not None:
+                        self._embedder = make_embedder(space.embedder, self._gateway_factory, dim=space.dim)
+                    else:
+                        name, _ = configured_embedder(self.store.path)
+                        self._embedder = make_embedder(name, self._gateway_factory)
+                except EmbedderError:
+                    raise
+                except PodiumError as exc:
+                    raise EmbedderError(str(exc)) from None
             elif space is not None and not _fits(self._embedder, space):
-                raise PodiumError(
+                raise SpaceMismatchError(
                     f"this project's memory is embedded with {space.embedder} (dim {space.dim}), "
                     f"not {self._embedder.name}; run `podium memory reembed --embedder "
                     f"{self._embedder.name}` to switch"
@@ -182,10 +186,13 @@ class MemoryService:
         todo = [p for key, p in pending.items() if key not in known]
         if not todo:
             return []
-        embedder, _ = await self.embedder()
-        matrix: np.ndarray | None
+        matrix: np.ndarray | None = None
+        embedder: Embedder | None = None
         try:
+            embedder, _ = await self.embedder()
             matrix = await embedder.embed([p.text for p in todo])
+        except SpaceMismatchError:
+            raise
         except PodiumError:
             # Model down or misconfigured: keep the text (keyword recall still
             # works; the event says embedded=false); reembed fills the vector in.
@@ -194,7 +201,7 @@ class MemoryService:
         def write(tx: Tx) -> list[MemoryItem]:
             conn = tx.conn
             space = None
-            if matrix is not None and matrix.shape[1] > 0:
+            if embedder is not None and matrix is not None and matrix.shape[1] > 0:
                 space = vectors.active_space(conn) or vectors.ensure_space(
                     conn, embedder.name, int(matrix.shape[1])
                 )
@@ -307,8 +314,14 @@ class MemoryService:
             return [SearchResult([], None) for _ in groups]
         warning = None
         query_vec: np.ndarray | None = None
-        embedder, space = await self.embedder()
-        floor = self.floor(embedder)
+        try:
+            embedder, space = await self.embedder()
+            floor = self.floor(embedder)
+        except EmbedderError as exc:
+            # E.g. an archive embedded by a model this machine cannot reach.
+            space, floor = await self.store.run(vectors.active_space), 1.0
+            warning = f"no embedder ({exc}); keyword search only"
+            mode = Mode.KEYWORD
         if space is not None and mode is not Mode.KEYWORD:
             try:
                 query_vec = (await embedder.embed([text]))[0]
@@ -324,7 +337,7 @@ class MemoryService:
         use_words = bool(terms) and mode is not Mode.VECTOR
 
         def gather(conn: Any) -> tuple[list[dict[int, Candidate]], dict[int, Any]]:
-            counts = _term_counts(conn, terms) if use_words else {}
+            counts = term_counts(conn, terms) if use_words else {}
             per_group: list[dict[int, Candidate]] = []
             sims: dict[int, float] = {}
             for scopes in groups:
@@ -336,7 +349,7 @@ class MemoryService:
                             found.setdefault(mid, Candidate(mid)).similarity = sim
                             sims[mid] = sim
                 if use_words:
-                    ranked, every = _keyword_search(conn, terms, counts, scopes, fetch, want_all=want_all)
+                    ranked, every = keyword_search(conn, terms, counts, scopes, fetch, want_all=want_all)
                     for rank, (mid, strength) in enumerate(ranked, start=1):
                         c = found.setdefault(mid, Candidate(mid))
                         c.keyword_rank, c.keyword_score = rank, strength
@@ -473,68 +486,6 @@ def _existing(conn: Any, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
         if row is not None:
             found.add((h, scope))
     return found
-
-
-def _term_counts(conn: Any, terms: list[str]) -> dict[str, tuple[int, int]]:
-    """Each word's memory count, capped: (count, cap). A common word costs little to count."""
-    top = conn.execute("SELECT max(id) FROM memories").fetchone()[0] or 0
-    cap = int(min(COMMON_MAX, max(COMMON_MIN, top * COMMON_SHARE)))
-    return {t: (_capped_count(conn, t, cap), cap) for t in terms}
-
-
-def _keyword_search(
-    conn: Any, terms: list[str], counts: dict[str, tuple[int, int]], scopes: list[str] | None,
-    limit: int, *, want_all: bool,
-) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(ids ranked by BM25 over the query's informative words, ids containing every word).
-
-    Common words are left out of the ranked OR query, and the every-word
-    query runs only when its rarest word bounds the result.
-    """
-    informative = [t for t in terms if 0 < counts[t][0] < counts[t][1]]
-    ranked: list[tuple[int, float]] = []
-    if informative:
-        ranked = _keyword_ids(conn, " OR ".join(_quote(t) for t in informative), scopes, limit)
-    every: list[tuple[int, float]] = []
-    if want_all and all(counts[t][0] > 0 for t in terms) and any(c < cap for c, cap in counts.values()):
-        every = _keyword_ids(conn, " AND ".join(_quote(t) for t in terms), scopes, limit)
-    return ranked, every
-
-
-def _quote(term: str) -> str:
-    # Words are letters and digits only (see text.words), so quoting makes
-    # each one a plain FTS5 string: no operator or column filter can sneak in.
-    return f'"{term}"'
-
-
-def _capped_count(conn: Any, term: str, cap: int) -> int:
-    cur = conn.execute(
-        "SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)",
-        (_quote(term), cap),
-    )
-    try:
-        return int(cur.fetchone()[0])
-    finally:
-        cur.close()
-
-
-def _keyword_ids(conn: Any, match: str, scopes: list[str] | None, limit: int) -> list[tuple[int, float]]:
-    """(id, BM25 strength) best first; FTS5's bm25() is negative, better is lower."""
-    sql = (
-        "SELECT m.id, -bm25(memories_fts) FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid "
-        "WHERE memories_fts MATCH ?"
-    )
-    params: list[Any] = [match]
-    if scopes is not None:
-        sql += f" AND coalesce(m.agent, '') IN ({','.join('?' * len(scopes))})"
-        params.extend(scopes)
-    sql += " ORDER BY bm25(memories_fts) LIMIT ?"
-    params.append(limit)
-    cur = conn.execute(sql, params)
-    try:
-        return [(r[0], float(r[1])) for r in cur.fetchall()]
-    finally:
-        cur.close()
 
 
 def _rows(conn: Any, ids: list[int]) -> dict[int, Any]:

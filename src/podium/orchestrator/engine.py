@@ -8,8 +8,10 @@ keeps in memory (RunState, the control channel) is rebuilt from the file.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +47,10 @@ from podium.orchestrator.runstate import RunGuard, RunState
 from podium.orchestrator.scheduler import StopRun, run_graph
 from podium.orchestrator.settings import EngineSettings
 from podium.store.project import ProjectStore
-from podium.store.runs import RunRepository
+from podium.store.runs import RunBusyError, RunRepository, lease_owner
 
 log = logging.getLogger(__name__)
+HEARTBEAT_S = 2.0
 
 
 class RunStopped(PodiumError):
@@ -81,6 +84,8 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.actions = actions or builtin_actions()
         self._controls: dict[str, RunControl] = {}
+        self._held: dict[str, int] = {}
+        self.owner = lease_owner()
 
     # ------------------------------------------------------------ control channel
 
@@ -139,6 +144,11 @@ class Engine:
         execution, team, guard = await self._load(run_id)
         if execution.status not in (ExecutionStatus.PLANNING, ExecutionStatus.HALTED):
             raise PodiumError(f"run {execution.id} is {execution.status.value}; it cannot be planned now")
+        async with self.driving(execution.id):
+            return await self._plan(execution, team, guard, feedback)
+
+    async def _plan(self, execution: Execution, team: Team, guard: RunGuard, feedback: str | None
+                    ) -> PlanProposal:
         if execution.status is ExecutionStatus.HALTED:
             await self.repo.set_status(execution.id, ExecutionStatus.PLANNING)
         try:
@@ -247,8 +257,20 @@ class Engine:
         subtasks = await self.repo.subtasks(run_id)
         if not subtasks:
             raise PodiumError(f"run {run_id} has no approved plan ({execution.status.value})")
+        async with self.driving(run_id):
+            return await self._execute(execution, team, guard, subtasks)
+
+    async def _execute(self, execution: Execution, team: Team, guard: RunGuard, subtasks: list[Subtask]
+                       ) -> Execution:
+        run_id = execution.id
         control = self.control(run_id)
         control.reset()
+        if control.guidance_cursor == 0:
+            # Guidance is standing instruction: a new session (after a crash or halt) keeps
+            # what the human already said, so restarted and later subtasks still get it.
+            for kind, text, subtask_id, source in await self.repo.interventions(
+                    run_id, InterventionKind.GUIDANCE):
+                control.apply(kind, text, subtask_id, source)
         # In-flight work from a crashed or halted session starts over; done work is kept.
         interrupted = [s for s in subtasks if s.status in
                        (SubtaskStatus.RUNNING, SubtaskStatus.WAITING_PEER, SubtaskStatus.NEEDS_HELP)]
@@ -391,6 +413,9 @@ class Engine:
         execution = await self.repo.get_execution(run_id)
         if execution.status.finished:
             raise PodiumError(f"run {execution.id} is already {execution.status.value}; nothing to resume")
+        owner = await self.repo.live_owner(execution.id)
+        if owner is not None and owner != self.owner:
+            raise RunBusyError(execution.id, owner)
         if budget is not None:
             await self.repo.set_budget(execution.id, budget)
         if await self.repo.subtasks(execution.id):
@@ -404,6 +429,41 @@ class Engine:
                 await self.repo.set_status(execution.id, ExecutionStatus.PLANNING, "resumed")
             await self.plan(execution.id)
         return await self.repo.get_execution(execution.id)
+
+    # ------------------------------------------------------------ the lease
+
+    @asynccontextmanager
+    async def driving(self, run_id: str) -> AsyncIterator[None]:
+        """Hold the run's lease while planning or executing it.
+
+        A second process (`podium resume` in another terminal) then sees a live
+        owner and does not start the same work twice; a killed process's lease
+        dies with it.
+        """
+        owner = self.owner
+        depth = self._held.get(run_id, 0)
+        if depth == 0:
+            await self.repo.claim(run_id, owner)
+        self._held[run_id] = depth + 1
+        beat = asyncio.create_task(self._heartbeat(run_id, owner)) if depth == 0 else None
+        try:
+            yield
+        finally:
+            self._held[run_id] -= 1
+            if beat is not None:
+                beat.cancel()
+                with suppress(asyncio.CancelledError):
+                    await beat
+                del self._held[run_id]
+                await self.repo.release(run_id, owner)
+
+    async def _heartbeat(self, run_id: str, owner: str) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await self.repo.heartbeat(run_id, owner)
+            except Exception:  # a missed beat only makes the lease look older
+                log.warning("heartbeat for %s failed", run_id, exc_info=True)
 
     # ------------------------------------------------------------ helpers
 

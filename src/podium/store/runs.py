@@ -8,6 +8,8 @@ log) sees has always been committed first.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -179,6 +181,49 @@ class RunRepository:
             _set_status(tx, run_id, status, reason)
 
         await self.store.write(update)
+
+    # ------------------------------------------------------------ the lease on a run
+
+    async def claim(self, run_id: str, owner: str) -> None:
+        """Become the one process driving this run, unless another live process is.
+
+        Raises RunBusyError naming the other process. A lease is dead when its
+        process is gone (same host) or its heartbeat is older than LEASE_STALE_S.
+        """
+
+        def take(tx: Tx) -> None:
+            row = tx.execute("SELECT owner, heartbeat_at FROM executions WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            holder, beat = row[0], row[1]
+            if holder and holder != owner and _lease_alive(holder, beat):
+                raise RunBusyError(run_id, holder)
+            tx.execute("UPDATE executions SET owner = ?, heartbeat_at = ? WHERE id = ?",
+                       (owner, time.time(), run_id))
+
+        await self.store.write(take)
+
+    async def heartbeat(self, run_id: str, owner: str) -> None:
+        # Liveness only, not a state change: no event.
+        def beat(tx: Tx) -> None:
+            tx.execute("UPDATE executions SET heartbeat_at = ? WHERE id = ? AND owner = ?",
+                       (time.time(), run_id, owner)).close()
+
+        await self.store.write(beat)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        def drop(tx: Tx) -> None:
+            tx.execute("UPDATE executions SET owner = NULL, heartbeat_at = NULL WHERE id = ? AND owner = ?",
+                       (run_id, owner)).close()
+
+        await self.store.write(drop)
+
+    async def live_owner(self, run_id: str) -> str | None:
+        """The live process driving this run, if any (for control from another terminal)."""
+        row = await self.store.query_one("SELECT owner, heartbeat_at FROM executions WHERE id = ?", (run_id,))
+        if row is None or not row[0]:
+            return None
+        return str(row[0]) if _lease_alive(row[0], row[1]) else None
 
     # ------------------------------------------------------------ plans
 
@@ -364,9 +409,49 @@ class RunRepository:
 
         return await self.store.write(insert)
 
+    async def interventions(self, run_id: str, kind: InterventionKind | None = None
+                            ) -> list[tuple[InterventionKind, str, str | None, str]]:
+        """(kind, text, subtask_id, source) of the run's interventions, oldest first."""
+        sql = "SELECT kind, text, subtask_id, source FROM interventions WHERE execution_id = ?"
+        params: list[Any] = [run_id]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind.value)
+        rows = await self.store.query(sql + " ORDER BY id", params)
+        return [(InterventionKind(r[0]), r[1], r[2], r[3]) for r in rows]
+
     async def emit(self, run_id: str, type: str, **payload: Any) -> None:
         """An event with no row of its own (e.g. memory recalled)."""
         await self.store.append_event(type, run_id, **payload)
+
+
+# ---------------------------------------------------------------- leases
+
+LEASE_STALE_S = 10.0
+
+
+class RunBusyError(PodiumError):
+    def __init__(self, run_id: str, owner: str) -> None:
+        super().__init__(f"run {run_id} is being driven by another live process ({owner}); "
+                         "control it from here with pause/halt/guide, or wait for it to stop")
+        self.owner = owner
+
+
+def lease_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lease_alive(owner: str, heartbeat_at: float | None) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)  # signal 0: does the process exist?
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        # The pid exists; a recycled pid would still need a fresh heartbeat.
+    return heartbeat_at is not None and time.time() - heartbeat_at < LEASE_STALE_S
 
 
 # ---------------------------------------------------------------- in-transaction helpers

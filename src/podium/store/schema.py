@@ -27,6 +27,8 @@ MIGRATIONS: list[str] = [
         calls       INTEGER NOT NULL DEFAULT 0,
         steps       INTEGER NOT NULL DEFAULT 0,
         active_seconds REAL NOT NULL DEFAULT 0,
+        owner        TEXT,   -- host:pid of the process driving the run (a lease)
+        heartbeat_at REAL,   -- refreshed by that process while it lives
         result      TEXT,
         created_at  REAL NOT NULL,
         updated_at  REAL NOT NULL,

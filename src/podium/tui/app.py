@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import Static
@@ -104,11 +105,12 @@ class PodiumApp(App[None]):
         elif self.podium_themes:
             self.theme = self.podium_themes[0]
 
-    def on_resize(self) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
 
-    def _check_size(self) -> None:
-        width, height = self.size
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        if width is None or height is None:
+            width, height = self.size
         small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
         top = self.screen
         if small and not isinstance(top, TooSmall):
@@ -272,15 +274,21 @@ class PodiumApp(App[None]):
         self.exit()
 
     def action_help(self) -> None:
+        """Every key of the screen below (as remapped), including those that do not apply right now."""
         rows = []
         seen = set()
-        for active in self.screen.active_bindings.values():
-            binding = active.binding
-            if binding.action in seen or not binding.description:
-                continue
-            seen.add(binding.action)
-            key = self.get_key_display(binding)
-            rows.append((key, binding.description, binding.tooltip or ""))
+        # The binding chain holds the bindings after the keymap; active_bindings would omit
+        # the ones check_action hides from the footer.
+        for namespace, bindings in self.screen._modal_binding_chain:  # noqa: SLF001
+            for key, binding in bindings:
+                if binding.action in seen or not binding.description or not binding.show:
+                    continue
+                seen.add(binding.action)
+                applies = self._check_action_state(binding.action, namespace)  # noqa: SLF001
+                note = binding.tooltip or ""
+                if applies is False:
+                    note += " (not now)"
+                rows.append((self.get_key_display(binding), binding.description, note))
         self.push_screen(HelpScreen(rows))
 
     def action_next_theme(self) -> None:

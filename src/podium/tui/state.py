@@ -336,9 +336,9 @@ _HANDLERS = {
 
 def human_tokens(n: float) -> str:
     if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
+        return f"{n / 1_000_000:.1f}".removesuffix(".0") + "M"
     if n >= 1000:
-        return f"{n / 1000:.1f}k"
+        return f"{n / 1000:.1f}".removesuffix(".0") + "k"
     return f"{int(n)}"
 
 

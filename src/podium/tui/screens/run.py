@@ -255,6 +255,7 @@ class RunScreen(Screen[None]):
         self.query_one(PlanPane).show(state, self.podium.clock())
         self.query_one(Board).sync(state.cards())
         self.query_one(StatusBar).show(state, self.podium.default_model)
+        self.refresh_bindings()  # the footer follows what applies now
         if self.replay:
             event = self.events[self.cursor - 1] if self.cursor else None
             self.query_one(Timeline).show(self.cursor, len(self.events), event)
@@ -267,6 +268,23 @@ class RunScreen(Screen[None]):
         self._dirty = True
 
     # ------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the controls that apply now; in an archive keep them, to explain why not."""
+        if self.podium.readonly:
+            return True
+        s = self.state
+        running = s.status in (ExecutionStatus.RUNNING, ExecutionStatus.SYNTHESISING)
+        applies = {
+            "approve": s.awaiting_approval,
+            "reject": s.awaiting_approval,
+            "guide": not s.status.finished and s.status is not ExecutionStatus.AWAITING_APPROVAL,
+            "pause": running or s.status in (ExecutionStatus.PAUSED, ExecutionStatus.HALTED),
+            "halt": not s.status.finished and s.status is not ExecutionStatus.HALTED,
+            "answer": bool(s.help_requests),
+            "review": s.awaiting_review,
+        }.get(action)
+        return True if applies is None else applies
 
     def _may_change(self, what: str) -> bool:
         if self.podium.readonly:

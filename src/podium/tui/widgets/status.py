@@ -31,20 +31,24 @@ class RunTitle(Static):
             ExecutionStatus.RUNNING: "bold", ExecutionStatus.FAILED: "bold red",
             ExecutionStatus.AWAITING_APPROVAL: "bold reverse", ExecutionStatus.REVIEW: "bold reverse",
         }.get(status, "")
-        text = Text()
-        text.append(" Podium ", "bold reverse")
-        text.append(f" {project}  ▸ run {state.execution_id}  ")
-        objective = state.objective if len(state.objective) < 70 else state.objective[:69] + "…"
-        text.append(f"“{objective}”", "italic")
         right = Text()
         if readonly:
             right.append(" read-only ", "reverse")
             right.append(" ")
         right.append(f"{RUN_SYMBOL[status]} {status.value.replace('_', ' ')}", style)
         right.append(f"  {human_elapsed(state.elapsed(now))}")
-        width = self.size.width or 120
-        pad = max(1, width - 2 - text.cell_len - right.cell_len)
-        text.append(" " * pad)
+        text = Text()
+        text.append(" Podium ", "bold reverse")
+        text.append(f" {project}  ▸ run {state.execution_id}  ")
+        width = self.content_size.width or 118
+        # The objective gives way so the state and the clock always show.
+        room = width - text.cell_len - right.cell_len - 3
+        objective = " ".join(state.objective.split())
+        if room > 8:
+            if len(objective) > room:
+                objective = objective[: room - 1] + "…"
+            text.append(f"“{objective}”", "italic")
+        text.append(" " * max(1, width - text.cell_len - right.cell_len))
         text.append_text(right)
         self.update(text)
 
