@@ -18,8 +18,9 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# The terminal app on ./project.podium, the embedded local model and the research team.
 run: $(STAMP)
-	$(BIN)/podium $(ARGS)
+	$(BIN)/podium --model local --team research $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

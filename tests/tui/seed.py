@@ -36,7 +36,8 @@ def _running_events() -> list[tuple[str, dict[str, Any]]]:
                           "budget": {"tokens": 200000, "steps": 200}}),
         (ev.RUN_STATUS, {"status": "planning"}),
         (ev.MESSAGE_ADDED, {"message_id": 1, "agent": "researcher", "subtask_id": None, "role": "assistant",
-                            "phase": "discussion", "content": "Start from **NVE** data on cold-climate COP."}),
+                            "phase": "discussion",
+                            "content": "Start from **NVE** data on cold-climate COP."}),
         (ev.PLAN_PROPOSED, {"version": 1, "plan": PLAN, "fallback": False}),
         (ev.RUN_STATUS, {"status": "awaiting_approval"}),
         (ev.PLAN_APPROVED, {"version": 1, "by": "user"}),
@@ -45,7 +46,8 @@ def _running_events() -> list[tuple[str, dict[str, Any]]]:
         (ev.MESSAGE_ADDED, {"message_id": 2, "agent": "researcher", "subtask_id": "t1", "role": "assistant",
                             "phase": "execution", "content": "Found three sources: NVE, Enova, SSB.",
                             "prompt_tokens": 900, "completion_tokens": 400}),
-        (ev.SUBTASK_STATUS, {"subtask_id": "t1", "agent": "researcher", "status": "done", "output": "3 sources"}),
+        (ev.SUBTASK_STATUS, {"subtask_id": "t1", "agent": "researcher", "status": "done",
+                             "output": "3 sources"}),
         (ev.SUBTASK_STATUS, {"subtask_id": "t2", "agent": "analyst", "status": "running"}),
         (ev.SUBTASK_STATUS, {"subtask_id": "t3", "agent": "fact-checker", "status": "running"}),
         (ev.SUBTASK_STATUS, {"subtask_id": "t4", "agent": "researcher", "status": "running"}),
@@ -60,9 +62,11 @@ def _running_events() -> list[tuple[str, dict[str, Any]]]:
         (ev.INTERVENTION, {"id": 1, "kind": "guidance", "text": "Use metric units", "source": "tui"}),
         (ev.MESSAGE_ADDED, {"message_id": 3, "agent": "analyst", "subtask_id": "t2", "role": "assistant",
                             "phase": "execution", "prompt_tokens": 1200, "completion_tokens": 700,
-                            "content": "Running costs for a 120 m² house in Tromsø:\n\n| heating | € / year |\n"
+                            "content": "Running costs for a 120 m² house in Tromsø:\n\n"
+                                       "| heating | € / year |\n"
                                        "|---|---|\n| oil | 2 900 |\n| heat pump | 1 100 |"}),
-        (ev.SUBTASK_STATUS, {"subtask_id": "t4", "agent": "researcher", "status": "done", "output": "examples"}),
+        (ev.SUBTASK_STATUS, {"subtask_id": "t4", "agent": "researcher", "status": "done",
+                             "output": "examples"}),
         (ev.HELP_REQUESTED, {"subtask_id": "t3", "agent": "fact-checker",
                              "question": "Should prices include VAT?"}),
         (ev.SUBTASK_STATUS, {"subtask_id": "t3", "agent": "fact-checker", "status": "needs_help"}),
@@ -102,11 +106,13 @@ async def seed_project(path: Path) -> None:
 
     def write(tx: Any) -> None:
         runs = [("run7f3a", "running", _running_events(), T0, None, (6100, 3700, 0.0, 14)),
-                ("runb00c", "partial", _finished_events(), T0 - 86_400, T0 - 86_400 + 95, (1500, 600, 0.0021, 4))]
+                ("runb00c", "partial", _finished_events(), T0 - 86_400, T0 - 86_400 + 95,
+                 (1500, 600, 0.0021, 4))]
         for run_id, status, events, start, end, (pt, ct, cost, steps) in runs:
             created = events[0][1]
             tx.execute(
-                "INSERT INTO executions (id, objective, team, model, status, prompt_tokens, completion_tokens,"
+                "INSERT INTO executions (id, objective, team, model, status, prompt_tokens,"
+                " completion_tokens,"
                 " cost_usd, calls, steps, created_at, updated_at, finished_at)"
                 " VALUES (?, ?, 'research', 'local', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, created["objective"], status, pt, ct, cost, steps, steps, start, end or start, end),

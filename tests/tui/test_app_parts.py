@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from textual.command import CommandPalette
+from textual.widgets import TabbedContent
 
 from podium import events as ev
 from podium.domain import Event
@@ -52,27 +53,35 @@ async def test_stream_deltas_are_batched_into_markdown_and_replaced_by_the_messa
         screen = await open_run(pilot, app)
         assert app.store is not None
         writes = 0
-        log = screen.query_one("#log-tab-ana", AgentLog)
-        original = log.stream
+        everyone = screen.query_one("#log-all", AgentLog)
+        agent_log = screen.query_one("#log-tab-ana", AgentLog)
+        original = everyone.stream
 
         async def counting(*args):  # type: ignore[no-untyped-def]
             nonlocal writes
             writes += 1
             await original(*args)
 
-        log.stream = counting  # type: ignore[method-assign]
+        everyone.stream = counting  # type: ignore[method-assign]
         words = [f"word{i} " for i in range(300)]
         app.store.bus.publish(Event(execution_id="r1", type=ev.STREAM_DELTA,
                                     payload={"agent": "ana", "subtask_id": "t1", "phase": "execution",
                                              "text": w}) for w in words)
-        await wait_for(pilot, lambda: "word299" in "".join(m.source for m in log.query(MessageBody)),
-                       what="streamed text")
+
+        def text(log: AgentLog) -> str:
+            return "".join(m.source for m in log.query(MessageBody))
+
+        await wait_for(pilot, lambda: "word299" in text(everyone), what="streamed text")
         assert 1 <= writes < 30  # 300 deltas, a handful of frames
+        # The hidden agent tab got nothing yet; showing it writes its buffered text at once.
+        assert text(agent_log) == ""
+        screen.query_one(TabbedContent).active = "tab-ana"
+        await wait_for(pilot, lambda: "word299" in text(agent_log), what="text in the agent tab")
         await app.store.append_event(ev.MESSAGE_ADDED, "r1", message_id=1, agent="ana", subtask_id="t1",
                                      role="assistant", phase="execution", content="The **final** text.")
-        await wait_for(pilot, lambda: any(m.source == "The **final** text." for m in log.query(MessageBody)),
-                       what="final message")
-        assert len(log.query(MessageBody)) == 1  # the streamed block became the message, not a second one
+        for log in (everyone, agent_log):
+            await wait_for(pilot, lambda log=log: text(log) == "The **final** text.", what="final message")
+            assert len(log.query(MessageBody)) == 1  # the streamed block became the message
 
 
 async def test_consultation_guidance_memory_and_tools_are_styled_apart(project: Path) -> None:
@@ -169,7 +178,7 @@ async def test_a_file_that_is_not_a_project_gets_an_error_screen(tmp_path: Path)
     for readonly in (False, True):
         app = PodiumApp(bad, readonly=readonly)
         async with app.run_test(size=(100, 30)) as pilot:
-            screen = await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen) and app.screen,
+            screen = await wait_for(pilot, lambda a=app: isinstance(a.screen, ErrorScreen) and a.screen,
                                     what="error screen")
             assert "not a Podium project" in screen.reason
             await pilot.press("q")

@@ -143,17 +143,27 @@ async def test_invalid_plan_gets_one_repair_round_with_the_errors(store):
 async def test_fallback_plan_after_a_failed_repair_and_the_event_says_so(store):
     def respond(call):
         if call.context.phase == "planning":
-            return plan_json(("t1", "writer", ["t1"])) if len(call.prompt) % 2 else {"nonsense": True}
+            return plan_json(("t1", "writer", ["t1"]))  # depends on itself, twice
         return default(call)
 
-    engine, _ = engine_for(store, respond, settings={"discussion": False})
+    engine, gateway = engine_for(store, respond, settings={"discussion": False})
     run_id = await engine.create_run("Heat pumps", TEAM)
     proposal = await engine.plan(run_id)
-    assert proposal.fallback and proposal.errors
+    assert len(gateway.calls) == 2  # the plan and exactly one repair round
+    assert proposal.fallback and proposal.errors == ["subtask t1 depends on itself"]
     assert [s.agent for s in proposal.plan.subtasks] == TEAM.agent_names
     [payload] = await store.query("SELECT payload FROM events WHERE type = ?", (ev.PLAN_PROPOSED,))
     assert '"fallback": true' in payload[0]
     assert (await engine.repo.latest_plan(run_id)).fallback
+
+
+async def test_unparseable_plan_falls_back_after_the_gateways_repair_round(store):
+    engine, gateway = engine_for(store, lambda c: {"nonsense": True} if c.context.phase == "planning"
+                                 else default(c), settings={"discussion": False})
+    run_id = await engine.create_run("Heat pumps", TEAM)
+    proposal = await engine.plan(run_id)
+    # structured() has its own repair round inside; the engine does not add another.
+    assert len(gateway.calls) == 1 and proposal.fallback and proposal.errors == ["Field required"]
 
 
 async def test_reject_keeps_the_plan_and_replans_with_the_feedback(store):

@@ -20,3 +20,15 @@ def bench_store(
     from podium.bench.store_bench import run
 
     run_async(run(events))
+
+
+@bench_app.command("tui")
+def bench_tui(
+    agents: Annotated[int, typer.Option(help="Agents streaming at once.")] = 8,
+    rate: Annotated[int, typer.Option(help="Tokens per second per agent.")] = 200,
+    presses: Annotated[int, typer.Option(help="Key presses to time.")] = 20,
+) -> None:
+    """Time to first frame, and keypress-to-screen latency while agents stream."""
+    from podium.bench.tui_bench import run
+
+    run_async(run(agents, rate, presses))

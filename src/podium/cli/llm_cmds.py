@@ -88,7 +88,7 @@ def ask(
     sys.stdout.flush()
     u = result.usage
     rate = ""
-    if first and u.completion_tokens > 1 and done > first[0]:
+    if first and u.completion_tokens > 1 and done > first[0] and not result.model.startswith("scripted:"):
         # generation speed: from the first streamed token to the last
         rate = f" · {(u.completion_tokens - 1) / (done - first[0]):.0f} tok/s"
     print(

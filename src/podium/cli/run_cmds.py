@@ -245,11 +245,14 @@ class _Session:
         from podium.store import ProjectStore
         from podium.tools.toolbox import ToolBox
 
+        from podium.memory.service import MemoryService
+
         self.store = await ProjectStore.open(self.path, create=self.create)
+        memory = MemoryService(self.store)
         self.tools = await ToolBox.open(self.store, allow_tools=self.allow_tools,
-                                        on_approval=self._tool_approval)
+                                        on_approval=self._tool_approval, memory=memory)
         self.engine = Engine(self.store, self._gateway(self.model), tools=self.tools,
-                             settings=self._settings())
+                             memory=memory, settings=self._settings())
         self._subscription = self.store.bus.subscribe()
         queue = await self._subscription.__aenter__()
         from podium.cli.run_view import JsonLines, pump
@@ -454,14 +457,19 @@ def runs(project: ProjectOption = None, json: JsonOption = False,
 
     table = Table(box=None, pad_edge=False)
     for column in ("id", "status", "team", "objective", "tokens", "cost", "duration", "created"):
+        wide = column == "objective"
         table.add_column(column, justify="right" if column in ("tokens", "cost", "duration") else "left",
-                         no_wrap=column != "objective", max_width=50 if column == "objective" else None)
+                         no_wrap=True, overflow="ellipsis", max_width=50 if wide else None,
+                         min_width=10 if wide else None)
     for e in executions:
         s = _run_summary(e)
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created_at))
+        created = time.strftime("%m-%d %H:%M", time.localtime(e.created_at))
         table.add_row(e.id, e.status.value, e.team, e.objective, f"{e.usage.tokens:,}",
                       f"${e.usage.cost_usd:.4f}", f"{s['duration_s']:.1f}s", created)
-    Console(highlight=False).print(table if executions else "no runs yet")
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 140  # piped: no terminal width to fit, so do not squeeze the table
+    console.print(table if executions else "no runs yet")
 
 
 def _run_summary(e: Execution) -> dict[str, Any]:

@@ -208,9 +208,11 @@ class Engine:
             except (BudgetExceeded, ModelConfigError):
                 raise
             except LLMError as exc:
+                # The gateway already gave the leader its one repair round for a reply that is
+                # not valid JSON for the schema; a third try rarely helps a weak model.
                 await self.repo.record_usage(execution.id, guard.usage, guard.steps, guard.elapsed())
                 errors = _structured_errors(exc)
-                continue
+                break
             candidate = draft_to_plan(draft)
             errors = validate_plan(candidate, team)
             await self._store_reply(execution.id, leader.name, Phase.PLANNING, result, guard,

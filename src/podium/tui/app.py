@@ -8,6 +8,7 @@ workers in this event loop, so leaving a run's screen never stops the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -78,7 +79,8 @@ class PodiumApp(App[None]):
         if problem:
             self.notify(problem, severity="warning", timeout=8)
         try:
-            self.store = await ProjectStore.open(self.project, readonly=self.readonly, create=not self.readonly)
+            self.store = await ProjectStore.open(self.project, readonly=self.readonly,
+                                                 create=not self.readonly)
         except PodiumError as exc:
             what = "archive" if self.readonly else "project"
             await self.push_screen(ErrorScreen(f"Cannot open this {what}", str(exc)))
@@ -241,7 +243,8 @@ class PodiumApp(App[None]):
         self._job(run_id, "halt", lambda engine: engine.control(run_id).halt())
 
     def guide(self, run_id: str, text: str, subtask_id: str | None) -> None:
-        self._job(run_id, "guidance", lambda engine: engine.control(run_id).guide(text, subtask_id=subtask_id))
+        self._job(run_id, "guidance",
+                  lambda engine: engine.control(run_id).guide(text, subtask_id=subtask_id))
 
     def answer(self, run_id: str, subtask_id: str, text: str) -> None:
         self._job(run_id, "answer", lambda engine: engine.control(run_id).answer(subtask_id, text))
@@ -262,10 +265,8 @@ class PodiumApp(App[None]):
         if live and self.backend is not None and self.store is not None:
             engine = await self.backend.engine(self.store)
             for run_id in live:
-                try:
+                with contextlib.suppress(PodiumError):  # it finished meanwhile
                     await engine.control(run_id).halt(reason="the app was closed")
-                except PodiumError:
-                    pass
             # Give the workers a moment to write the halt; the state is durable either way.
             deadline = asyncio.get_running_loop().time() + QUIT_GRACE_SECONDS
             while any(self._live[r] for r in live) and asyncio.get_running_loop().time() < deadline:
@@ -279,12 +280,12 @@ class PodiumApp(App[None]):
         seen = set()
         # The binding chain holds the bindings after the keymap; active_bindings would omit
         # the ones check_action hides from the footer.
-        for namespace, bindings in self.screen._modal_binding_chain:  # noqa: SLF001
-            for key, binding in bindings:
+        for namespace, bindings in self.screen._modal_binding_chain:
+            for _key, binding in bindings:
                 if binding.action in seen or not binding.description or not binding.show:
                     continue
                 seen.add(binding.action)
-                applies = self._check_action_state(binding.action, namespace)  # noqa: SLF001
+                applies = self._check_action_state(binding.action, namespace)
                 note = binding.tooltip or ""
                 if applies is False:
                     note += " (not now)"
@@ -337,7 +338,8 @@ class PodiumApp(App[None]):
             ("Keys", "Show every key", self.action_help),
         ]
         for name in self.podium_themes:
-            commands.append((f"Theme: {name}", "Switch theme", lambda name=name: setattr(self, "theme", name)))
+            commands.append((f"Theme: {name}", "Switch theme",
+                             lambda name=name: setattr(self, "theme", name)))
         if not self.readonly:
             commands.append(("New run", "Start a new run", self.action_new_run))
         return commands

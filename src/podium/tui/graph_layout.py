@@ -72,7 +72,8 @@ class GraphLayout:
         return next((n for n in self.nodes if n.subtask.id == subtask_id), None)
 
 
-def layout(subtasks: list[Subtask], available_width: int, *, min_node: int = 14, max_node: int = 24) -> GraphLayout:
+def layout(subtasks: list[Subtask], available_width: int, *, min_node: int = 14,
+           max_node: int = 24) -> GraphLayout:
     groups = layers_of(subtasks)
     widest = max((len(g) for g in groups), default=1)
     node_w = max(min_node, min(max_node, (max(available_width, min_node) - 1) // max(widest, 1)))

@@ -22,7 +22,8 @@ RUNS_SQL = (
     "SELECT id, status, objective, team, prompt_tokens + completion_tokens AS tokens, cost_usd,"
     " created_at FROM executions ORDER BY created_at DESC LIMIT 500"
 )
-COLUMNS = [("run", 9), ("state", 16), ("objective", None), ("team", 10), ("tokens", 8), ("cost", 8), ("when", 12)]
+COLUMNS = [("run", 9), ("state", 16), ("objective", None), ("team", 10), ("tokens", 8), ("cost", 8),
+           ("when", 12)]
 
 
 def when(ts: float) -> str:

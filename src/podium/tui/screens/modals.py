@@ -150,7 +150,8 @@ class Review(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        {"accept": self.action_accept, "rework": self.action_rework}.get(event.button.id or "", self.action_close)()
+        actions = {"accept": self.action_accept, "rework": self.action_rework}
+        actions.get(event.button.id or "", self.action_close)()
 
 
 class HelpScreen(ModalScreen[None]):
@@ -169,7 +170,8 @@ class HelpScreen(ModalScreen[None]):
             text.append(f"{key:>10}  ", "bold")
             text.append(f"{description:<14}", "")
             text.append(f"{tooltip}\n", "dim")
-        text.append("\nCtrl+P opens the command palette: every action, filtered by what applies now.", "italic")
+        text.append("\nCtrl+P opens the command palette: every action, filtered by what applies now.",
+                    "italic")
         with Vertical():
             yield Label("Keys", classes="title")
             with VerticalScroll():

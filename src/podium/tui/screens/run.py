@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from rich.text import Text
 from textual.widgets import Footer, Static
 
 from podium import events as ev
@@ -81,6 +81,7 @@ class RunScreen(Screen[None]):
         self._dirty = True
         self._step_lock = asyncio.Lock()
         self._note: str | None = None
+        self._applicable: tuple[bool | None, ...] = ()
         self.loaded = asyncio.Event()
 
     BINDINGS = RUN_BINDINGS
@@ -250,12 +251,18 @@ class RunScreen(Screen[None]):
             return
         self._dirty = False
         state = self.state
-        self.query_one(RunTitle).show(state, self.podium.project.name, self.podium.readonly, self.podium.clock())
+        self.query_one(RunTitle).show(state, self.podium.project.name, self.podium.readonly,
+                                      self.podium.clock())
         self.query_one(WaitBanner).show(state.waits_on_person if not self.replay else [], self._note)
         self.query_one(PlanPane).show(state, self.podium.clock())
         self.query_one(Board).sync(state.cards())
         self.query_one(StatusBar).show(state, self.podium.default_model)
-        self.refresh_bindings()  # the footer follows what applies now
+        applicable = tuple(self.check_action(a, ()) for a in ("approve", "guide", "pause", "halt", "answer",
+                                                                 "review"))
+        if applicable != self._applicable:
+            # The footer follows what applies now; recomposing it on every frame is costly.
+            self._applicable = applicable
+            self.refresh_bindings()
         if self.replay:
             event = self.events[self.cursor - 1] if self.cursor else None
             self.query_one(Timeline).show(self.cursor, len(self.events), event)
@@ -440,7 +447,8 @@ class RunScreen(Screen[None]):
             commands.append((f"Select subtask {sid} ({task.agent})", task.description[:80],
                              lambda sid=sid: self._select(sid)))
         for pane in PANES:
-            commands.append((f"Show {pane}", f"Focus the {pane} pane", lambda pane=pane: self.action_pane(pane)))
+            commands.append((f"Show {pane}", f"Focus the {pane} pane",
+                             lambda pane=pane: self.action_pane(pane)))
         if self.replay:
             commands += [("Replay: jump to start", "First event", lambda: self.run_action("step_to(0)")),
                          ("Replay: jump to end", "Last event", lambda: self.run_action("step_to(-1)"))]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
@@ -95,8 +94,10 @@ class PlanGraph(Widget, can_focus=True):
         edge = self.get_component_rich_style("plan-graph--edge")
         for row, line in graph.connectors.items():
             rows[row].append(line, edge)
+        current = {t.id: t for t in self.subtasks}
         for node in graph.nodes:
-            task = node.subtask
+            # The layout keeps the shape; the status comes from the subtasks shown now.
+            task = current.get(node.subtask.id, node.subtask)
             style = self.get_component_rich_style(f"plan-graph--{task.status.value}")
             head = f"{STATUS_SYMBOL[task.status]} {task.id} {task.agent}"
             desc = task.description.split("\n", 1)[0]
@@ -198,7 +199,8 @@ class PlanPane(Vertical):
             est = sum(t.estimated_tokens for t in plan.plan.subtasks)
             label = {PlanStatus.PROPOSED: "proposed", PlanStatus.APPROVED: "approved",
                      PlanStatus.REJECTED: "rejected"}[plan.status]
-            line = f"plan v{plan.version} {label} · {len(plan.plan.subtasks)} subtasks · est {human_tokens(est)} tokens"
+            line = (f"plan v{plan.version} {label} · {len(plan.plan.subtasks)} subtasks"
+                    f" · est {human_tokens(est)} tokens")
             if plan.fallback:
                 line += " · fallback plan (the leader's plan was invalid)"
             totals.update(line)

@@ -47,7 +47,9 @@ class Note(Static):
 
 
 class MessageHeader(Static):
-    DEFAULT_CSS = "MessageHeader { height: 1; padding: 0 1; color: $primary; text-style: bold; margin-top: 1; }"
+    DEFAULT_CSS = """
+    MessageHeader { height: 1; padding: 0 1; color: $primary; text-style: bold; margin-top: 1; }
+    """
 
 
 class MessageBody(Markdown):
@@ -62,13 +64,13 @@ class AgentLog(VerticalScroll):
     AgentLog { height: 1fr; scrollbar-size-vertical: 1; }
     AgentLog > #below-marker { dock: bottom; height: 1; width: 100%; display: none;
         background: $primary 40%; color: $text; text-align: center; }
-    AgentLog.-behind > #below-marker { display: block; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._streams: dict[StreamKey, tuple[Markdown, MarkdownStream]] = {}
         self._entries = 0
+        self._scroll_pending = False
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Label("▼ new text below (End to follow)", id="below-marker")
@@ -77,17 +79,35 @@ class AgentLog(VerticalScroll):
     def following(self) -> bool:
         return self.max_scroll_y - self.scroll_y <= 1
 
+    def _marker(self, show: bool) -> None:
+        # Toggle the marker itself, not a class on the log: a class change restyles every
+        # block in the transcript, which under streaming load costs more than the text.
+        marker = self.query_one("#below-marker")
+        if marker.display != show:
+            marker.display = show
+
     def _after_append(self, was_following: bool) -> None:
         if was_following:
-            self.scroll_end(animate=False, immediate=False)
-            self.remove_class("-behind")
+            if not self._scroll_pending:
+                self._scroll_pending = True
+                self.call_after_refresh(self._follow_end)
         else:
-            self.add_class("-behind")
+            self._marker(True)
+
+    def _follow_end(self) -> None:
+        self._scroll_pending = False
+        self.scroll_end(animate=False, immediate=True)
+        self._marker(False)
+
+    @property
+    def behind(self) -> bool:
+        """True when the person scrolled up and text arrived below."""
+        return bool(self.query_one("#below-marker").display)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         if self.following:
-            self.remove_class("-behind")
+            self._marker(False)
 
     def _mount_entry(self, *widgets: Any) -> None:
         was = self.following
@@ -247,19 +267,24 @@ class Transcripts(Vertical):
             if p.get("error"):
                 text, kind = f"↳ {p.get('peer')} could not answer: {p['error']}", "error"
             else:
-                text, kind = f"↳ {p.get('peer')} answered {p.get('asker')}: “{p.get('answer', '')}”", "consult"
+                answer = p.get("answer", "")
+                text, kind = f"↳ {p.get('peer')} answered {p.get('asker')}: “{answer}”", "consult"
             for who in {p.get("asker"), p.get("peer")} - {None}:
                 (await self.log_for(who)).add_note(text, kind)
             (await self.log_for(None)).add_note(text, kind)
         elif t == ev.INTERVENTION:
             await self._intervention(p)
         elif t == ev.HELP_REQUESTED:
-            await self.note(agent, f"⚑ {agent} ({p.get('subtask_id')}) asks you: “{p.get('question', '')}”  — h to answer", "help")
+            question = p.get("question", "")
+            await self.note(agent, f"⚑ {agent} ({p.get('subtask_id')}) asks you: “{question}”  — h to answer",
+                            "help")
         elif t == ev.MEMORY_RECALLED:
             for item in (p.get("items") or [])[:5]:
                 score = item.get("score")
                 score_text = f", {score:.2f}" if isinstance(score, int | float) else ""
-                await self.note(agent, f"↳ recalled: “{_short(item.get('text', ''), 90)}” ({item.get('kind', '?')}{score_text})", "memory")
+                recalled = _short(item.get("text", ""), 90)
+                what = f"{item.get('kind', '?')}{score_text}"
+                await self.note(agent, f"↳ recalled: “{recalled}” ({what})", "memory")
         elif t == ev.TOOL_CALLED:
             outcome = f"✘ {p['error']}" if p.get("error") else f"→ {_short(str(p.get('result', '')), 80)}"
             args = _short(str(p.get("arguments", "")), 60)
@@ -269,13 +294,15 @@ class Transcripts(Vertical):
             extra = " (fallback: the leader's plan was invalid)" if p.get("fallback") else ""
             await self.note(None, f"▣ plan v{p.get('version', '?')} proposed: {n} subtasks{extra}", "plan")
         elif t == ev.PLAN_REJECTED:
-            await self.note(None, f"✘ plan v{p.get('version', '?')} rejected: “{p.get('feedback', '')}”", "guidance")
+            feedback = p.get("feedback", "")
+            await self.note(None, f"✘ plan v{p.get('version', '?')} rejected: “{feedback}”", "guidance")
         elif t == ev.PLAN_APPROVED:
             await self.note(None, f"✔ plan v{p.get('version', '?')} approved", "plan")
         elif t == ev.SUBTASK_STATUS:
             status = str(p.get("status", "")).replace("_", " ")
             extra = f": {_short(p['error'], 80)}" if p.get("error") else ""
-            await self.note(agent, f"▸ {p.get('subtask_id')} {status}{extra}", "error" if p.get("error") else "status")
+            kind = "error" if p.get("error") else "status"
+            await self.note(agent, f"▸ {p.get('subtask_id')} {status}{extra}", kind)
         elif t == ev.RUN_STATUS:
             reason = f" ({p['reason']})" if p.get("reason") else ""
             await self.note(None, f"■ run {str(p.get('status', '')).replace('_', ' ')}{reason}", "status")
@@ -296,7 +323,8 @@ class Transcripts(Vertical):
             self._shown_messages.add(p["message_id"])
         content = str(p.get("content", ""))
         if role == "human":
-            await self.note(agent if agent not in ("human", "you") else None, f"⚑ from you: “{_short(content, 200)}”", "guidance")
+            target = agent if agent not in ("human", "you") else None
+            await self.note(target, f"⚑ from you: “{_short(content, 200)}”", "guidance")
             return
         if role == "tool":
             await self.note(agent, f"⚙ tool result: {_short(content, 120)}", "tool")
@@ -321,23 +349,46 @@ class Transcripts(Vertical):
         if kind == "guidance":
             await self.note(target, f"⚑ guidance from you: “{_short(text, 200)}”", "guidance")
         elif kind == "answer":
-            await self.note(target, f"⚑ your answer to {p.get('subtask_id')}: “{_short(text, 200)}”", "guidance")
+            sid = p.get("subtask_id")
+            await self.note(target, f"⚑ your answer to {sid}: “{_short(text, 200)}”", "guidance")
         elif kind in ("rework", "reject"):
             await self.note(None, f"⚑ {kind}: “{_short(text, 200)}”", "guidance")
         else:
             await self.note(None, f"⚑ you: {kind}", "status")
 
+    def _visible_log(self) -> str | None:
+        """The id of the log a person can see now (None when the pane is hidden)."""
+        if self.region.area == 0:
+            return None
+        active = self.query_one(TabbedContent).active
+        if not active:
+            return None
+        return "log-all" if active == "tab-all" else f"log-{active}"
+
     async def _flush(self) -> None:
-        """One frame: write every stream's buffered deltas in a single append."""
+        """One frame: write the visible log's buffered deltas, one append per stream.
+
+        Hidden tabs keep their text buffered until shown (or until the whole
+        message lands), so 8 streaming agents cost one Markdown append per
+        stream per frame, not two per token.
+        """
         if not self._pending:
             return
-        pending, self._pending = self._pending, defaultdict(list)
-        for (log_id, key), parts in pending.items():
+        visible = self._visible_log()
+        if visible is None:
+            return
+        keys = [k for k in self._pending if k[0] == visible]
+        for log_key in keys:
+            parts = self._pending.pop(log_key)
+            log_id, key = log_key
             try:
                 log = self.query_one(f"#{log_id}", AgentLog)
             except Exception:  # the pane went away (replay cleared it)
                 continue
             await log.stream(key, self._headers.get(key, _header(key)), "".join(parts))
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        await self._flush()
 
 
 def _header(key: StreamKey) -> str:
