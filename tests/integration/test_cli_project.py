@@ -63,3 +63,10 @@ def test_archive_never_holds_environment_secrets(tmp_path):
     assert run_cli("export", "p.podium", "-o", "a.podium", env=env).returncode == 0
     for name in ("p.podium", "a.podium"):
         assert secret.encode() not in (tmp_path / name).read_bytes()
+
+
+def test_mistyped_command_is_an_error_not_a_new_project(tmp_path):
+    out = run_cli("rnu")
+    assert out.returncode == 2
+    assert "no command or project file 'rnu'" in out.stderr
+    assert list(tmp_path.glob("rnu*")) == []

@@ -211,3 +211,29 @@ async def test_at_80x24_the_panes_become_tabs(project: Path) -> None:
         await pilot.resize_terminal(120, 40)
         assert not screen.has_class("-narrow")
         assert all(shown(f"#{p}") for p in ("plan-pane", "transcripts", "board"))
+
+
+async def test_transcripts_follow_unless_scrolled_up_then_say_text_is_below(project: Path) -> None:
+    await seed_run(project)
+    app = PodiumApp(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_run(pilot, app)
+        assert app.store is not None
+        log = screen.query_one("#log-all", AgentLog)
+
+        async def burst(n: int, start: int) -> None:
+            for i in range(start, start + n):
+                await app.store.append_event(ev.SUBTASK_STATUS, "r1", subtask_id="t1", agent="ana",  # type: ignore[union-attr]
+                                             status="running" if i % 2 else "waiting_peer")
+
+        await burst(60, 0)
+        await wait_for(pilot, lambda: len(log.query("Note")) >= 60 and log.max_scroll_y > 0, what="notes")
+        await pilot.pause(0.2)
+        assert log.scroll_y == log.max_scroll_y and not log.behind
+        log.release_anchor()  # what a person scrolling up does
+        log.scroll_home(immediate=True, animate=False)
+        await burst(5, 60)
+        await wait_for(pilot, lambda: log.behind, what="new-text marker")
+        assert log.scroll_y == 0
+        log.scroll_end(immediate=True, animate=False)
+        await wait_for(pilot, lambda: not log.behind and log.following, what="following again")

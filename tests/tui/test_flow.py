@@ -167,6 +167,9 @@ async def test_export_then_open_the_archive_read_only(project: Path, tmp_path: P
                 break
         assert replay.state.awaiting_approval and replay.cursor < total
         assert all(t.status is SubtaskStatus.PENDING for t in replay.state.subtasks.values())
+        await wait_for(pilot, lambda: replay.transcripts_current, what="transcripts of that moment")
+        notes = " ".join(str(n.render()) for n in replay.query("#log-all Note"))
+        assert "plan v1 proposed" in notes and "approved" not in notes
         await pilot.press("end")
         assert replay.cursor == total
         # Controls that would change the file say so, and change nothing.
@@ -222,3 +225,22 @@ async def test_follows_a_run_written_by_another_process(project: Path) -> None:
         await writer.close()
 
 
+
+
+async def test_quit_halts_a_running_execution_so_it_can_be_resumed(project: Path) -> None:
+    app = make_app(project, model=SLOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start_run(pilot, "Two steps")
+        await wait_for(pilot, lambda: screen.state.awaiting_approval, what="plan")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.state.subtasks["t1"].status is SubtaskStatus.RUNNING, what="t1")
+        run_id = screen.run_id
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.exit_message is not None, what="exit message")
+    assert app.exit_message is not None and run_id in app.exit_message
+    store = await ProjectStore.open(project)
+    try:
+        row = await store.query_one("SELECT status FROM executions WHERE id = ?", (run_id,))
+        assert row["status"] == "halted"
+    finally:
+        await store.close()

@@ -50,7 +50,8 @@ def open_and_settle(run_id: str, *keys: str):  # type: ignore[no-untyped-def]
             await pilot.press(*keys)
         if screen.replay:  # stepping runs as an action; wait until it has landed
             back = keys.count("left")
-            await wait_for(pilot, lambda: screen.cursor == len(screen.events) - back, what="stepped")
+            await wait_for(pilot, lambda: screen.cursor == len(screen.events) - back
+                           and screen.transcripts_current, what="stepped")
         await wait_for(pilot, lambda: screen.rendered, what="drawn")
         await pilot.pause(0.3)
 

@@ -258,7 +258,7 @@ async def test_wall_time_budget(store):
 async def test_guidance_reaches_a_running_agent_at_its_next_turn(store):
     def respond(call):
         if call.context.subtask_id == "t1" and "Guidance from the human" not in call.prompt:
-            return 'Still thinking.\n```json\n{"action": "consult", "peer": "analyst"}\n```'
+            return 'Still thinking.\n```json\n{"action": "ponder", "peer": "analyst"}\n```'
         return default(call)
 
     engine, gateway = engine_for(store, respond, latency=0.1, settings={"discussion": False})
@@ -272,7 +272,7 @@ async def test_guidance_reaches_a_running_agent_at_its_next_turn(store):
     assert len(t1_calls) == 2  # delivered at the very next turn
     assert "Guidance from the human (tui): Use metric units" in t1_calls[1].prompt
     # the unknown action got an error naming the available ones, and the loop went on
-    assert "Unknown action 'consult'" in t1_calls[1].prompt
+    assert "Unknown action 'ponder'" in t1_calls[1].prompt
     transcript = await engine.repo.messages(run_id, subtask_id="t1")
     assert [m.role.value for m in transcript] == ["assistant", "tool", "human", "assistant"]
     interventions = await store.query("SELECT kind, text, source, consumed_at FROM interventions")

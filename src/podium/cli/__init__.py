@@ -7,9 +7,11 @@ Heavy imports (litellm, textual) happen inside commands, never here, so
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from podium.cli import (
     bench_cmds,  # noqa: F401
+    control_cmds,  # noqa: F401
     llm_cmds,  # noqa: F401
     memory_cmds,  # noqa: F401
     project_cmds,  # noqa: F401  (registers commands)
@@ -30,13 +32,20 @@ def _route_bare_path(argv: list[str]) -> list[str]:
     first = argv[0]
     if first in commands or first in {"--help", "-h", "--version"}:
         return argv
+    if not first.startswith("-") and not first.endswith(".podium") and not Path(first).exists():
+        # A mistyped command must not silently create a project file named after it.
+        raise PodiumError(
+            f"no command or project file {first!r}; see `podium --help`"
+            " (a new project file must end in .podium)"
+        )
     return ["tui", *argv]
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _route_bare_path(sys.argv[1:] if argv is None else argv)
     try:
-        app(args, prog_name="podium", standalone_mode=False)
+        args = _route_bare_path(sys.argv[1:] if argv is None else argv)
+        # Without standalone mode typer *returns* exit codes (Ctrl-C: 130, Exit(n): n).
+        rc = app(args, prog_name="podium", standalone_mode=False)
     except PodiumError as exc:
         print(f"podium: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -55,3 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             print("podium: aborted", file=sys.stderr)
             sys.exit(1)
         raise
+    if isinstance(rc, int) and rc:
+        if rc == 130:
+            print("podium: interrupted", file=sys.stderr)
+        sys.exit(rc)

@@ -20,7 +20,7 @@ import typer
 
 from podium.cli.app import JsonOption, ProjectOption, app, print_json, project_path, run_async
 from podium.cli.bench_cmds import bench_app
-from podium.errors import PodiumError
+from podium.errors import PodiumError, ReadOnlyError
 
 if TYPE_CHECKING:
     from podium.domain import Budget, Execution
@@ -44,6 +44,9 @@ MaxTokensOption = Annotated[int | None, typer.Option(
     "--max-tokens", min=16, help="Cap on each model reply (useful on the local model).")]
 SecondsOption = Annotated[float | None, typer.Option("--budget-seconds", min=0.001,
                                                      help="Stop after this much active time.")]
+ReviewOption = Annotated[bool, typer.Option(
+    "--review", help="Leave the result awaiting your review (`podium review RUN --accept | --rework ...`) "
+    "instead of accepting it after the leader's check; the command then exits 3.")]
 AllowToolsOption = Annotated[list[str] | None, typer.Option(
     "--allow-tools", help="Approve these tools' calls without asking (names or globs, e.g. run_command, "
     "'files__*', all); --yes never does. Repeatable or comma-separated.")]
@@ -116,6 +119,7 @@ def run(
     json: JsonLinesOption = False,
     allow_tools: AllowToolsOption = None,
     max_tokens: MaxTokensOption = None,
+    review: ReviewOption = False,
     project: ProjectOption = None,
 ) -> None:
     """Plan, approve and execute an objective with a team, headless."""
@@ -129,7 +133,8 @@ def run(
 
     async def go() -> Execution:
         async with _Session(path, _explicit_model(model), api_base, concurrency, json,
-                            allow_tools=allow_tools, max_tokens=max_tokens) as session:
+                            allow_tools=allow_tools, max_tokens=max_tokens,
+                            review="human" if review else "auto") as session:
             run_id = await session.engine.create_run(
                 objective, chosen, model=session.stored_model, budget=budget)
             session.announce(run_id, objective, chosen.name)
@@ -151,20 +156,32 @@ def resume(
     json: JsonLinesOption = False,
     allow_tools: AllowToolsOption = None,
     max_tokens: MaxTokensOption = None,
+    review: ReviewOption = False,
     project: ProjectOption = None,
 ) -> None:
-    """Continue an interrupted, paused or halted run (done subtasks are kept)."""
+    """Continue an interrupted, paused or halted run (done subtasks are kept).
+
+    If another live process is running it (paused from a second terminal), it is told to resume.
+    """
     path = project_path(None, project)
     if not path.exists():
         raise PodiumError(f"{path} does not exist")
+    if _resume_elsewhere(path, run_id):
+        return
+
+    from podium.domain import ExecutionStatus
 
     async def go() -> Execution:
         async with _Session(path, None, api_base, concurrency, json, create=False,
-                            allow_tools=allow_tools, max_tokens=max_tokens) as session:
+                            allow_tools=allow_tools, max_tokens=max_tokens,
+                            review="human" if review else "auto") as session:
             execution = await session.engine.repo.get_execution(run_id)
             if execution.status.finished:
                 raise PodiumError(
                     f"run {execution.id} is already {execution.status.value}; nothing to resume")
+            if execution.status is ExecutionStatus.REVIEW:
+                raise PodiumError(f"run {execution.id} awaits your review: `podium review {execution.id}` "
+                                  "shows it; then --accept or --rework \"...\"")
             session.use_model(execution.model)
             if any(v is not None for v in (budget_tokens, budget_usd, budget_steps, budget_seconds)):
                 await session.engine.repo.set_budget(execution.id, _budget(
@@ -175,6 +192,30 @@ def resume(
             return await session.drive(execution.id, yes=yes)
 
     _finish(run_async(go()))
+
+
+def _resume_elsewhere(path: Path, run_id: str) -> bool:
+    """A run another live process holds is resumed there (a RESUME intervention), not here."""
+    from podium.cli.control_cmds import controllable
+    from podium.orchestrator.steering import Steering
+    from podium.store import ProjectStore
+
+    async def go() -> str | None:
+        try:
+            target = controllable(path)
+        except ReadOnlyError:
+            return None  # an archive or read-only file: the ordinary path says what it can do
+        store = await ProjectStore.open(target, create=False)
+        try:
+            done = await Steering(store).resume_live(run_id)
+            return None if done is None else done.message
+        finally:
+            await store.close()
+
+    message = run_async(go())
+    if message is not None:
+        print(message)
+    return message is not None
 
 
 def _finish(execution: Execution) -> None:
@@ -192,8 +233,9 @@ class _Session:
 
     def __init__(self, path: Path, model: str | None, api_base: str | None, concurrency: int,
                  json: bool, *, create: bool = True, allow_tools: list[str] | None = None,
-                 max_tokens: int | None = None) -> None:
+                 max_tokens: int | None = None, review: str = "auto") -> None:
         self.max_tokens = max_tokens
+        self.review = review
         self.path = path
         self.model = model
         self.api_base = api_base
@@ -213,7 +255,7 @@ class _Session:
     def _settings(self) -> Any:
         from podium.orchestrator.settings import EngineSettings
 
-        settings = EngineSettings(concurrency=self.concurrency)
+        settings = EngineSettings(concurrency=self.concurrency, review=self.review)
         if self.max_tokens is not None:
             cap = self.max_tokens
             settings = settings.model_copy(update={
@@ -315,7 +357,7 @@ class _Session:
         engine = self.engine
         while True:
             execution = await engine.repo.get_execution(run_id)
-            if execution.status.finished:
+            if execution.status.finished or execution.status is ExecutionStatus.REVIEW:
                 return execution
             if execution.status is ExecutionStatus.AWAITING_APPROVAL:
                 if not await self._approval(run_id, yes):
@@ -398,6 +440,10 @@ class _Session:
         self.console.print(line + (f" · {reason}" if reason else ""), soft_wrap=True)
         if execution.status in (ExecutionStatus.HALTED, ExecutionStatus.PAUSED):
             self.console.print(f"continue with `podium resume {execution.id}`")
+        if execution.status is ExecutionStatus.REVIEW:
+            self.console.print(f"the result awaits your review: `podium review {execution.id}` shows the "
+                               f"leader's verdict; then `--accept`, or `--rework \"what to change\" "
+                               f"[--subtask ID]`")
 
 
 def _ask(prompt: str, to_stderr: bool) -> str:

@@ -22,6 +22,9 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
     interventions = await store.query(
         "SELECT * FROM interventions WHERE execution_id = ? ORDER BY id", (execution.id,))
     events = await store.query_one("SELECT count(*) FROM events WHERE execution_id = ?", (execution.id,))
+    from podium.store.control import ControlRepository
+
+    reviews = await ControlRepository(store).reviews(execution.id)
 
     def msg(m: Any) -> dict[str, Any]:
         return m.model_dump(mode="json", exclude={"execution_id"})
@@ -51,6 +54,7 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
         "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, [])} for s in subtasks],
         "consultations": [dict(r) for r in consultations],
         "interventions": [dict(r) for r in interventions],
+        "reviews": reviews,
         "synthesis": [msg(m) for m in messages if m.phase is Phase.SYNTHESIS],
         "result": execution.result,
         "events": events[0] if events else 0,
@@ -109,12 +113,31 @@ def to_markdown(r: dict[str, Any]) -> str:
                 out += ["", f"**Error:** {s['error']}"]
     if r["consultations"]:
         out += ["", "## Consultations", ""]
-        out += [f"- {c['asker']} → {c['peer']}: {c['question']} — {c['answer'] or c['error'] or '…'}"
-                for c in r["consultations"]]
+        for c in r["consultations"]:
+            took = f"{c['finished_at'] - c['started_at']:.1f}s" if c["finished_at"] else "unfinished"
+            tokens = c["prompt_tokens"] + c["completion_tokens"]
+            nested = f", depth {c['depth']}" if c["depth"] > 1 else ""
+            out.append(f"- {c['subtask_id'] or '-'} · {c['asker']} → {c['peer']}: {c['question']}\n"
+                       f"  — {c['answer'] or ('error: ' + c['error'] if c['error'] else '…')}\n"
+                       f"  _{tokens:,} tokens · ${c['cost_usd']:.4f} · {took}{nested}_")
     if r["interventions"]:
         out += ["", "## Interventions", ""]
         for i in r["interventions"]:
             text = f": {i['text']}" if i["text"] else ""
-            out.append(f"- {_when(i['created_at'])} {i['kind']} ({i['source']}){text}")
+            target = f" [{i['subtask_id']}]" if i["subtask_id"] else ""
+            out.append(f"- {_when(i['created_at'])} {i['kind']}{target} ({i['source']}){text}")
+    for rv in r.get("reviews", []):
+        v = rv["verdict"]
+        out += ["", f"## Review, round {rv['round']} — {v.get('overall', '')}", ""]
+        out += [f"- {'✔' if x.get('ok') else '✘'} {x['subtask_id']}: {x.get('reasons', '')}"
+                for x in v.get("verdicts", [])]
+        if v.get("reasons"):
+            out.append(f"- result: {v['reasons']}")
+        if rv["decision"]:
+            what = f" ({', '.join(rv['subtasks'])})" if rv["subtasks"] else ""
+            feedback = f": {rv['feedback']}" if rv["feedback"] else ""
+            out.append(f"\n**Decision:** {rv['decision']}{what} by {rv['decided_by']}{feedback}")
+        else:
+            out.append("\n**Decision:** awaiting your review")
     out += ["", "## Result", "", (r["result"] or "_no result yet_").strip(), ""]
     return "\n".join(out)

@@ -60,3 +60,5 @@ def _run_app(target: Path, *, readonly: bool, model: str | None, shown_model: st
     podium.run()
     if podium.exit_message:
         print(f"podium: {podium.exit_message}")
+    if podium.return_code:
+        raise typer.Exit(podium.return_code)

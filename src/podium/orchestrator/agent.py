@@ -170,9 +170,14 @@ class AgentLoop:
                     if d in self.run.subtasks]
         window = await self.engine.repo.recent_messages(
             self.run_id, self.run.window_messages, exclude_subtask=self.subtask.id)
+        notes = []
+        if self.subtask.id in self.run.rework_notes:
+            notes.append(self.run.rework_notes[self.subtask.id])
+        for question, answer in self.run.help_answers.get(self.subtask.id, []):
+            notes.append(f"Earlier you asked the human: {question}\nTheir answer: {answer}")
         return subtask_brief(self.run.execution.objective, self.subtask, handoffs=handoffs, window=window,
                              memories=memories, handoff_chars=settings.handoff_chars,
-                             window_chars=settings.window_chars)
+                             window_chars=settings.window_chars, notes=notes)
 
     async def _recall(self) -> list[Any]:
         memory = self.engine.memory

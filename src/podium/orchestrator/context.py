@@ -83,7 +83,7 @@ def subtask_system(agent: Agent, team: Team, action_lines: Sequence[str], native
 
 def subtask_brief(objective: str, subtask: Subtask, *, handoffs: Sequence[tuple[Subtask, str]],
                   window: Sequence[Message], memories: Sequence[Any], handoff_chars: int,
-                  window_chars: int) -> str:
+                  window_chars: int, notes: Sequence[str] = ()) -> str:
     parts = [f"Objective of the whole team: {objective}",
              f"Your subtask ({subtask.id}): {subtask.description}"]
     if subtask.acceptance_criteria:
@@ -105,6 +105,7 @@ def subtask_brief(objective: str, subtask: Subtask, *, handoffs: Sequence[tuple[
             f"{clip(_one_line(m.content), window_chars)}"
             for m in window
         ))
+    parts.extend(notes)  # rework feedback, earlier answers from the human
     parts.append("Now do your subtask.")
     return "\n\n".join(parts)
 

@@ -4,9 +4,11 @@ Agents call `checkpoint()` between model turns, so a pause takes effect at
 the next turn boundary and guidance reaches an agent at its next turn, not
 at the end of a batch. In-process callers (the TUI, tests) use the async
 methods, which record the intervention in the project file through the
-engine's recorder; the cross-process path (issue 6: a second terminal
-writing `interventions` rows) calls `apply()` for the in-memory effect of
-an intervention that is already recorded.
+engine's recorder; the cross-process path (a second terminal writing
+`interventions` rows, picked up by the engine's watcher) calls `apply()`
+for the in-memory effect of an intervention that is already recorded.
+When another live process drives the run, the recorder leaves the row
+pending for that process and nothing is applied here.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ class Guidance:
     subtask_id: str | None  # None: for every running agent
 
 
-# (kind, text, subtask_id, source) -> records it durably; set by the engine.
-Recorder = Callable[[InterventionKind, str, str | None, str], Awaitable[None]]
+# (kind, text, subtask_id, source) -> records it durably; set by the engine. It returns the
+# intervention id (or None) when the effect belongs to this process, False when the row was
+# left for the process that drives the run.
+Recorder = Callable[[InterventionKind, str, str | None, str], Awaitable[int | bool | None]]
 
 
 class RunControl:
@@ -44,6 +48,8 @@ class RunControl:
         self.halt_reason = ""
         self._guidance: list[Guidance] = []
         self._answers: dict[str, asyncio.Queue[str]] = {}
+        self._asking: set[str] = set()  # subtasks waiting for a help answer
+        self._applied: set[int] = set()  # intervention ids already applied here
         self._on_halt: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------ state
@@ -66,34 +72,38 @@ class RunControl:
     # ------------------------------------------------------------ in-process API (records, then applies)
 
     async def pause(self, source: str = "tui") -> None:
-        await self._record(InterventionKind.PAUSE, "", None, source)
-        self.apply(InterventionKind.PAUSE)
+        await self._send(InterventionKind.PAUSE, "", None, source)
 
     async def resume(self, source: str = "tui") -> None:
-        await self._record(InterventionKind.RESUME, "", None, source)
-        self.apply(InterventionKind.RESUME)
+        await self._send(InterventionKind.RESUME, "", None, source)
 
     async def halt(self, source: str = "tui", reason: str = "halted by the user") -> None:
-        await self._record(InterventionKind.HALT, reason, None, source)
-        self.apply(InterventionKind.HALT, reason)
+        await self._send(InterventionKind.HALT, reason, None, source)
 
     async def guide(self, text: str, *, subtask_id: str | None = None, source: str = "tui") -> None:
-        await self._record(InterventionKind.GUIDANCE, text, subtask_id, source)
-        self.apply(InterventionKind.GUIDANCE, text, subtask_id, source)
+        await self._send(InterventionKind.GUIDANCE, text, subtask_id, source)
 
     async def answer(self, subtask_id: str, text: str, source: str = "tui") -> None:
-        await self._record(InterventionKind.ANSWER, text, subtask_id, source)
-        self.apply(InterventionKind.ANSWER, text, subtask_id, source)
+        await self._send(InterventionKind.ANSWER, text, subtask_id, source)
 
-    async def _record(self, kind: InterventionKind, text: str, subtask_id: str | None, source: str) -> None:
+    async def _send(self, kind: InterventionKind, text: str, subtask_id: str | None, source: str) -> None:
+        recorded: int | bool | None = None
         if self._recorder is not None:
-            await self._recorder(kind, text, subtask_id, source)
+            recorded = await self._recorder(kind, text, subtask_id, source)
+        if recorded is False:
+            return  # another process drives the run; its watcher applies the row
+        self.apply(kind, text, subtask_id, source,
+                   intervention_id=recorded if isinstance(recorded, int) and recorded is not True else None)
 
     # ------------------------------------------------------------ effects
 
     def apply(self, kind: InterventionKind, text: str = "", subtask_id: str | None = None,
-              source: str = "cli") -> None:
-        """The in-memory effect of an intervention (already recorded)."""
+              source: str = "cli", *, intervention_id: int | None = None) -> None:
+        """The in-memory effect of an intervention (already recorded); once per intervention id."""
+        if intervention_id is not None:
+            if intervention_id in self._applied:
+                return
+            self._applied.add(intervention_id)
         if kind is InterventionKind.PAUSE:
             self._running.clear()
         elif kind is InterventionKind.RESUME:
@@ -106,7 +116,9 @@ class RunControl:
                 callback()
         elif kind is InterventionKind.GUIDANCE:
             self._guidance.append(Guidance(len(self._guidance) + 1, text, source, subtask_id))
-        elif kind is InterventionKind.ANSWER and subtask_id is not None:
+        elif kind is InterventionKind.ANSWER and subtask_id in self._asking:
+            # Only an agent that asked gets it; otherwise the answer was for a tool approval
+            # (read from the table by the approvals code) and must not linger for a later question.
             self._answers.setdefault(subtask_id, asyncio.Queue()).put_nowait(text)
 
     # ------------------------------------------------------------ agent side
@@ -133,7 +145,23 @@ class RunControl:
         await self.wait_running()
         return self.guidance_since(cursor, subtask_id)
 
+    def applied(self, intervention_id: int) -> bool:
+        return intervention_id in self._applied
+
+    def expect_answer(self, subtask_id: str) -> None:
+        """Open a help request: answers for `subtask_id` are delivered from now on."""
+        self._asking.add(subtask_id)
+        self._answers.setdefault(subtask_id, asyncio.Queue())
+
+    @property
+    def asking(self) -> set[str]:
+        return set(self._asking)
+
     async def wait_answer(self, subtask_id: str) -> str:
-        """The human's answer to a help request from `subtask_id` (issue 6's ask_human)."""
-        queue = self._answers.setdefault(subtask_id, asyncio.Queue())
-        return await queue.get()
+        """The human's answer to a help request from `subtask_id` (the ask_human action)."""
+        self.expect_answer(subtask_id)
+        queue = self._answers[subtask_id]
+        try:
+            return await queue.get()
+        finally:
+            self._asking.discard(subtask_id)

@@ -33,8 +33,9 @@ from podium.domain import (
 from podium.errors import PodiumError
 from podium.llm.types import BudgetExceeded, CallContext, CallResult, LLMError, ModelConfigError
 from podium.orchestrator import context as prompts
-from podium.orchestrator.actions import ActionRegistry, builtin_actions
+from podium.orchestrator.actions import ActionRegistry
 from podium.orchestrator.agent import AgentLoop, Outcome, delta_event
+from podium.orchestrator.collaboration import default_actions
 from podium.orchestrator.control import Halted, RunControl
 from podium.orchestrator.planning import (
     draft_to_plan,
@@ -43,9 +44,12 @@ from podium.orchestrator.planning import (
     validate_plan,
 )
 from podium.orchestrator.ports import GatewayPort, MemoryPort, ToolsPort
+from podium.orchestrator.review import review_messages, review_schema, verdict_payload, verdict_text
 from podium.orchestrator.runstate import RunGuard, RunState
-from podium.orchestrator.scheduler import StopRun, run_graph
+from podium.orchestrator.scheduler import Parking, StopRun, run_graph
 from podium.orchestrator.settings import EngineSettings
+from podium.orchestrator.watcher import InterventionWatcher
+from podium.store.control import ControlRepository
 from podium.store.project import ProjectStore
 from podium.store.runs import RunBusyError, RunRepository, lease_owner
 
@@ -82,7 +86,8 @@ class Engine:
         self.memory = memory
         self.tools = tools
         self.settings = settings or EngineSettings()
-        self.actions = actions or builtin_actions()
+        self.actions = actions or default_actions()
+        self.control_repo = ControlRepository(store)
         self._controls: dict[str, RunControl] = {}
         self._held: dict[str, int] = {}
         self.owner = lease_owner()
@@ -96,16 +101,22 @@ class Engine:
         return self._controls[run_id]
 
     def _recorder(self, run_id: str) -> Any:
-        async def record(kind: InterventionKind, text: str, subtask_id: str | None, source: str) -> None:
+        async def record(kind: InterventionKind, text: str, subtask_id: str | None, source: str
+                         ) -> int | bool:
             status = {InterventionKind.PAUSE: ExecutionStatus.PAUSED,
                       InterventionKind.RESUME: ExecutionStatus.RUNNING}.get(kind)
             current = (await self.repo.get_execution(run_id)).status
             if current.finished:
                 raise PodiumError(f"run {run_id} is already {current.value}; nothing to control")
+            owner = await self.repo.live_owner(run_id)
+            if owner is not None and owner != self.owner:
+                # Another process drives the run (a headless `podium run`): its watcher applies it.
+                await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id, source=source)
+                return False
             if status is ExecutionStatus.RUNNING and current is not ExecutionStatus.PAUSED:
                 status = None
-            await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id, source=source,
-                                             consumed=True, status=status)
+            return await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id,
+                                                    source=source, consumed=True, status=status)
 
         return record
 
@@ -151,9 +162,15 @@ class Engine:
                     ) -> PlanProposal:
         if execution.status is ExecutionStatus.HALTED:
             await self.repo.set_status(execution.id, ExecutionStatus.PLANNING)
+        control = self.control(execution.id)
+        control.reset()
         try:
-            discussion = await self._discuss(execution, team, guard)
-            return await self._leader_plan(execution, team, guard, discussion, feedback)
+            async with _halt_cancels(control):
+                discussion = await self._discuss(execution, team, guard)
+                return await self._leader_plan(execution, team, guard, discussion, feedback)
+        except Halted as exc:
+            await self._halt(execution.id, guard, str(exc))
+            raise RunStopped(execution.id, str(exc)) from None
         except BudgetExceeded as exc:
             await self._halt(execution.id, guard, str(exc))
             raise RunStopped(execution.id, str(exc)) from None
@@ -169,6 +186,7 @@ class Engine:
         for agent in team.specialists:
             if agent.name in spoken:  # resumed after a crash mid-discussion
                 continue
+            await self.control(execution.id).wait_running()
             messages = prompts.perspective_messages(agent, team, execution.objective, done)
             try:
                 result = await self.gateway.complete(
@@ -256,6 +274,8 @@ class Engine:
         run_id = execution.id
         if execution.status.finished:
             raise PodiumError(f"run {run_id} is already {execution.status.value}")
+        if execution.status is ExecutionStatus.REVIEW:
+            raise PodiumError(_awaits_review(run_id))
         subtasks = await self.repo.subtasks(run_id)
         if not subtasks:
             raise PodiumError(f"run {run_id} has no approved plan ({execution.status.value})")
@@ -267,12 +287,19 @@ class Engine:
         run_id = execution.id
         control = self.control(run_id)
         control.reset()
-        if control.guidance_cursor == 0:
-            # Guidance is standing instruction: a new session (after a crash or halt) keeps
-            # what the human already said, so restarted and later subtasks still get it.
-            for kind, text, subtask_id, source in await self.repo.interventions(
-                    run_id, InterventionKind.GUIDANCE):
-                control.apply(kind, text, subtask_id, source)
+        # Guidance is standing instruction: a new session (after a crash or halt) keeps what the
+        # human already said, so restarted and later subtasks still get it (each row once).
+        # Answers given while nobody ran the run reach restarted agents as context instead.
+        covered = []
+        for row in await self.store.query(
+                "SELECT id, kind, text, subtask_id, source, consumed_at FROM interventions"
+                " WHERE execution_id = ? AND kind IN ('guidance', 'answer') ORDER BY id", (run_id,)):
+            if row["kind"] == InterventionKind.GUIDANCE.value:
+                control.apply(InterventionKind.GUIDANCE, row["text"], row["subtask_id"], row["source"],
+                              intervention_id=row["id"])
+            if row["consumed_at"] is None:
+                covered.append(row["id"])
+        await self.control_repo.mark_consumed(covered)
         # In-flight work from a crashed or halted session starts over; done work is kept.
         interrupted = [s for s in subtasks if s.status in
                        (SubtaskStatus.RUNNING, SubtaskStatus.WAITING_PEER, SubtaskStatus.NEEDS_HELP)]
@@ -285,7 +312,9 @@ class Engine:
         state = RunState(execution=execution, team=team, guard=guard, control=control,
                          window_messages=self.settings.window_messages,
                          subtasks={s.id: s for s in subtasks},
-                         outputs={s.id: s.output or "" for s in subtasks if s.status is SubtaskStatus.DONE})
+                         outputs={s.id: s.output or "" for s in subtasks if s.status is SubtaskStatus.DONE},
+                         parking=Parking(), help_answers=await self.control_repo.answered_help(run_id))
+        await self._rework_context(state)
 
         async def on_blocked(ids: list[str], because: str) -> None:
             await self.repo.set_subtasks_status(run_id, [
@@ -309,7 +338,7 @@ class Engine:
             blocked=[s.id for s in subtasks if s.status is SubtaskStatus.BLOCKED],
             on_blocked=on_blocked, before_start=gate,
             cost={s.id: float(max(1, s.estimated_tokens)) for s in subtasks},
-            register_cancel=control.on_halt,
+            register_cancel=control.on_halt, parking=state.parking,
         )
         if result.stopped is not None:
             reason = control.halt_reason if control.halted else result.stopped
@@ -370,24 +399,128 @@ class Engine:
         leader = team.agent(team.leader)
         messages = prompts.synthesis_messages(leader, state.execution.objective, results, missing,
                                               self.settings.handoff_chars)
+        if state.synthesis_feedback is not None:
+            feedback, previous = state.synthesis_feedback
+            messages[-1]["content"] += (
+                f"\n\nThe human sent your previous result back with this feedback: {feedback}\n"
+                f"Your previous result:\n{prompts.clip(previous, self.settings.handoff_chars)}\n"
+                "Write the improved result.")
         try:
-            reply = await self.gateway.complete(
-                messages, context=CallContext(execution_id=run_id, phase=Phase.SYNTHESIS.value,
-                                              agent=leader.name),
-                guard=guard, model=state.model_for(leader),
-                on_delta=self.delta_publisher(run_id, leader.name, None, Phase.SYNTHESIS),
-                max_tokens=self.settings.synthesis_max_tokens,
-            )
-        except (BudgetExceeded, LLMError) as exc:
+            async with _halt_cancels(state.control):
+                await state.control.wait_running()
+                reply = await self.gateway.complete(
+                    messages, context=CallContext(execution_id=run_id, phase=Phase.SYNTHESIS.value,
+                                                  agent=leader.name),
+                    guard=guard, model=state.model_for(leader),
+                    on_delta=self.delta_publisher(run_id, leader.name, None, Phase.SYNTHESIS),
+                    max_tokens=self.settings.synthesis_max_tokens,
+                )
+        except (BudgetExceeded, LLMError, Halted) as exc:
             # Resumable: every subtask output is kept; resume only re-runs the synthesis.
-            await self._halt(run_id, guard, f"synthesis stopped: {exc}")
+            await self._halt(run_id, guard, str(exc) if isinstance(exc, Halted) else f"synthesis stopped: {exc}")
             return await self.repo.get_execution(run_id)
         await self._store_reply(run_id, leader.name, Phase.SYNTHESIS, reply, guard)
         text = reply.content.strip() or "\n\n".join(out for _, out in results)
         status = ExecutionStatus.PARTIAL if missing else ExecutionStatus.COMPLETED
-        await self.repo.set_result(run_id, text, status, summary)
+        if self.settings.review == "off":
+            await self.repo.set_result(run_id, text, status, summary)
+        else:
+            await self._review(state, text, status, summary)
         await self._lessons(state, missing)
         return await self.repo.get_execution(run_id)
+
+    async def _review(self, state: RunState, result: str, status: ExecutionStatus, summary: str) -> None:
+        """The leader checks every subtask and the result against their criteria; the verdict is
+        recorded, then the result waits for the human (review="human") or is accepted ("auto")."""
+        run_id, team, guard = state.execution.id, state.team, state.guard
+        leader = team.agent(team.leader)
+        ordered = list(state.subtasks.values())
+        message = None
+        try:
+            draft, reply = await self.gateway.structured(
+                review_messages(leader, state.execution.objective, ordered, result, self.settings.handoff_chars),
+                review_schema(ordered), context=CallContext(execution_id=run_id, phase=Phase.REVIEW.value,
+                                                            agent=leader.name),
+                guard=guard, model=state.model_for(leader), max_tokens=self.settings.review_max_tokens)
+            verdict = verdict_payload(draft, ordered)
+            message = Message(execution_id=run_id, agent=leader.name, role=Role.ASSISTANT, phase=Phase.REVIEW,
+                              content=verdict_text(verdict), prompt_tokens=reply.usage.prompt_tokens,
+                              completion_tokens=reply.usage.completion_tokens, cost_usd=reply.usage.cost_usd,
+                              latency_ms=reply.latency_ms)
+        except (BudgetExceeded, LLMError) as exc:
+            # The person decides either way; they see why there is no verdict.
+            verdict = verdict_payload(None, ordered, error=str(exc))
+        auto = self.settings.review == "auto"
+        await self.control_repo.add_review(
+            run_id, result=result, verdict=verdict, message=message, run_usage=guard.usage, steps=guard.steps,
+            elapsed=guard.elapsed(), status=status if auto else ExecutionStatus.REVIEW,
+            summary=summary if auto else f"awaiting your review: {verdict['overall']}",
+            decided_by="auto" if auto else None)
+
+    async def _rework_context(self, state: RunState) -> None:
+        """After `rework`: what the human said goes to the re-opened subtasks and the synthesis."""
+        latest = await self.control_repo.latest_review(state.execution.id)
+        if latest is None or latest.decision != "rework":
+            return
+        feedback = latest.feedback or ""
+        named = set(latest.subtasks)
+        for sid, subtask in state.subtasks.items():
+            if subtask.status is SubtaskStatus.DONE:
+                continue
+            if sid in named:
+                previous = prompts.clip(subtask.output or "", self.settings.handoff_chars)
+                state.rework_notes[sid] = (f"The human sent your previous result back for rework: {feedback}"
+                                           + (f"\nYour previous result:\n{previous}" if previous else ""))
+            elif named:
+                state.rework_notes[sid] = (f"This subtask runs again because work it builds on was reworked "
+                                           f"after the human's feedback: {feedback}")
+        state.synthesis_feedback = (feedback, latest.result or "")
+
+    # ------------------------------------------------------------ the human's review
+
+    async def accept(self, run_id: str, *, by: str = "user", source: str = "tui") -> Execution:
+        """Accept a result awaiting review: the run ends completed (or partial)."""
+        execution = await self.repo.get_execution(run_id)
+        self._check_review(execution)
+        subtasks = await self.repo.subtasks(execution.id)
+        missing = [s for s in subtasks if s.status is not SubtaskStatus.DONE]
+        status = ExecutionStatus.PARTIAL if missing else ExecutionStatus.COMPLETED
+        await self.control_repo.decide_review(execution.id, decision="accept", feedback=None, subtasks=[],
+                                              reopen=[], by=by, source=source, status=status,
+                                              reason=f"accepted by {by}")
+        return await self.repo.get_execution(execution.id)
+
+    async def rework(self, run_id: str, feedback: str, subtasks: list[str] | None = None, *, by: str = "user",
+                     source: str = "tui", run: bool = True) -> Execution:
+        """Send a result back: re-open the named subtasks (and what depends on them) with the
+        feedback in their context, or with none named only the synthesis; then (with `run`)
+        re-run just those and synthesise and review again."""
+        feedback = feedback.strip()
+        if not feedback:
+            raise PodiumError("say what should change: the feedback is empty")
+        execution = await self.repo.get_execution(run_id)
+        self._check_review(execution)
+        all_subtasks = await self.repo.subtasks(execution.id)
+        by_id = {s.id: s for s in all_subtasks}
+        named = list(dict.fromkeys(subtasks or []))
+        unknown = [i for i in named if i not in by_id]
+        if unknown:
+            raise PodiumError(f"run {execution.id} has no subtask {unknown[0]!r} "
+                              f"(its subtasks: {', '.join(by_id)})")
+        reopen = _with_dependents(named, all_subtasks)
+        what = ", ".join(reopen) if reopen else "the synthesis"
+        await self.control_repo.decide_review(
+            execution.id, decision="rework", feedback=feedback, subtasks=named,
+            reopen=[by_id[i] for i in reopen], by=by, source=source, status=ExecutionStatus.RUNNING,
+            reason=f"sent back for rework by {by}: {what}")
+        if not run:
+            return await self.repo.get_execution(execution.id)
+        return await self.execute(execution.id)
+
+    def _check_review(self, execution: Execution) -> None:
+        if execution.status is not ExecutionStatus.REVIEW:
+            raise PodiumError(f"run {execution.id} is {execution.status.value}; only a result awaiting "
+                              "review can be accepted or sent back")
 
     async def _lessons(self, state: RunState, missing: list[Subtask]) -> None:
         failed = [s for s in missing if s.status is SubtaskStatus.FAILED and s.error]
@@ -415,6 +548,8 @@ class Engine:
         execution = await self.repo.get_execution(run_id)
         if execution.status.finished:
             raise PodiumError(f"run {execution.id} is already {execution.status.value}; nothing to resume")
+        if execution.status is ExecutionStatus.REVIEW:
+            raise PodiumError(_awaits_review(execution.id))
         owner = await self.repo.live_owner(execution.id)
         if owner is not None and owner != self.owner:
             raise RunBusyError(execution.id, owner)
@@ -444,8 +579,14 @@ class Engine:
         """
         owner = self.owner
         depth = self._held.get(run_id, 0)
+        watcher = None
         if depth == 0:
             await self.repo.claim(run_id, owner)
+            # Control rows a previous process never took up must not act on this session.
+            await self.control_repo.sweep_stale(run_id, by=owner)
+            watcher = InterventionWatcher(self.control_repo, run_id, self.control(run_id), owner=owner,
+                                          interval=self.settings.watch_interval_s)
+            watcher.start()
         self._held[run_id] = depth + 1
         beat = asyncio.create_task(self._heartbeat(run_id, owner)) if depth == 0 else None
         try:
@@ -456,6 +597,8 @@ class Engine:
                 beat.cancel()
                 with suppress(asyncio.CancelledError):
                     await beat
+                if watcher is not None:
+                    await watcher.stop()
                 del self._held[run_id]
                 await self.repo.release(run_id, owner)
 
@@ -488,6 +631,41 @@ class Engine:
     async def _halt(self, run_id: str, guard: RunGuard, reason: str) -> None:
         await self.repo.record_usage(run_id, guard.usage, guard.steps, guard.elapsed())
         await self.repo.set_status(run_id, ExecutionStatus.HALTED, reason)
+
+
+@asynccontextmanager
+async def _halt_cancels(control: RunControl) -> AsyncIterator[None]:
+    """A halt cancels the model call in flight here (planning, synthesis) and raises Halted."""
+    task = asyncio.current_task()
+    assert task is not None
+    unregister = control.on_halt(task.cancel)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not control.halted:
+            raise
+        task.uncancel()
+        raise Halted(control.halt_reason) from None
+    finally:
+        unregister()
+
+
+def _with_dependents(named: list[str], subtasks: list[Subtask]) -> list[str]:
+    """The named subtasks and everything downstream of them, in plan order."""
+    out = set(named)
+    changed = True
+    while changed:
+        changed = False
+        for s in subtasks:
+            if s.id not in out and out.intersection(s.depends_on):
+                out.add(s.id)
+                changed = True
+    return [s.id for s in subtasks if s.id in out]
+
+
+def _awaits_review(run_id: str) -> str:
+    return (f"run {run_id} awaits your review: `podium review {run_id} --accept`, or "
+            f"`--rework \"what to change\" [--subtask ID]`")
 
 
 def _structured_errors(exc: LLMError) -> list[str]:

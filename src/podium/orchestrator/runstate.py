@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from podium.domain import Agent, Budget, Execution, Subtask, Team, Usage
 from podium.llm.types import BudgetExceeded, BudgetGuard
 from podium.orchestrator.control import RunControl
+from podium.orchestrator.scheduler import Parking
 
 
 class RunGuard(BudgetGuard):
@@ -37,6 +38,12 @@ class RunState:
     window_messages: int
     subtasks: dict[str, Subtask] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    parking: Parking | None = None
+    # Help questions each subtask asked earlier with the human's answers (restarted agents see them).
+    help_answers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # Rework: per re-opened subtask, what the human said; and the feedback for a re-synthesis.
+    rework_notes: dict[str, str] = field(default_factory=dict)
+    synthesis_feedback: tuple[str, str] | None = None  # (feedback, previous result)
 
     def model_for(self, agent: Agent) -> str | None:
         """The run's model (a CLI flag or env) wins, then the agent's, then the team's."""

@@ -16,6 +16,7 @@ import asyncio
 import heapq
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class StopRun(Exception):
@@ -24,6 +25,26 @@ class StopRun(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Parking:
+    """Nodes that wait on a person (a help request) and give their slot to other work meanwhile.
+
+    A parked node still runs (it is awaiting an answer); it just does not
+    count against the concurrency limit, so independent subtasks start. When
+    it is answered it carries on at once, briefly over the limit.
+    """
+
+    def __init__(self) -> None:
+        self.parked: set[str] = set()
+        self.changed = asyncio.Event()
+
+    def park(self, node: str) -> None:
+        self.parked.add(node)
+        self.changed.set()
+
+    def unpark(self, node: str) -> None:
+        self.parked.discard(node)
 
 
 @dataclass
@@ -83,6 +104,7 @@ async def run_graph(
     before_start: Callable[[], Awaitable[None]] | None = None,
     cost: dict[str, float] | None = None,
     register_cancel: Callable[[Callable[[], None]], Callable[[], None]] | None = None,
+    parking: Parking | None = None,
 ) -> GraphResult:
     """Run every node not already done/failed/blocked, respecting dependencies.
 
@@ -135,8 +157,15 @@ async def run_graph(
 
     unregister = register_cancel(cancel_all) if register_cancel else None
     try:
+        def busy() -> int:
+            if parking is None:
+                return len(running)
+            return len(running) - sum(1 for n in running.values() if n in parking.parked)
+
         while ready or running:
-            while ready and len(running) < concurrency and not stop:
+            if parking is not None:
+                parking.changed.clear()
+            while ready and busy() < concurrency and not stop:
                 if before_start is not None:
                     await before_start()
                     if stop:
@@ -145,7 +174,16 @@ async def run_graph(
                 running[asyncio.create_task(run_node(node), name=f"subtask:{node}")] = node
             if not running:
                 break
-            finished_tasks, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            waiters: set[asyncio.Future[Any]] = set(running)
+            wake: asyncio.Task[Any] | None = None
+            if parking is not None and ready:
+                # A node parking (asking the human) frees a slot: wake up to start the next one.
+                wake = asyncio.create_task(parking.changed.wait())
+                waiters.add(wake)
+            finished_tasks, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if wake is not None:
+                wake.cancel()
+                finished_tasks.discard(wake)
             for task in finished_tasks:
                 node = running.pop(task)
                 if task.cancelled():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -21,3 +23,15 @@ class EngineSettings(BaseModel):
     window_chars: int = 400
     max_plan_subtasks: int = Field(default=12, ge=1, le=200)
     memory_k: int = 3
+    # Peer consultation: per subtask, how deep a peer may consult in turn, the peer's turns.
+    max_consultations_per_subtask: int = Field(default=3, ge=0)
+    max_consultation_depth: int = Field(default=2, ge=1)
+    consultation_turns: int = Field(default=2, ge=1)
+    consultation_max_tokens: int = 512
+    # After synthesis: "off" (the result is final), "auto" (the leader reviews it against the
+    # acceptance criteria and it is accepted), "human" (reviewed, then it waits in status
+    # `review` for a person to accept it or send it back).
+    review: Literal["off", "auto", "human"] = "off"
+    review_max_tokens: int = 600
+    # How often a running engine looks for control rows written by other processes.
+    watch_interval_s: float = Field(default=0.05, gt=0, le=0.25)

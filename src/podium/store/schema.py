@@ -128,6 +128,24 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX interventions_pending ON interventions(execution_id, consumed_at, id);
 
+    -- The leader's quality review of a result, one row per round, and the
+    -- human's decision on it (accept, or rework with feedback and the
+    -- subtasks sent back; none named: only the synthesis is redone).
+    CREATE TABLE reviews (
+        id           INTEGER PRIMARY KEY,
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        round        INTEGER NOT NULL,
+        result       TEXT,
+        verdict_json TEXT NOT NULL DEFAULT '{}',
+        decision     TEXT,           -- accept | rework | NULL while it waits
+        feedback     TEXT,
+        subtasks_json TEXT NOT NULL DEFAULT '[]',
+        decided_by   TEXT,
+        created_at   REAL NOT NULL,
+        decided_at   REAL,
+        UNIQUE (execution_id, round)
+    );
+
     CREATE TABLE memories (
         id           INTEGER PRIMARY KEY,
         kind         TEXT NOT NULL,

@@ -274,6 +274,10 @@ class PodiumApp(App[None]):
             self.exit_message = "halted " + ", ".join(live) + "; continue with `podium resume RUN_ID`"
         self.exit()
 
+    def action_exit_with_error(self) -> None:
+        """Leave after the error screen: exit status 2, like the CLI's other user errors."""
+        self.exit(return_code=2)
+
     def action_help(self) -> None:
         """Every key of the screen below (as remapped), including those that do not apply right now."""
         rows = []

@@ -344,6 +344,9 @@ def human_tokens(n: float) -> str:
 
 def human_elapsed(seconds: float) -> str:
     seconds = int(seconds)
+    if seconds >= 86_400:
+        days, rest = divmod(seconds, 86_400)
+        return f"{days}d {rest // 3600}h"
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"

@@ -185,7 +185,7 @@ class ErrorScreen(ModalScreen[None]):
     """A project or archive that cannot be opened: the reason, not a traceback."""
 
     DEFAULT_CSS = _MODAL_CSS.format(name="ErrorScreen") + "ErrorScreen > Vertical { border: thick $error; }"
-    BINDINGS = [Binding("q,escape,enter", "app.quit", "quit")]
+    BINDINGS = [Binding("q,escape,enter", "app.exit_with_error", "quit")]
 
     def __init__(self, title: str, reason: str) -> None:
         super().__init__()

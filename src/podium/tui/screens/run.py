@@ -17,6 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from podium import events as ev
@@ -38,6 +39,7 @@ NARROW_WIDTH = 110
 NARROW_HEIGHT = 32
 POLL_SECONDS = 0.5
 RENDER_SECONDS = 0.1
+REBUILD_SECONDS = 0.25  # replay: rebuild transcripts once stepping pauses this long
 
 
 class PaneSwitcher(Static):
@@ -82,6 +84,8 @@ class RunScreen(Screen[None]):
         self._step_lock = asyncio.Lock()
         self._note: str | None = None
         self._applicable: tuple[bool | None, ...] = ()
+        self._transcripts_stale = False
+        self._rebuild_timer: Timer | None = None
         self.loaded = asyncio.Event()
 
     BINDINGS = RUN_BINDINGS
@@ -211,12 +215,18 @@ class RunScreen(Screen[None]):
     async def _show_until(self, target: int) -> None:
         target = max(0, min(len(self.events), target))
         if target < self.cursor:
-            # Back in time: fold again from the start (pure and cheap), rebuild the transcripts.
-            self.state = RunState(self.run_id)
-            await self.query_one(Transcripts).clear()
-            self.cursor = 0
-        for event in self.events[self.cursor:target]:
-            await self.ingest(event)
+            # Back in time: fold the log again from the start (pure and cheap) so the graph,
+            # board and status show that moment at once; the transcripts are rebuilt once
+            # the stepping pauses, not per key.
+            self.state = RunState.fold(self.run_id, self.events[:target])
+            self._transcripts_stale = True
+            self._schedule_transcripts()
+        else:
+            for event in self.events[self.cursor:target]:
+                if self._transcripts_stale:
+                    self.state.apply(event)
+                else:
+                    await self.ingest(event)
         self.cursor = target
         if not self.state.objective:
             row = await self.podium.store_query_one("SELECT * FROM executions WHERE id = ?", (self.run_id,))
@@ -224,6 +234,27 @@ class RunScreen(Screen[None]):
                 self.state.seed_from_row(row)
         self._dirty = True
         self._render_if_dirty()
+
+    def _schedule_transcripts(self) -> None:
+        if self._rebuild_timer is not None:
+            self._rebuild_timer.stop()
+        self._rebuild_timer = self.set_timer(REBUILD_SECONDS, self._rebuild_transcripts)
+
+    async def _rebuild_transcripts(self) -> None:
+        async with self._step_lock:
+            self._rebuild_timer = None
+            transcripts = self.query_one(Transcripts)
+            await transcripts.clear()
+            if self.state.agents:
+                await transcripts.add_agents(self.state.agents)
+            for event in self.events[: self.cursor]:
+                await transcripts.handle(event)
+            self._transcripts_stale = False
+
+    @property
+    def transcripts_current(self) -> bool:
+        """Replay: the transcripts show the moment the timeline is at."""
+        return not self._transcripts_stale
 
     async def action_step(self, delta: int) -> None:
         async with self._step_lock:

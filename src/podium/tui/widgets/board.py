@@ -65,7 +65,8 @@ class Card(Static):
 class Column(Vertical):
     DEFAULT_CSS = """
     Column { width: 1fr; height: 100%; padding: 0 1 0 0; }
-    Column > Label { width: 100%; text-style: bold; color: $text-muted; }
+    Column > Label { width: 100%; text-style: bold; color: $text-muted; text-wrap: nowrap;
+        text-overflow: ellipsis; }
     Column.-busy > Label { color: $text; }
     Column#col-needs_help.-busy > Label { color: $warning; }
     Column > VerticalScroll { height: 1fr; scrollbar-size-vertical: 1; }

@@ -77,21 +77,27 @@ class StatusBar(Static):
 
     def show(self, state: RunState, model: str | None) -> None:
         b = state.budget
-        parts = [f"{state.team or '?'} team", short_model(state.model or model)]
-        parts.append(f"steps {state.steps}" + (f"/{b.steps}" if b.steps else ""))
+        team = f"{state.team or '?'} team"
+        model_text = short_model(state.model or model)
+        steps = f"steps {state.steps}" + (f"/{b.steps}" if b.steps else "")
         tokens = f"tokens {human_tokens(state.usage.tokens)}"
         if b.tokens:
             tokens += f"/{human_tokens(b.tokens)}{_meter(state.usage.tokens, b.tokens)}"
-        parts.append(tokens)
         cost = f"${state.usage.cost_usd:.2f}" if state.usage.cost_usd >= 0.01 or not state.usage.cost_usd \
             else f"${state.usage.cost_usd:.4f}"
         if b.usd:
             cost += f"/${b.usd:.2f}{_meter(state.usage.cost_usd, b.usd)}"
-        parts.append(cost)
-        parts.append(f"{state.running_count} running")
         waits = len(state.waits_on_person)
+        need = f"{waits} need{'s' if waits == 1 else ''} you"
+        parts = [team, model_text, steps, tokens, cost, f"{state.running_count} running"]
+        width = self.content_size.width or 118
+        # On a narrow terminal the least useful parts give way, never "needs you".
+        for drop in (model_text, team, steps):
+            if len(" · ".join([*parts, need])) <= width:
+                break
+            parts.remove(drop)
         text = Text(" · ".join(parts) + " · ")
-        text.append(f"{waits} need{'s' if waits == 1 else ''} you", "bold reverse" if waits else "")
+        text.append(need, "bold reverse" if waits else "")
         self.update(text)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -70,14 +71,19 @@ class AgentLog(VerticalScroll):
         super().__init__(id=id)
         self._streams: dict[StreamKey, tuple[Markdown, MarkdownStream]] = {}
         self._entries = 0
-        self._scroll_pending = False
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Label("▼ new text below (End to follow)", id="below-marker")
 
+    def on_mount(self) -> None:
+        # Textual's anchor keeps the log scrolled to the end as text grows (streamed
+        # Markdown grows after we append) until the person scrolls up; back at the end
+        # it re-anchors.
+        self.anchor()
+
     @property
     def following(self) -> bool:
-        return self.max_scroll_y - self.scroll_y <= 1
+        return not self._anchor_released
 
     def _marker(self, show: bool) -> None:
         # Toggle the marker itself, not a class on the log: a class change restyles every
@@ -87,17 +93,8 @@ class AgentLog(VerticalScroll):
             marker.display = show
 
     def _after_append(self, was_following: bool) -> None:
-        if was_following:
-            if not self._scroll_pending:
-                self._scroll_pending = True
-                self.call_after_refresh(self._follow_end)
-        else:
+        if not self.following:
             self._marker(True)
-
-    def _follow_end(self) -> None:
-        self._scroll_pending = False
-        self.scroll_end(animate=False, immediate=True)
-        self._marker(False)
 
     @property
     def behind(self) -> bool:
@@ -182,6 +179,7 @@ class Transcripts(Vertical):
         self._logs: dict[str, AgentLog] = {}
         self._shown_messages: set[Any] = set()
         self._last_synthesis = ""
+        self._next_frame = 0.0
         self.live = True
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -374,6 +372,9 @@ class Transcripts(Vertical):
         """
         if not self._pending:
             return
+        now = time.perf_counter()
+        if now < self._next_frame:
+            return
         visible = self._visible_log()
         if visible is None:
             return
@@ -386,8 +387,12 @@ class Transcripts(Vertical):
             except Exception:  # the pane went away (replay cleared it)
                 continue
             await log.stream(key, self._headers.get(key, _header(key)), "".join(parts))
+        # Pace frames by their cost: when appending took long (many streams, long logs),
+        # wait twice as long before the next, so keys and the other panes stay responsive.
+        self._next_frame = now + 2 * (time.perf_counter() - now)
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._next_frame = 0.0
         await self._flush()
 
 

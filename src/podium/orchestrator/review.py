@@ -1,0 +1,93 @@
+"""Quality review: the leader checks each subtask's output and the result against their criteria.
+
+Structured output against a tight schema (subtask ids as an enum, short
+reasons, a bounded list), so a small model under constrained decoding
+stays on the rails. A review that cannot be had (model error, budget) is
+recorded as such: the person still decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from podium.domain import Agent, Subtask, SubtaskStatus
+from podium.orchestrator.context import clip
+
+
+class ReviewDraftBase(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+@lru_cache(maxsize=64)
+def _schema_for(ids: tuple[str, ...]) -> type[ReviewDraftBase]:
+    id_type: Any = Literal[ids]  # type: ignore[valid-type]
+    item = create_model(
+        "SubtaskVerdict", __base__=ReviewDraftBase,
+        subtask_id=(id_type, Field(description="the subtask checked")),
+        ok=(bool, Field(description="true if its output meets its acceptance criteria")),
+        reasons=(str, Field(default="", max_length=240)),
+    )
+    return create_model(
+        "ReviewDraft", __base__=ReviewDraftBase,
+        verdicts=(list[item], Field(default_factory=list, max_length=len(ids))),  # type: ignore[valid-type]
+        result_ok=(bool, Field(description="true if the final result meets the objective")),
+        reasons=(str, Field(default="", max_length=400)),
+    )
+
+
+def review_schema(subtasks: Sequence[Subtask]) -> type[ReviewDraftBase]:
+    return _schema_for(tuple(s.id for s in subtasks) or ("none",))
+
+
+def review_messages(leader: Agent, objective: str, subtasks: Sequence[Subtask], result: str,
+                    handoff_chars: int) -> list[dict[str, Any]]:
+    parts = [f"Objective: {objective}"]
+    for s in subtasks:
+        criteria = "; ".join(s.acceptance_criteria) or "does what the description says"
+        output = clip(s.output or "", handoff_chars) if s.status is SubtaskStatus.DONE else \
+            f"(did not finish: {s.status.value})"
+        parts.append(f"## {s.id} by {s.agent}: {clip(s.description, 160)}\nAccept when: {criteria}\n"
+                     f"Output:\n{output}")
+    parts.append(f"## Final result\n{clip(result, handoff_chars * 2)}")
+    parts.append("Check each subtask's output against its acceptance criteria and the final result against "
+                 "the objective. For each subtask give ok (true/false) and a short reason; then result_ok and "
+                 "a short reason. Reply with the JSON object only.")
+    system = leader.system_prompt() + " You lead the team and review its work strictly but fairly."
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def verdict_payload(draft: BaseModel | None, subtasks: Sequence[Subtask], error: str | None = None
+                    ) -> dict[str, Any]:
+    """What is stored and emitted: per-subtask verdicts, ok, a one-line overall, the reasons."""
+    if draft is None:
+        return {"verdicts": [], "ok": None, "overall": f"not reviewed: {error}", "reasons": error or "",
+                "error": error}
+    data = draft.model_dump()
+    seen: dict[str, dict[str, Any]] = {}
+    for v in data.get("verdicts", []):
+        seen.setdefault(v["subtask_id"], {"subtask_id": v["subtask_id"], "ok": bool(v["ok"]),
+                                          "reasons": v.get("reasons", "").strip()})
+    verdicts = [seen[s.id] for s in subtasks if s.id in seen]
+    failing = [v["subtask_id"] for v in verdicts if not v["ok"]]
+    ok = bool(data.get("result_ok")) and not failing
+    if ok:
+        overall = f"meets the criteria ({len(verdicts)} subtasks checked)"
+    else:
+        what = ", ".join(failing) if failing else "the result"
+        overall = f"needs work: {what}"
+    return {"verdicts": verdicts, "ok": ok, "overall": overall, "reasons": data.get("reasons", "").strip()}
+
+
+def verdict_text(payload: dict[str, Any]) -> str:
+    """The leader's review as a transcript message."""
+    lines = [f"Review: {payload['overall']}"]
+    for v in payload.get("verdicts", []):
+        lines.append(f"- {v['subtask_id']}: {'ok' if v['ok'] else 'not ok'}"
+                     + (f" — {v['reasons']}" if v.get("reasons") else ""))
+    if payload.get("reasons"):
+        lines.append(f"Result: {payload['reasons']}")
+    return "\n".join(lines)

@@ -1,0 +1,312 @@
+"""Rows of steering: consultations, help requests, interventions applied, quality reviews.
+
+Like runs.py, every write is one transaction with its event(s), so another
+process tailing the event log (or the TUI) never sees a state the file
+does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from podium import events as ev
+from podium.domain import ExecutionStatus, InterventionKind, Message, Subtask, SubtaskStatus, Usage
+from podium.store.project import ProjectStore, Tx
+from podium.store.runs import _insert_message, _record_usage, _set_status, _status_of, _subtask_status
+
+# Control actions that only make sense to the process that was running the run when they were
+# written; left unconsumed by a process that has gone, they must not surprise the next one.
+TRANSIENT_KINDS = (InterventionKind.PAUSE, InterventionKind.RESUME, InterventionKind.HALT,
+                   InterventionKind.ACCEPT, InterventionKind.REWORK)
+
+
+@dataclass(frozen=True)
+class PendingIntervention:
+    id: int
+    kind: InterventionKind
+    subtask_id: str | None
+    text: str
+    source: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    round: int
+    result: str | None
+    verdict: dict[str, Any]
+    decision: str | None
+    feedback: str | None
+    subtasks: list[str]
+    decided_by: str | None
+
+
+class ControlRepository:
+    def __init__(self, store: ProjectStore) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------ consultations
+
+    async def start_consultation(self, run_id: str, subtask: Subtask, *, asker: str, peer: str, question: str,
+                                 depth: int, wait: bool, question_message: Message) -> int:
+        """The row, its event, the asker shown waiting on its peer, and the question in the
+        peer's transcript: one transaction."""
+
+        def write(tx: Tx) -> int:
+            cur = tx.execute(
+                "INSERT INTO consultations (execution_id, subtask_id, asker, peer, question, depth, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, subtask.id, asker, peer, question, depth, time.time()))
+            cid = int(cur.lastrowid)
+            cur.close()
+            tx.emit(ev.CONSULTATION_STARTED, run_id, id=cid, subtask_id=subtask.id, asker=asker, peer=peer,
+                    question=question, depth=depth)
+            if wait:
+                _subtask_status(tx, run_id, subtask, SubtaskStatus.WAITING_PEER, reason=f"asked {peer}")
+            _insert_message(tx, question_message)
+            return cid
+
+        return await self.store.write(write)
+
+    async def finish_consultation(self, run_id: str, subtask: Subtask, cid: int, *, asker: str, peer: str,
+                                  answer: str | None, error: str | None, usage: Usage, resume: bool,
+                                  elapsed_s: float) -> None:
+        def write(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE consultations SET answer = ?, error = ?, prompt_tokens = ?, completion_tokens = ?,"
+                " cost_usd = ?, finished_at = ? WHERE id = ?",
+                (answer, error, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, time.time(), cid))
+            payload: dict[str, Any] = {"id": cid, "subtask_id": subtask.id, "asker": asker, "peer": peer,
+                                       "tokens": usage.tokens, "cost_usd": usage.cost_usd,
+                                       "seconds": round(elapsed_s, 3)}
+            if answer is not None:
+                payload["answer"] = answer
+            if error is not None:
+                payload["error"] = error
+            tx.emit(ev.CONSULTATION_FINISHED, run_id, **payload)
+            if resume and _subtask_is(tx, run_id, subtask.id, SubtaskStatus.WAITING_PEER):
+                _subtask_status(tx, run_id, subtask, SubtaskStatus.RUNNING, reason=f"{peer} answered")
+
+        await self.store.write(write)
+
+    async def add_message(self, message: Message, *, run_usage: Usage, steps: int, elapsed: float) -> int:
+        def write(tx: Tx) -> int:
+            mid = _insert_message(tx, message)
+            _record_usage(tx, message, run_usage, steps, elapsed)
+            return mid
+
+        return await self.store.write(write)
+
+    # ------------------------------------------------------------ help requests
+
+    async def request_help(self, run_id: str, subtask: Subtask, question: str) -> None:
+        def write(tx: Tx) -> None:
+            _subtask_status(tx, run_id, subtask, SubtaskStatus.NEEDS_HELP, reason="asked the human")
+            tx.emit(ev.HELP_REQUESTED, run_id, subtask_id=subtask.id, agent=subtask.agent, question=question)
+
+        await self.store.write(write)
+
+    async def help_answered(self, run_id: str, subtask: Subtask) -> None:
+        def write(tx: Tx) -> None:
+            if _subtask_is(tx, run_id, subtask.id, SubtaskStatus.NEEDS_HELP):
+                _subtask_status(tx, run_id, subtask, SubtaskStatus.RUNNING, reason="the human answered")
+
+        await self.store.write(write)
+
+    async def answered_help(self, run_id: str) -> dict[str, list[tuple[str, str]]]:
+        """Per subtask, the questions it asked the human with the answer each got (the first
+        answer after the question), for agents restarted after a halt or crash."""
+        asked = await self.store.query(
+            "SELECT json_extract(payload, '$.subtask_id'), json_extract(payload, '$.question'), created_at"
+            " FROM events WHERE execution_id = ? AND type = ? ORDER BY seq", (run_id, ev.HELP_REQUESTED))
+        answers = await self.store.query(
+            "SELECT subtask_id, text, created_at FROM interventions WHERE execution_id = ? AND kind = ?"
+            " ORDER BY id", (run_id, InterventionKind.ANSWER.value))
+        pairs: dict[str, list[tuple[str, str]]] = {}
+        used: set[int] = set()
+        for sid, question, at in asked:
+            for i, (asid, text, aat) in enumerate(answers):
+                if i not in used and asid == sid and aat >= at:
+                    used.add(i)
+                    pairs.setdefault(sid, []).append((question or "", text or ""))
+                    break
+        return pairs
+
+    # ------------------------------------------------------------ interventions from other processes
+
+    async def pending(self, run_id: str) -> list[PendingIntervention]:
+        """Rows no running process has applied yet (the `interventions_pending` index)."""
+        rows = await self.store.query(
+            "SELECT id, kind, subtask_id, text, source, created_at FROM interventions"
+            " WHERE execution_id = ? AND consumed_at IS NULL ORDER BY id", (run_id,))
+        return [PendingIntervention(r[0], InterventionKind(r[1]), r[2], r[3] or "", r[4], r[5]) for r in rows]
+
+    async def consume(self, run_id: str, item: PendingIntervention, *, by: str) -> bool:
+        """Mark a row applied by this process (with its event and the status it implies).
+
+        False if another process took it first.
+        """
+
+        def write(tx: Tx) -> bool:
+            now = time.time()
+            cur = tx.execute("UPDATE interventions SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
+                             (now, item.id))
+            taken = cur.rowcount == 1
+            cur.close()
+            if not taken:
+                return False
+            tx.emit(ev.INTERVENTION_APPLIED, run_id, id=item.id, kind=item.kind.value,
+                    subtask_id=item.subtask_id, by=by, latency_ms=round((now - item.created_at) * 1000, 1))
+            current = ExecutionStatus(_status_of(tx, run_id))
+            if item.kind is InterventionKind.PAUSE and current is ExecutionStatus.RUNNING:
+                _set_status(tx, run_id, ExecutionStatus.PAUSED, f"paused by {item.source}")
+            elif item.kind is InterventionKind.RESUME and current is ExecutionStatus.PAUSED:
+                _set_status(tx, run_id, ExecutionStatus.RUNNING, f"resumed by {item.source}")
+            return True
+
+        return await self.store.write(write)
+
+    async def sweep_stale(self, run_id: str, *, by: str) -> int:
+        """At the start of a session: close pause/resume/halt/review rows a previous process
+        never took up (it ended first), so they do not act on this session."""
+        kinds = tuple(k.value for k in TRANSIENT_KINDS)
+
+        def write(tx: Tx) -> int:
+            rows = tx.execute(
+                f"SELECT id, kind FROM interventions WHERE execution_id = ? AND consumed_at IS NULL"
+                f" AND kind IN ({','.join('?' * len(kinds))})", (run_id, *kinds)).fetchall()
+            now = time.time()
+            for rid, kind in rows:
+                tx.execute("UPDATE interventions SET consumed_at = ? WHERE id = ?", (now, rid)).close()
+                tx.emit(ev.INTERVENTION_APPLIED, run_id, id=rid, kind=kind, by=by, applied=False,
+                        reason="stale: the process it was meant for had stopped")
+            return len(rows)
+
+        return await self.store.write(write)
+
+    async def mark_consumed(self, ids: list[int]) -> None:
+        """Rows whose effect a new session already has (guidance replayed, answers as context)."""
+        if not ids:
+            return
+
+        def write(tx: Tx) -> None:
+            now = time.time()
+            for rid in ids:
+                tx.execute("UPDATE interventions SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
+                           (now, rid)).close()
+
+        await self.store.write(write)
+
+    async def wait_consumed(self, intervention_id: int, timeout: float, poll: float = 0.05) -> float | None:
+        """Seconds until a running process applied the row, or None if it did not in time."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while True:
+            row = await self.store.query_one(
+                "SELECT consumed_at - created_at FROM interventions WHERE id = ? AND consumed_at IS NOT NULL",
+                (intervention_id,))
+            if row is not None:
+                return float(row[0])
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(poll)
+
+    # ------------------------------------------------------------ quality review
+
+    async def latest_review(self, run_id: str) -> ReviewRecord | None:
+        row = await self.store.query_one(
+            "SELECT * FROM reviews WHERE execution_id = ? ORDER BY round DESC LIMIT 1", (run_id,))
+        if row is None:
+            return None
+        return ReviewRecord(round=row["round"], result=row["result"], verdict=json.loads(row["verdict_json"]),
+                            decision=row["decision"], feedback=row["feedback"],
+                            subtasks=json.loads(row["subtasks_json"]), decided_by=row["decided_by"])
+
+    async def reviews(self, run_id: str) -> list[dict[str, Any]]:
+        rows = await self.store.query("SELECT * FROM reviews WHERE execution_id = ? ORDER BY round", (run_id,))
+        return [{"round": r["round"], "verdict": json.loads(r["verdict_json"]), "decision": r["decision"],
+                 "feedback": r["feedback"], "subtasks": json.loads(r["subtasks_json"]),
+                 "decided_by": r["decided_by"], "created_at": r["created_at"], "decided_at": r["decided_at"]}
+                for r in rows]
+
+    async def add_review(self, run_id: str, *, result: str, verdict: dict[str, Any], message: Message | None,
+                         run_usage: Usage, steps: int, elapsed: float, status: ExecutionStatus,
+                         summary: str | None, decided_by: str | None) -> int:
+        """The leader's verdict (its message, the review row and its event), the result, and the
+        run's status (review: waits for the human; completed/partial: accepted automatically)."""
+
+        def write(tx: Tx) -> int:
+            row = tx.execute("SELECT coalesce(max(round), 0) FROM reviews WHERE execution_id = ?",
+                             (run_id,)).fetchone()
+            number = int(row[0]) + 1
+            if message is not None:
+                mid = _insert_message(tx, message)
+                _record_usage(tx, message, run_usage, steps, elapsed)
+            else:
+                mid = None
+            now = time.time()
+            decision = "accept" if decided_by else None
+            tx.execute(
+                "INSERT INTO reviews (execution_id, round, result, verdict_json, decision, decided_by,"
+                " created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, number, result, json.dumps(verdict), decision, decided_by, now,
+                 now if decided_by else None)).close()
+            tx.emit(ev.REVIEW_VERDICT, run_id, round=number, message_id=mid, **verdict)
+            tx.execute("UPDATE executions SET result = ? WHERE id = ?", (result, run_id)).close()
+            tx.emit(ev.RUN_RESULT, run_id, result=result)
+            reason = summary
+            if decided_by:
+                reason = "; ".join(x for x in (summary, f"review: {verdict.get('overall', '')}",
+                                               "accepted automatically") if x)
+                tx.emit(ev.REVIEW_DECIDED, run_id, round=number, decision="accept", subtasks=[], reopened=[],
+                        by=decided_by)
+            _set_status(tx, run_id, status, reason)
+            return number
+
+        return await self.store.write(write)
+
+    async def decide_review(self, run_id: str, *, decision: str, feedback: str | None, subtasks: list[str],
+                            reopen: list[Subtask], by: str, source: str, status: ExecutionStatus,
+                            reason: str) -> None:
+        """The human's decision: the intervention row (consumed: applied here), the review row,
+        re-opened subtasks back to pending, and the run's new status, in one transaction."""
+        kind = InterventionKind.ACCEPT if decision == "accept" else InterventionKind.REWORK
+
+        def write(tx: Tx) -> None:
+            current = ExecutionStatus(_status_of(tx, run_id))
+            if current is not ExecutionStatus.REVIEW:
+                from podium.errors import PodiumError
+
+                raise PodiumError(f"run {run_id} is {current.value}; only a result awaiting review can be "
+                                  "accepted or sent back")
+            row = tx.execute("SELECT max(round) FROM reviews WHERE execution_id = ?", (run_id,)).fetchone()
+            number = int(row[0] or 0)
+            now = time.time()
+            cur = tx.execute(
+                "INSERT INTO interventions (execution_id, kind, subtask_id, text, source, created_at,"
+                " consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind.value, ",".join(subtasks) or None, feedback or "", source, now, now))
+            iid = int(cur.lastrowid)
+            cur.close()
+            tx.emit(ev.INTERVENTION, run_id, id=iid, kind=kind.value, subtask_id=",".join(subtasks) or None,
+                    text=feedback or "", source=source)
+            tx.execute("UPDATE reviews SET decision = ?, feedback = ?, subtasks_json = ?, decided_by = ?,"
+                       " decided_at = ? WHERE execution_id = ? AND round = ?",
+                       (decision, feedback, json.dumps(subtasks), by, now, run_id, number)).close()
+            tx.emit(ev.REVIEW_DECIDED, run_id, round=number, decision=decision, feedback=feedback,
+                    subtasks=subtasks, reopened=[s.id for s in reopen], by=by)
+            for s in reopen:
+                _subtask_status(tx, run_id, s, SubtaskStatus.PENDING, reason=f"sent back for rework by {by}")
+            _set_status(tx, run_id, status, reason)
+
+        await self.store.write(write)
+
+
+def _subtask_is(tx: Tx, run_id: str, subtask_id: str, status: SubtaskStatus) -> bool:
+    row = tx.execute("SELECT status FROM subtasks WHERE execution_id = ? AND id = ?",
+                     (run_id, subtask_id)).fetchone()
+    return row is not None and row[0] == status.value
