@@ -24,7 +24,8 @@ STREAM_DELTA = "stream.delta"  # agent, subtask_id, phase, text   (transient)
 CONSULTATION_STARTED = "consultation.started"  # id, subtask_id, asker, peer, question, depth
 CONSULTATION_FINISHED = "consultation.finished"  # id, subtask_id, asker, peer, answer?, error?
 INTERVENTION = "intervention"  # id, kind, subtask_id?, text, source
-INTERVENTION_APPLIED = "intervention.applied"  # id, kind, by (owner), latency_ms: a running process took it up
+# A running process took up a row another process wrote: id, kind, subtask_id, by (owner), latency_ms
+INTERVENTION_APPLIED = "intervention.applied"
 HELP_REQUESTED = "help.requested"  # subtask_id, agent, question
 MEMORY_RECALLED = "memory.recalled"  # subtask_id, agent, items: [{id, text, kind, score}]
 MEMORY_STORED = "memory.stored"  # id, kind, agent, source_execution, embedded, text (first 200 chars)
@@ -34,5 +35,6 @@ TOOL_CALLED = "tool.called"  # subtask_id, agent, tool, arguments, result?, erro
 TOOL_APPROVAL_REQUESTED = "tool.approval_requested"  # id, subtask_id, agent, tool, arguments
 TOOL_APPROVAL_DECIDED = "tool.approval_decided"  # id, subtask_id, agent, tool, approved, by, reason?
 MCP_SERVER_CHANGED = "mcp.server"  # name, action (added|removed), transport
-REVIEW_VERDICT = "review.verdict"  # round, verdicts: [{subtask_id, ok, reasons}], ok, overall (one line), reasons
+# round, message_id, verdicts: [{subtask_id, ok, reasons}], ok, overall (one line), reasons
+REVIEW_VERDICT = "review.verdict"
 REVIEW_DECIDED = "review.decided"  # round, decision (accept|rework), feedback?, subtasks, reopened, by

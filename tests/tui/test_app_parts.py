@@ -237,3 +237,27 @@ async def test_transcripts_follow_unless_scrolled_up_then_say_text_is_below(proj
         assert log.scroll_y == 0
         log.scroll_end(immediate=True, animate=False)
         await wait_for(pilot, lambda: not log.behind and log.following, what="following again")
+
+
+async def test_a_tool_call_waiting_for_approval_is_loud_and_decided_with_y(project: Path) -> None:
+    await seed_run(project)
+    app = PodiumApp(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_run(pilot, app)
+        assert app.store is not None
+
+        def ask(tx):  # type: ignore[no-untyped-def]
+            cur = tx.execute("INSERT INTO tool_approvals (execution_id, subtask_id, agent, tool, arguments,"
+                             " status, created_at) VALUES ('r1', 't1', 'ana', 'shell', '{}', 'pending', 0)")
+            tx.emit(ev.TOOL_APPROVAL_REQUESTED, "r1", id=cur.lastrowid, subtask_id="t1", agent="ana",
+                    tool="shell", arguments={"command": "ls"})
+
+        await app.store.write(ask)
+        await wait_for(pilot, lambda: screen.state.tool_approvals and screen.rendered, what="request")
+        assert "ana wants to run shell" in str(screen.query_one("#wait-banner").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "Confirm", what="confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not screen.state.tool_approvals, what="decision folded in")
+        row = await app.store.query_one("SELECT status, decided_by FROM tool_approvals")
+        assert (row["status"], row["decided_by"]) == ("approved", "tui")

@@ -16,6 +16,7 @@ import pytest
 from podium.tui.app import PodiumApp
 from podium.tui.screens.home import HomeScreen
 from podium.tui.screens.run import RunScreen
+from podium.tui.widgets.transcripts import AgentLog
 from tests.tui.conftest import wait_for
 from tests.tui.seed import NOW, seed_project
 
@@ -53,7 +54,17 @@ def open_and_settle(run_id: str, *keys: str):  # type: ignore[no-untyped-def]
             await wait_for(pilot, lambda: screen.cursor == len(screen.events) - back
                            and screen.transcripts_current, what="stepped")
         await wait_for(pilot, lambda: screen.rendered, what="drawn")
-        await pilot.pause(0.3)
+        # Markdown lays itself out after it is mounted and the log follows it down:
+        # wait until the transcript has stopped moving.
+        log = screen.query_one("#log-all", AgentLog)
+        last, steady = (-1.0, -1.0, -1), 0
+        for _ in range(100):
+            await pilot.pause(0.1)
+            now = (log.scroll_y, log.max_scroll_y, log.virtual_size.height)
+            steady = steady + 1 if now == last and log.scroll_y == log.max_scroll_y else 0
+            if steady >= 3:
+                break
+            last = now
 
     return run_before
 

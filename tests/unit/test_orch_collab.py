@@ -8,10 +8,19 @@ import time
 import pytest
 
 from podium import events as ev
-from podium.domain import Budget, ExecutionStatus, SubtaskStatus
+from podium.domain import Budget, ExecutionStatus, InterventionKind, SubtaskStatus
 from podium.errors import PodiumError
+from podium.store import ProjectStore
 from tests.unit.orch_fakes import Call, tool_call
-from tests.unit.test_orch_engine import DONE, default, engine_for, event_types, planned, store  # noqa: F401
+from tests.unit.test_orch_engine import DONE, default, engine_for, event_types, planned
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = await ProjectStore.open(tmp_path / "p.podium")
+    yield s
+    await s.close()
+
 
 CONSULT = '```json\n{{"action": "consult", "peer": "{peer}", "question": "{q}"}}\n```'
 
@@ -53,7 +62,8 @@ async def test_consultation_by_fenced_signal_is_recorded_in_both_transcripts(sto
     assert len(t2_turns) == 2 and "fact-checker says: plausible" in t2_turns[1].prompt
     transcript = await engine.repo.messages(run_id, subtask_id="t2")
     by = [(m.agent, m.role.value, m.phase.value) for m in transcript]
-    assert ("fact-checker", "user", "consultation") in by and ("fact-checker", "assistant", "consultation") in by
+    assert ("fact-checker", "user", "consultation") in by
+    assert ("fact-checker", "assistant", "consultation") in by
     assert ("analyst", "tool", "execution") in by
     types = await event_types(store, run_id)
     assert types.count(ev.CONSULTATION_STARTED) == 1 and types.count(ev.CONSULTATION_FINISHED) == 1
@@ -165,7 +175,8 @@ async def test_help_request_waits_for_the_answer_while_independent_work_continue
         return default(call)
 
     # One slot: t3 can only run because t2 gives its slot back while it waits on the person.
-    engine, gateway = engine_for(store, respond, latency=0.01, settings={"discussion": False, "concurrency": 1})
+    engine, gateway = engine_for(store, respond, latency=0.01,
+                                 settings={"discussion": False, "concurrency": 1})
     run_id = await planned(engine)
     task = asyncio.create_task(engine.execute(run_id))
     async with asyncio.timeout(5):
@@ -189,7 +200,7 @@ async def test_help_request_waits_for_the_answer_while_independent_work_continue
 async def test_an_answer_nobody_asked_for_is_not_kept_for_a_later_question(store):
     engine, _ = engine_for(store, settings={"discussion": False})
     control = engine.control(await planned(engine))
-    control.apply(__import__("podium.domain").domain.InterventionKind.ANSWER, "yes", "t1")  # a tool approval's
+    control.apply(InterventionKind.ANSWER, "yes", "t1")  # meant for a tool approval
     control.expect_answer("t1")
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):
@@ -206,8 +217,6 @@ async def test_rows_written_by_another_process_are_applied_by_the_watcher(store)
         await asyncio.sleep(0.005)
 
     async def post(kind, text=""):
-        from podium.domain import InterventionKind
-
         iid = await engine.repo.add_intervention(run_id, InterventionKind(kind), text=text, source="cli")
         start = time.monotonic()
         waited = await engine.control_repo.wait_consumed(iid, timeout=2)
@@ -238,9 +247,8 @@ async def test_halt_from_another_process_cancels_in_flight_turns_and_keeps_state
     task = asyncio.create_task(engine.execute(run_id))
     while not any(c.context.subtask_id == "t1" for c in gateway.calls):
         await asyncio.sleep(0.01)
-    from podium.domain import InterventionKind
-
-    await engine.repo.add_intervention(run_id, InterventionKind.HALT, text="halted from the CLI", source="cli")
+    await engine.repo.add_intervention(run_id, InterventionKind.HALT, text="halted from the CLI",
+                                       source="cli")
     final = await asyncio.wait_for(task, 2)
     assert final.status is ExecutionStatus.HALTED
     assert await engine.repo.status_reason(run_id) == "halted from the CLI"
@@ -249,8 +257,6 @@ async def test_halt_from_another_process_cancels_in_flight_turns_and_keeps_state
 
 
 async def test_stale_control_rows_do_not_act_on_a_new_session(store):
-    from podium.domain import InterventionKind
-
     engine, gateway = engine_for(store, settings={"discussion": False})
     run_id = await planned(engine)
     # Written for a process that ended before taking them up.

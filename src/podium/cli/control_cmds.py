@@ -2,7 +2,7 @@
 and `podium bench control`.
 
 These write to the project file: a live process running the run (a headless
-`podium run`, the TUI) picks them up within a poll (0.1 s) and applies them;
+`podium run`, the TUI) picks them up within a poll (0.05 s) and applies them;
 when nobody runs it, they act on the file directly or are kept for the next
 session. (`podium resume` lives in run_cmds.py and uses the same path when
 another process holds the run.) Bad input is one line and exit 2, with
@@ -70,7 +70,8 @@ def _steer(project: Path | None, act: Any) -> Steered:
 def guide(
     run_id: RunId,
     text: Annotated[str, typer.Argument(help="What the agents should do differently.", show_default=False)],
-    subtask: Annotated[str | None, typer.Option("--subtask", "-s", help="Only for this subtask's agent.")] = None,
+    subtask: Annotated[str | None, typer.Option("--subtask", "-s",
+                                                help="Only for this subtask's agent.")] = None,
     project: ProjectOption = None,
 ) -> None:
     """Give the running agents guidance; each reads it at its next turn."""
@@ -85,8 +86,8 @@ def pause(run_id: RunId, project: ProjectOption = None) -> None:
 
 @app.command()
 def halt(run_id: RunId, project: ProjectOption = None,
-         reason: Annotated[str, typer.Option(help="Why (kept with the run).")] = "halted from the command line"
-         ) -> None:
+         reason: Annotated[str, typer.Option(help="Why (kept with the run).")]
+         = "halted from the command line") -> None:
     """Stop a run now: in-flight turns are cancelled, state is kept, `podium resume` continues it."""
     _steer(project, lambda s: s.halt(run_id, reason))
 
@@ -205,8 +206,9 @@ def _rework(path: Path, run_id: str, feedback: str, subtasks: list[str]) -> None
         async with _Session(path, None, None, 4, False, create=False, review="human") as session:
             execution = await session.engine.repo.get_execution(run_id)
             session.use_model(execution.model)
-            session.announce(execution.id, execution.objective, execution.team)
+            # Checked and recorded first: bad input prints one line and changes nothing.
             await session.engine.rework(execution.id, feedback, subtasks, by="cli", source="cli", run=False)
+            session.announce(execution.id, execution.objective, execution.team)
             return await session.drive(execution.id, yes=True)
 
     execution = run_async(go())

@@ -283,11 +283,10 @@ class _Session:
         return Gateway(default, api_base=resolve_api_base(self.api_base, self.path))
 
     async def __aenter__(self) -> _Session:
+        from podium.memory.service import MemoryService
         from podium.orchestrator.engine import Engine
         from podium.store import ProjectStore
         from podium.tools.toolbox import ToolBox
-
-        from podium.memory.service import MemoryService
 
         self.store = await ProjectStore.open(self.path, create=self.create)
         memory = MemoryService(self.store)

@@ -60,7 +60,8 @@ def collaboration_actions(registry: ActionRegistry) -> ActionRegistry:
     registry.register(ActionSpec(
         "ask_human", _ask_human, "if you are stuck and only the human can decide or clarify, end with",
         {"action": "ask_human", "question": "..."},
-        parameters={"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]},
+        parameters={"type": "object", "properties": {"question": {"type": "string"}},
+                    "required": ["question"]},
     ))
     return registry
 

@@ -66,13 +66,15 @@ async def _run(loop: AgentLoop, peer: str, question: str, *, asker: str, depth: 
     engine, run, subtask = loop.engine, loop.run, loop.subtask
     repo = engine.control_repo
     started = time.monotonic()
-    question_message = Message(execution_id=run.execution.id, subtask_id=subtask.id, agent=peer, role=Role.USER,
-                               phase=Phase.CONSULTATION, content=f"Question from {asker}: {question}")
+    question_message = Message(execution_id=run.execution.id, subtask_id=subtask.id, agent=peer,
+                               role=Role.USER, phase=Phase.CONSULTATION,
+                               content=f"Question from {asker}: {question}")
     cid = await repo.start_consultation(run.execution.id, subtask, asker=asker, peer=peer, question=question,
                                        depth=depth, wait=depth == 1, question_message=question_message)
     usage = Usage()
     answer: str | None = None
     error: str | None = None
+    cancelled = False
     try:
         answer, usage = await _peer_turns(loop, peer, question, asker=asker, depth=depth)
     except (BudgetExceeded, ModelConfigError) as exc:
@@ -81,13 +83,14 @@ async def _run(loop: AgentLoop, peer: str, question: str, *, asker: str, depth: 
     except LLMError as exc:
         error = f"the model call failed: {exc}"
     except (asyncio.CancelledError, Exception) as exc:
-        error = "interrupted (the run was halted)" if isinstance(exc, asyncio.CancelledError) else repr(exc)
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        error = "interrupted (the run was halted)" if cancelled else repr(exc)
         raise
     finally:
         # Shielded: a halt cancels this task, but the row must still say how it ended.
         await asyncio.shield(repo.finish_consultation(
             run.execution.id, subtask, cid, asker=asker, peer=peer, answer=answer, error=error, usage=usage,
-            resume=depth == 1, elapsed_s=time.monotonic() - started))
+            resume=depth == 1 and not cancelled, elapsed_s=time.monotonic() - started))
     if answer is None:
         return f"{peer} could not answer: {error}"
     return f"Answer from {peer} to your question ({clip(question, 120)}):\n{answer}"
@@ -104,8 +107,9 @@ async def _peer_turns(loop: AgentLoop, peer_name: str, question: str, *, asker: 
     memories = await _recall(loop, peer_name, question)
     window = await engine.repo.recent_messages(run.execution.id, min(run.window_messages, 8))
     system = (f"{peer.system_prompt()}\nYour team: {team_line(run.team)}.\n"
-              f"Your teammate {asker} asks for your expertise while working on a subtask. Answer the question "
-              "concisely and concretely from your role's knowledge; do not do their whole task.")
+              f"Your teammate {asker} asks for your expertise while working on a subtask. "
+              "Answer the question concisely and concretely from your role's knowledge; do not do their "
+              "whole task.")
     if can_nest and not native:
         system += ('\nIf you truly need another teammate, end with '
                    '```json {"action": "consult", "peer": "NAME", "question": "..."}```')
@@ -142,13 +146,15 @@ async def _peer_turns(loop: AgentLoop, peer_name: str, question: str, *, asker: 
         if not signals:
             break
         # Past the depth limit, consult() answers with a refusal and the peer gets another turn.
-        history.append({"role": "assistant", "content": content,
-                        **({"tool_calls": [{"id": c.id, "type": "function", "function": {
-                            "name": c.name, "arguments": c.raw_arguments or "{}"}} for c in result.tool_calls]}
-                           if result.tool_calls else {})})
+        turn: dict[str, Any] = {"role": "assistant", "content": content}
+        if result.tool_calls:
+            turn["tool_calls"] = [{"id": c.id, "type": "function",
+                                   "function": {"name": c.name, "arguments": c.raw_arguments or "{}"}}
+                                  for c in result.tool_calls]
+        history.append(turn)
         for signal in signals:
-            nested = await consult(loop, str(signal.args.get("peer", "")), str(signal.args.get("question", "")),
-                                   asker=peer_name, depth=depth + 1)
+            nested = await consult(loop, str(signal.args.get("peer", "")),
+                                   str(signal.args.get("question", "")), asker=peer_name, depth=depth + 1)
             if signal.call_id is not None:
                 history.append({"role": "tool", "tool_call_id": signal.call_id, "content": nested})
             else:
@@ -161,7 +167,8 @@ async def repo_message(loop: AgentLoop, agent: str, content: str, result: Any) -
     run = loop.run
     message = Message(execution_id=run.execution.id, subtask_id=loop.subtask.id, agent=agent,
                       role=Role.ASSISTANT, phase=Phase.CONSULTATION, content=content,
-                      prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
+                      prompt_tokens=result.usage.prompt_tokens,
+                      completion_tokens=result.usage.completion_tokens,
                       cost_usd=result.usage.cost_usd, latency_ms=result.latency_ms)
     await loop.engine.control_repo.add_message(message, run_usage=run.guard.usage, steps=run.guard.steps,
                                                elapsed=run.guard.elapsed())

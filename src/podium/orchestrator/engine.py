@@ -111,7 +111,8 @@ class Engine:
             owner = await self.repo.live_owner(run_id)
             if owner is not None and owner != self.owner:
                 # Another process drives the run (a headless `podium run`): its watcher applies it.
-                await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id, source=source)
+                await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id,
+                                                 source=source)
                 return False
             if status is ExecutionStatus.RUNNING and current is not ExecutionStatus.PAUSED:
                 status = None
@@ -417,7 +418,8 @@ class Engine:
                 )
         except (BudgetExceeded, LLMError, Halted) as exc:
             # Resumable: every subtask output is kept; resume only re-runs the synthesis.
-            await self._halt(run_id, guard, str(exc) if isinstance(exc, Halted) else f"synthesis stopped: {exc}")
+            why = str(exc) if isinstance(exc, Halted) else f"synthesis stopped: {exc}"
+            await self._halt(run_id, guard, why)
             return await self.repo.get_execution(run_id)
         await self._store_reply(run_id, leader.name, Phase.SYNTHESIS, reply, guard)
         text = reply.content.strip() or "\n\n".join(out for _, out in results)
@@ -438,7 +440,8 @@ class Engine:
         message = None
         try:
             draft, reply = await self.gateway.structured(
-                review_messages(leader, state.execution.objective, ordered, result, self.settings.handoff_chars),
+                review_messages(leader, state.execution.objective, ordered, result,
+                                self.settings.handoff_chars),
                 review_schema(ordered), context=CallContext(execution_id=run_id, phase=Phase.REVIEW.value,
                                                             agent=leader.name),
                 guard=guard, model=state.model_for(leader), max_tokens=self.settings.review_max_tokens)

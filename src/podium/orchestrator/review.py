@@ -54,8 +54,8 @@ def review_messages(leader: Agent, objective: str, subtasks: Sequence[Subtask], 
                      f"Output:\n{output}")
     parts.append(f"## Final result\n{clip(result, handoff_chars * 2)}")
     parts.append("Check each subtask's output against its acceptance criteria and the final result against "
-                 "the objective. For each subtask give ok (true/false) and a short reason; then result_ok and "
-                 "a short reason. Reply with the JSON object only.")
+                 "the objective. For each subtask give ok (true/false) and a short reason; then "
+                 "result_ok and a short reason. Reply with the JSON object only.")
     system = leader.system_prompt() + " You lead the team and review its work strictly but fairly."
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 

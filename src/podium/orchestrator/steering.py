@@ -61,8 +61,8 @@ class Steering:
 
     def _not_in_review(self, execution: Execution) -> None:
         if execution.status is ExecutionStatus.REVIEW:
-            raise PodiumError(f"run {execution.id} awaits your review: `podium review {execution.id} --accept`"
-                              " or `--rework \"...\"`")
+            raise PodiumError(f"run {execution.id} awaits your review: `podium review {execution.id} "
+                              "--accept` or `--rework \"...\"`")
 
     async def _post(self, execution: Execution, kind: InterventionKind, text: str = "",
                     subtask_id: str | None = None) -> tuple[int, float | None]:
@@ -72,8 +72,8 @@ class Steering:
 
     def _sent(self, what: str, execution: Execution, owner: str, latency: float | None) -> Steered:
         if latency is None:
-            return Steered(f"{what} sent to run {execution.id}; its process ({owner}) has not taken it up yet "
-                           f"(it applies it at its next poll if it is still running)")
+            return Steered(f"{what} sent to run {execution.id}; its process ({owner}) has not taken it "
+                           "up yet (it applies it at its next poll if it is still running)")
         return Steered(f"{what} run {execution.id} (applied by {owner} after {latency:.2f}s)",
                        latency_s=latency)
 
@@ -91,8 +91,10 @@ class Steering:
         if owner is None:
             await self.repo.add_intervention(execution.id, InterventionKind.GUIDANCE, text=text,
                                              subtask_id=subtask_id, source=self.source)
-            return Steered(f"guidance recorded for run {execution.id} ({execution.status.value}); no process is "
-                           f"running it now, so agents get it when it continues (`podium resume {execution.id}`)")
+            return Steered(f"guidance recorded for run {execution.id} ({execution.status.value}); no "
+                           f"process is "
+                           f"running it now, so agents get it when it continues (`podium resume "
+                           f"{execution.id}`)")
         _, latency = await self._post(execution, InterventionKind.GUIDANCE, text, subtask_id)
         step = self._sent("guidance for", execution, owner, latency)
         if latency is None:
@@ -105,12 +107,14 @@ class Steering:
         execution = await self._run(run_ref)
         owner = await self.repo.live_owner(execution.id)
         if execution.status is ExecutionStatus.PAUSED and owner is not None:
-            return Steered(f"run {execution.id} is already paused; `podium resume {execution.id}` continues it",
+            return Steered(f"run {execution.id} is already paused; `podium resume {execution.id}` "
+                           f"continues it",
                            changed=False)
         if owner is None:
             raise PodiumError(self._nobody(execution, "pause"))
         if execution.status is not ExecutionStatus.RUNNING:
-            raise PodiumError(f"run {execution.id} is {execution.status.value}: pause applies while it executes "
+            raise PodiumError(f"run {execution.id} is {execution.status.value}: pause applies while it "
+                              f"executes "
                               f"(`podium halt {execution.id}` stops it now)")
         _, latency = await self._post(execution, InterventionKind.PAUSE)
         return self._sent("paused", execution, owner, latency)
@@ -133,14 +137,16 @@ class Steering:
         execution = await self._run(run_ref)
         self._not_in_review(execution)
         if execution.status is ExecutionStatus.HALTED:
-            return Steered(f"run {execution.id} is already halted; `podium resume {execution.id}` continues it",
+            return Steered(f"run {execution.id} is already halted; `podium resume {execution.id}` "
+                           f"continues it",
                            changed=False)
         owner = await self.repo.live_owner(execution.id)
         if owner is None:
             # Nobody is running it (a crashed process, or a plan left waiting): mark it halted so
             # `podium runs` says so; the state is kept and resume continues it.
-            await self.repo.add_intervention(execution.id, InterventionKind.HALT, text=reason, source=self.source,
-                                             consumed=True, status=ExecutionStatus.HALTED, reason=reason)
+            await self.repo.add_intervention(execution.id, InterventionKind.HALT, text=reason,
+                                             source=self.source, consumed=True,
+                                             status=ExecutionStatus.HALTED, reason=reason)
             return Steered(f"halted run {execution.id} (no process was running it); continue it with "
                            f"`podium resume {execution.id}`")
         _, latency = await self._post(execution, InterventionKind.HALT, reason)
@@ -165,7 +171,8 @@ class Steering:
         if owner is None:
             await self.repo.add_intervention(execution.id, InterventionKind.ANSWER, text=text,
                                              subtask_id=subtask_id, source=self.source)
-            return Steered(f"answer recorded for {subtask_id}; no process is running run {execution.id}, so the "
+            return Steered(f"answer recorded for {subtask_id}; no process is running run {execution.id}, "
+                           f"so the "
                            f"agent gets it when the run continues (`podium resume {execution.id}`)")
         _, latency = await self._post(execution, InterventionKind.ANSWER, text, subtask_id)
         return self._sent(f"answer for {subtask_id} delivered to", execution, owner, latency)

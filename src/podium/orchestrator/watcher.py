@@ -4,7 +4,7 @@ Another process (`podium guide/pause/resume/halt/answer` in a second
 terminal) cannot reach this process's memory; it writes an `interventions`
 row. While this process drives a run, a watcher polls the run's pending
 rows (one indexed query, `interventions_pending`) every
-`watch_interval_s` (0.1 s by default, never slower than 0.25 s), marks each
+`watch_interval_s` (0.05 s by default, never slower than 0.25 s), marks each
 one applied with an `intervention.applied` event (and the status it
 implies), and applies it through the same RunControl the TUI uses
 in-process.
@@ -13,14 +13,11 @@ in-process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING
 
 from podium.orchestrator.control import RunControl
 from podium.store.control import ControlRepository
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +38,8 @@ class InterventionWatcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _loop(self) -> None:

@@ -57,8 +57,8 @@ class ControlRepository:
 
         def write(tx: Tx) -> int:
             cur = tx.execute(
-                "INSERT INTO consultations (execution_id, subtask_id, asker, peer, question, depth, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO consultations (execution_id, subtask_id, asker, peer, question, depth,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run_id, subtask.id, asker, peer, question, depth, time.time()))
             cid = int(cur.lastrowid)
             cur.close()
@@ -78,7 +78,8 @@ class ControlRepository:
             tx.execute(
                 "UPDATE consultations SET answer = ?, error = ?, prompt_tokens = ?, completion_tokens = ?,"
                 " cost_usd = ?, finished_at = ? WHERE id = ?",
-                (answer, error, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, time.time(), cid))
+                (answer, error, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, time.time(),
+                 cid))
             payload: dict[str, Any] = {"id": cid, "subtask_id": subtask.id, "asker": asker, "peer": peer,
                                        "tokens": usage.tokens, "cost_usd": usage.cost_usd,
                                        "seconds": round(elapsed_s, 3)}
@@ -227,7 +228,8 @@ class ControlRepository:
                             subtasks=json.loads(row["subtasks_json"]), decided_by=row["decided_by"])
 
     async def reviews(self, run_id: str) -> list[dict[str, Any]]:
-        rows = await self.store.query("SELECT * FROM reviews WHERE execution_id = ? ORDER BY round", (run_id,))
+        rows = await self.store.query("SELECT * FROM reviews WHERE execution_id = ? ORDER BY round",
+                                      (run_id,))
         return [{"round": r["round"], "verdict": json.loads(r["verdict_json"]), "decision": r["decision"],
                  "feedback": r["feedback"], "subtasks": json.loads(r["subtasks_json"]),
                  "decided_by": r["decided_by"], "created_at": r["created_at"], "decided_at": r["decided_at"]}
@@ -256,14 +258,15 @@ class ControlRepository:
                 (run_id, number, result, json.dumps(verdict), decision, decided_by, now,
                  now if decided_by else None)).close()
             tx.emit(ev.REVIEW_VERDICT, run_id, round=number, message_id=mid, **verdict)
-            tx.execute("UPDATE executions SET result = ? WHERE id = ?", (result, run_id)).close()
-            tx.emit(ev.RUN_RESULT, run_id, result=result)
             reason = summary
             if decided_by:
                 reason = "; ".join(x for x in (summary, f"review: {verdict.get('overall', '')}",
                                                "accepted automatically") if x)
                 tx.emit(ev.REVIEW_DECIDED, run_id, round=number, decision="accept", subtasks=[], reopened=[],
                         by=decided_by)
+            # The result and the status come last, as without review: followers key on that order.
+            tx.execute("UPDATE executions SET result = ? WHERE id = ?", (result, run_id)).close()
+            tx.emit(ev.RUN_RESULT, run_id, result=result)
             _set_status(tx, run_id, status, reason)
             return number
 

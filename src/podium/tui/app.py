@@ -91,6 +91,10 @@ class PodiumApp(App[None]):
         self._check_size()
 
     async def on_unmount(self) -> None:
+        closer = getattr(self.backend, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):  # leaving anyway; the store must still close
+                await closer()
         if self.store is not None:
             await self.store.close()
 
@@ -248,6 +252,19 @@ class PodiumApp(App[None]):
 
     def answer(self, run_id: str, subtask_id: str, text: str) -> None:
         self._job(run_id, "answer", lambda engine: engine.control(run_id).answer(subtask_id, text))
+
+    def decide_tool(self, approval_id: int, allow: bool) -> None:
+        """Record the person's decision; the waiting agent (in any process) picks it up."""
+        async def decide() -> None:
+            from podium.tools.approvals import decide
+
+            assert self.store is not None
+            try:
+                await decide(self.store, approval_id, allow, by="tui")
+            except PodiumError as exc:
+                self.notify(str(exc), severity="error", title="tool approval")
+
+        self.run_worker(decide(), group="tool-approval", exit_on_error=False)
 
     def review(self, run_id: str, verdict: str, feedback: str) -> None:
         async def job(engine: Any) -> None:

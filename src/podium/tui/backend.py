@@ -37,6 +37,7 @@ class EngineBackend:
 
     def __post_init__(self) -> None:
         self._engine: Any = None
+        self.tools: Any = None
         self._lock = asyncio.Lock()
 
     def team_names(self) -> list[str]:
@@ -58,10 +59,23 @@ class EngineBackend:
             from podium.orchestrator.engine import Engine
         except ImportError as exc:  # the orchestrator is not installed in this build
             raise PodiumError(f"cannot start runs: the orchestrator is unavailable ({exc})") from None
+        from podium.llm.config import resolve_model
         from podium.llm.gateway import Gateway
+        from podium.memory.service import MemoryService
+        from podium.tools.toolbox import ToolBox
 
-        gateway = Gateway(self.model or "local", api_base=self.api_base)
-        kwargs: dict[str, Any] = {}
+        # The same wiring as a headless `podium run`: memory across runs, built-in and MCP
+        # tools; a tool call that needs approval waits for `y` here (or `podium approve`).
+        default = self.model or resolve_model(project=self.project).model
+        gateway = Gateway(default, api_base=self.api_base)
+        memory = MemoryService(store)
+        self.tools = await ToolBox.open(store, memory=memory)
+        kwargs: dict[str, Any] = {"memory": memory, "tools": self.tools}
         if self.settings is not None:
             kwargs["settings"] = self.settings
         return Engine(store, gateway, **kwargs)
+
+    async def aclose(self) -> None:
+        """Stop what the engine started (MCP servers); pending approvals are denied."""
+        if getattr(self, "tools", None) is not None:
+            await self.tools.aclose()

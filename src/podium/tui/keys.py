@@ -42,6 +42,7 @@ RUN_BINDINGS = [
     bind("x", "halt", "halt", "halt", tooltip="Halt the run (state is kept; resumable)"),
     bind("h", "answer", "help-answer", "help-answer", tooltip="Answer the selected agent's help request"),
     bind("v", "review", "review", "review", tooltip="Review the result: accept or rework"),
+    bind("y", "tool_approval", "tool ok?", "tool-approval", tooltip="Allow or deny a tool call that waits"),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),
     bind("1", "pane('plan')", "plan", "pane-plan", show=False),
     bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),

@@ -89,6 +89,7 @@ class RunState:
     subtasks: dict[str, Subtask] = field(default_factory=dict)
     contributions: list[Contribution] = field(default_factory=list)
     help_requests: dict[str, str] = field(default_factory=dict)
+    tool_approvals: dict[int, dict[str, Any]] = field(default_factory=dict)
     verdict: dict[str, Any] | None = None
     last_seq: int = 0
     last_event_at: float | None = None
@@ -125,6 +126,8 @@ class RunState:
             waits.append("plan awaits approval (a / r)")
         for sid, question in self.help_requests.items():
             waits.append(f"{sid} asks for help (h): {question[:60]}")
+        for request in self.tool_approvals.values():
+            waits.append(f"{request.get('agent')} wants to run {request.get('tool')} (y to decide)")
         if self.awaiting_review:
             waits.append("result awaits review (v)")
         return waits
@@ -313,6 +316,14 @@ def _on_intervention(s: RunState, p: dict[str, Any], at: float) -> None:
         s.help_requests.pop(p["subtask_id"], None)
 
 
+def _on_tool_approval(s: RunState, p: dict[str, Any], at: float) -> None:
+    s.tool_approvals[int(p["id"])] = dict(p)
+
+
+def _on_tool_decided(s: RunState, p: dict[str, Any], at: float) -> None:
+    s.tool_approvals.pop(int(p["id"]), None)
+
+
 def _on_verdict(s: RunState, p: dict[str, Any], at: float) -> None:
     s.verdict = dict(p)
 
@@ -331,6 +342,8 @@ _HANDLERS = {
     ev.HELP_REQUESTED: _on_help,
     ev.INTERVENTION: _on_intervention,
     ev.REVIEW_VERDICT: _on_verdict,
+    ev.TOOL_APPROVAL_REQUESTED: _on_tool_approval,
+    ev.TOOL_APPROVAL_DECIDED: _on_tool_decided,
 }
 
 

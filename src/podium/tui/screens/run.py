@@ -289,7 +289,7 @@ class RunScreen(Screen[None]):
         self.query_one(Board).sync(state.cards())
         self.query_one(StatusBar).show(state, self.podium.default_model)
         applicable = tuple(self.check_action(a, ()) for a in ("approve", "guide", "pause", "halt", "answer",
-                                                                 "review"))
+                                                                 "review", "tool_approval"))
         if applicable != self._applicable:
             # The footer follows what applies now; recomposing it on every frame is costly.
             self._applicable = applicable
@@ -321,6 +321,7 @@ class RunScreen(Screen[None]):
             "halt": not s.status.finished and s.status is not ExecutionStatus.HALTED,
             "answer": bool(s.help_requests),
             "review": s.awaiting_review,
+            "tool_approval": bool(s.tool_approvals),
         }.get(action)
         return True if applies is None else applies
 
@@ -389,10 +390,19 @@ class RunScreen(Screen[None]):
         if not self._may_change("pause or resume"):
             return
         status = self.state.status
-        if status is ExecutionStatus.PAUSED or (
-            status in (ExecutionStatus.HALTED, ExecutionStatus.RUNNING, ExecutionStatus.SYNTHESISING)
-            and not self.podium.is_live(self.run_id)
-        ):
+        live = self.podium.is_live(self.run_id)
+        if status in (ExecutionStatus.RUNNING, ExecutionStatus.SYNTHESISING) and not live:
+            # Crashed, or driven by another process: resuming here could run it twice.
+            def done(yes: bool | None) -> None:
+                if yes:
+                    self.podium.resume(self.run_id)
+
+            self.app.push_screen(Confirm(
+                "Resume this run here?",
+                "It is marked running but no engine in this window is working on it. If its process "
+                "died, resuming continues it here (done subtasks are kept). If another terminal is "
+                "still running it, say no.", "Resume here"), done)
+        elif status is ExecutionStatus.PAUSED or (status is ExecutionStatus.HALTED and not live):
             self.podium.resume(self.run_id)
         elif status in (ExecutionStatus.RUNNING, ExecutionStatus.SYNTHESISING):
             self.podium.pause(self.run_id)
@@ -435,6 +445,21 @@ class RunScreen(Screen[None]):
                 self.podium.answer(self.run_id, sid, text)
 
         self.app.push_screen(TextPrompt(f"Answer {who}", context=self.state.help_requests.get(sid, "")), done)
+
+    def action_tool_approval(self) -> None:
+        if not self._may_change("decide on a tool call"):
+            return
+        if not self.state.tool_approvals:
+            self.notify("No tool call is waiting for approval.", severity="warning")
+            return
+        approval_id, request = next(iter(self.state.tool_approvals.items()))
+        detail = (f"{request.get('agent')} ({request.get('subtask_id') or '-'}) wants to run "
+                  f"{request.get('tool')} with {request.get('arguments')}")
+
+        def done(allow: bool | None) -> None:
+            self.podium.decide_tool(approval_id, bool(allow))
+
+        self.app.push_screen(Confirm("Allow this tool call?", detail, "Allow"), done)
 
     def action_review(self) -> None:
         if not self._may_change("review"):

@@ -287,6 +287,13 @@ class Transcripts(Vertical):
             outcome = f"✘ {p['error']}" if p.get("error") else f"→ {_short(str(p.get('result', '')), 80)}"
             args = _short(str(p.get("arguments", "")), 60)
             await self.note(agent, f"⚙ {p.get('tool')}({args}) {outcome}", "tool")
+        elif t == ev.TOOL_APPROVAL_REQUESTED:
+            args = _short(str(p.get("arguments", "")), 60)
+            tool = p.get("tool")
+            await self.note(agent, f"⚑ {agent} wants to run {tool}({args}) — y to allow or deny", "help")
+        elif t == ev.TOOL_APPROVAL_DECIDED:
+            verdict = "allowed" if p.get("approved") else "denied"
+            await self.note(agent, f"⚙ {p.get('tool')} {verdict} by {p.get('by', '?')}", "tool")
         elif t == ev.PLAN_PROPOSED:
             n = len((p.get("plan") or {}).get("subtasks", []))
             extra = " (fallback: the leader's plan was invalid)" if p.get("fallback") else ""
