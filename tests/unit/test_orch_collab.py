@@ -372,3 +372,19 @@ async def test_auto_review_accepts_and_records_the_verdict(store):
     assert final.status is ExecutionStatus.COMPLETED
     [row] = await store.query("SELECT decision, decided_by FROM reviews")
     assert tuple(row) == ("accept", "auto")
+
+
+async def test_halt_during_planning_cancels_the_call_in_flight(store):
+    from podium.orchestrator.engine import RunStopped
+    from tests.unit.test_orch_engine import TEAM
+
+    engine, gateway = engine_for(store, latency=5.0)
+    run_id = await engine.create_run("Heat pumps", TEAM)
+    task = asyncio.create_task(engine.plan(run_id))
+    while not gateway.calls:
+        await asyncio.sleep(0.01)
+    await engine.repo.add_intervention(run_id, InterventionKind.HALT, text="not now", source="cli")
+    with pytest.raises(RunStopped, match="not now"):
+        await asyncio.wait_for(task, 2)
+    assert (await engine.repo.get_execution(run_id)).status is ExecutionStatus.HALTED
+    assert len(gateway.calls) == 1
