@@ -11,12 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import importlib.util
+from functools import cache
+
 import pysqlite3.dbapi2 as sqlite
-import sqlite_vec
 
 SqliteError = sqlite.Error
 Row = sqlite.Row
 BUSY_TIMEOUT_MS = 10_000
+
+
+@cache
+def vec_extension_path() -> str:
+    """sqlite-vec's loadable library, found without importing the package:
+    `import sqlite_vec` pulls in numpy (~50 ms), which every CLI call would pay."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("sqlite-vec is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "vec0")
 
 
 def connect(path: Path, *, readonly: bool = False) -> Any:
@@ -34,7 +46,7 @@ def connect(path: Path, *, readonly: bool = False) -> Any:
         conn = sqlite.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
         conn.enable_load_extension(True)
-        sqlite_vec.load(conn)
+        conn.load_extension(vec_extension_path())
         conn.enable_load_extension(False)
         conn.row_factory = sqlite.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
