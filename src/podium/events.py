@@ -31,6 +31,8 @@ MEMORY_RECALLED = "memory.recalled"  # subtask_id, agent, items: [{id, text, kin
 MEMORY_STORED = "memory.stored"  # id, kind, agent, source_execution, embedded, text (first 200 chars)
 MEMORY_FORGOTTEN = "memory.forgotten"  # id, kind, agent
 MEMORY_REEMBEDDED = "memory.reembedded"  # embedder, dim, space, embedded, dropped_spaces
+# The leader's end-of-run lessons could not be had: reason, fallback (lessons stored without it)
+MEMORY_LESSONS_SKIPPED = "memory.lessons_skipped"
 TOOL_CALLED = "tool.called"  # subtask_id, agent, tool, arguments, result?, error?, files?, ms
 TOOL_APPROVAL_REQUESTED = "tool.approval_requested"  # id, subtask_id, agent, tool, arguments
 TOOL_APPROVAL_DECIDED = "tool.approval_decided"  # id, subtask_id, agent, tool, approved, by, reason?

@@ -9,7 +9,7 @@ from podium.domain import ExecutionStatus, SubtaskStatus
 from podium.store import ProjectStore
 from podium.tui.app import PodiumApp
 from podium.tui.screens.home import HomeScreen
-from podium.tui.screens.modals import Confirm, TextPrompt
+from podium.tui.screens.modals import Confirm, Review, TextPrompt
 from podium.tui.screens.run import ReplayScreen, RunScreen
 from podium.tui.widgets.board import Board
 from podium.tui.widgets.plan import PlanGraph, PlanPane
@@ -28,6 +28,17 @@ async def start_run(pilot, objective: str) -> RunScreen:  # type: ignore[no-unty
     return screen
 
 
+async def accept_review(pilot, screen: RunScreen) -> None:  # type: ignore[no-untyped-def]
+    """The TUI runs with review="human": the result waits for the person; v, then accept."""
+    await wait_for(pilot, lambda: screen.state.awaiting_review, what="result awaiting review")
+    await wait_for(pilot, lambda: screen.rendered, what="drawn")
+    await pilot.press("v")
+    modal = await wait_for(pilot, lambda: isinstance(pilot.app.screen, Review) and pilot.app.screen,
+                           what="review modal")
+    await pilot.click("#accept")
+    await wait_for(pilot, lambda: modal not in pilot.app.screen_stack, what="modal closed")
+
+
 async def test_new_run_plan_approve_and_watch_it_complete(project: Path) -> None:
     app = make_app(project)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -43,6 +54,7 @@ async def test_new_run_plan_approve_and_watch_it_complete(project: Path) -> None
         assert {"researcher", "fact-checker", "writer"} <= set(transcripts.agents)
 
         await pilot.press("a")
+        await accept_review(pilot, screen)
         await wait_for(pilot, lambda: screen.state.status is ExecutionStatus.COMPLETED, what="completion")
         await wait_for(pilot, lambda: screen.rendered, what="drawn")
         assert all(t.status is SubtaskStatus.DONE for t in screen.state.subtasks.values())
@@ -123,6 +135,7 @@ async def test_pause_resume_guidance_halt_and_resume(project: Path) -> None:
         assert screen.state.subtasks["t1"].status is SubtaskStatus.DONE
         await wait_for(pilot, lambda: not app.is_live(screen.run_id), what="engine stopped")
         await pilot.press("p")
+        await accept_review(pilot, screen)
         await wait_for(pilot, lambda: screen.state.status is ExecutionStatus.COMPLETED, what="completed")
 
 
@@ -132,6 +145,7 @@ async def test_export_then_open_the_archive_read_only(project: Path, tmp_path: P
         screen = await start_run(pilot, "Brief on heat pumps")
         await wait_for(pilot, lambda: screen.state.awaiting_approval, what="plan")
         await pilot.press("a")
+        await accept_review(pilot, screen)
         await wait_for(pilot, lambda: screen.state.status.finished, what="finished")
         run_id = screen.run_id
         await pilot.press("e")

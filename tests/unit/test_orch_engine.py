@@ -106,7 +106,11 @@ async def test_context_has_handoffs_window_and_recalled_memory(store):
         async def remember_output(self, *, agent, text, execution_id, subtask_id):
             self.remembered.append((agent, subtask_id, text))
 
+        async def remember_result(self, *, text, execution_id):
+            self.remembered.append(("result", None, text))
+
         async def remember_lessons(self, *, lessons, execution_id):
+            # The leader's lessons reply here is not valid JSON and no subtask failed: none to keep.
             raise AssertionError("no failures, no lessons")
 
     memory = Memory()
@@ -121,6 +125,7 @@ async def test_context_has_handoffs_window_and_recalled_memory(store):
     window = brief.split("Recent team activity:\n")[1].split("\n\nNow do")[0].splitlines()
     assert len(window) == 2  # the sliding window is the configured size
     assert ("writer", "t4", "out-t4 by writer") in memory.remembered
+    assert memory.remembered[-1][:2] == ("result", None)
     recalled = await store.query("SELECT payload FROM events WHERE type = ?", (ev.MEMORY_RECALLED,))
     assert len(recalled) == 4 and "researcher remembers the Troms" in recalled[0][0]
 

@@ -169,32 +169,22 @@ def _verdict_lines(run_id: str, result: str | None, latest: Any) -> str:
 
 
 async def _accept(path: Path, run_id: str) -> str:
+    from podium.llm.config import resolve_api_base, resolve_model
+    from podium.llm.gateway import Gateway
+    from podium.memory.service import MemoryService
     from podium.orchestrator.engine import Engine
     from podium.store import ProjectStore
 
     store = await ProjectStore.open(path, create=False)
     try:
-        engine = Engine(store, _NoModel())  # accepting makes no model call
+        # Accepting ends the run: the result goes to long-term memory and the leader writes its
+        # lessons (one model call, the run's own model; best effort: without a model it is skipped).
+        gateway = Gateway(resolve_model(project=path).model, api_base=resolve_api_base(None, path))
+        engine = Engine(store, gateway, memory=MemoryService(store))
         execution = await engine.accept(run_id, by="cli", source="cli")
         return f"accepted: run {execution.id} {execution.status.value}"
     finally:
         await store.close()
-
-
-class _NoModel:
-    """Accepting a result needs the engine's bookkeeping, never a model."""
-
-    def supports_tools(self, model: str | None = None) -> bool:
-        return False
-
-    def resolve(self, model: str | None) -> str:
-        return model or "none"
-
-    async def complete(self, *a: Any, **kw: Any) -> Any:
-        raise PodiumError("no model call is expected here")
-
-    async def structured(self, *a: Any, **kw: Any) -> Any:
-        raise PodiumError("no model call is expected here")
 
 
 def _rework(path: Path, run_id: str, feedback: str, subtasks: list[str]) -> None:

@@ -433,6 +433,14 @@ class _Session:
 
         if execution.result:
             self.console.print(Panel(Markdown(execution.result), title="Result", title_align="left"))
+        lessons = getattr(self.view, "lessons", None)
+        if lessons:
+            self.console.print("lessons learned (podium memory list --kind lesson):")
+            for agent, text in lessons:
+                self.console.print(f"  ({agent or 'team'}) {text}", soft_wrap=True, markup=False)
+        elif getattr(self.view, "lessons_skipped", None):
+            self.console.print(f"no lessons this time: {self.view.lessons_skipped}", soft_wrap=True,
+                               markup=False)
         took = (execution.finished_at or time.time()) - execution.created_at
         line = (f"run {execution.id} {execution.status.value} · tokens {execution.usage.tokens:,} · "
                 f"${execution.usage.cost_usd:.4f} · {execution.steps} calls · {took:.1f}s")

@@ -76,6 +76,9 @@ class LiveProgress:
         self.started = time.monotonic()
         self.live: Any = None
         self.streaming: dict[str, str] = {}
+        # The leader's end-of-run lessons (agent or None, text), or why there are none.
+        self.lessons: list[tuple[str | None, str]] = []
+        self.lessons_skipped: str | None = None
 
     # -------------------------------------------------------------- events
 
@@ -103,6 +106,10 @@ class LiveProgress:
                 self.streaming.pop(sid, None)
             if p.get("phase") == "discussion" and self.live is None:
                 self.console.print(f"[bold]{p['agent']}[/bold]: {p['content'].strip()}")
+        elif event.type == ev.MEMORY_STORED and p.get("kind") == "lesson":
+            self.lessons.append((p.get("agent"), p.get("text", "")))
+        elif event.type == ev.MEMORY_LESSONS_SKIPPED:
+            self.lessons_skipped = p.get("reason", "")
         elif event.type == ev.STREAM_DELTA:
             sid = p.get("subtask_id")
             if sid:

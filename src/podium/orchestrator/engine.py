@@ -37,6 +37,14 @@ from podium.orchestrator.actions import ActionRegistry
 from podium.orchestrator.agent import AgentLoop, Outcome, delta_event
 from podium.orchestrator.collaboration import default_actions
 from podium.orchestrator.control import Halted, RunControl
+from podium.orchestrator.lessons import (
+    LESSONS_PHASE,
+    fallback_lessons,
+    lessons_messages,
+    lessons_of,
+    lessons_schema,
+    lessons_text,
+)
 from podium.orchestrator.planning import (
     draft_to_plan,
     fallback_plan,
@@ -392,11 +400,10 @@ class Engine:
         missing = [s for s in ordered if s.status is not SubtaskStatus.DONE]
         summary = _summary(ordered)
         if not results:
+            await self._conclude(state.execution, team, guard, ordered, None)
             await self.repo.set_result(run_id, None, ExecutionStatus.FAILED,
                                        f"no subtask finished; {summary}")
-            await self._lessons(state, missing)
             return await self.repo.get_execution(run_id)
-        await self.repo.set_status(run_id, ExecutionStatus.SYNTHESISING)
         leader = team.agent(team.leader)
         messages = prompts.synthesis_messages(leader, state.execution.objective, results, missing,
                                               self.settings.handoff_chars)
@@ -408,7 +415,7 @@ class Engine:
                 "Write the improved result.")
         try:
             async with _halt_cancels(state.control):
-                await state.control.wait_running()
+                await self._wait_if_paused(state, ExecutionStatus.SYNTHESISING)
                 reply = await self.gateway.complete(
                     messages, context=CallContext(execution_id=run_id, phase=Phase.SYNTHESIS.value,
                                                   agent=leader.name),
@@ -422,14 +429,43 @@ class Engine:
             await self._halt(run_id, guard, why)
             return await self.repo.get_execution(run_id)
         await self._store_reply(run_id, leader.name, Phase.SYNTHESIS, reply, guard)
+        if self.settings.review != "off":
+            # A pause taken during the synthesis holds the review (another model call) too.
+            try:
+                async with _halt_cancels(state.control):
+                    await self._wait_if_paused(state, ExecutionStatus.SYNTHESISING)
+            except Halted as exc:
+                await self._halt(run_id, guard, str(exc))
+                return await self.repo.get_execution(run_id)
         text = reply.content.strip() or "\n\n".join(out for _, out in results)
         status = ExecutionStatus.PARTIAL if missing else ExecutionStatus.COMPLETED
         if self.settings.review == "off":
+            await self._conclude(state.execution, team, guard, ordered, text)
             await self.repo.set_result(run_id, text, status, summary)
         else:
+            # review="auto" concludes inside _review, after the verdict; review="human" in `accept`:
+            # a result sent back for rework is replaced by the reworked one, so storing it now
+            # would keep (and later recall) a result nobody accepted, and another after the rework.
             await self._review(state, text, status, summary)
-        await self._lessons(state, missing)
         return await self.repo.get_execution(run_id)
+
+    async def _wait_if_paused(self, state: RunState, status: ExecutionStatus) -> None:
+        """Before a step no agent's turn boundary guards (synthesis, review): hold while paused,
+        then show `status`. A pause taken while the last turns were in flight has no agent left
+        to stop it, so it holds here; the run shows paused meanwhile. Raises Halted on a halt."""
+        run_id, control = state.execution.id, state.control
+        while True:
+            if control.paused:
+                # Another process's pause leaves a synthesising run's status alone: say it here.
+                await self._show_status(run_id, ExecutionStatus.PAUSED, "paused")
+            await control.wait_running()
+            await self._show_status(run_id, status)
+            if not control.paused:  # no pause landed while that was written
+                return
+
+    async def _show_status(self, run_id: str, status: ExecutionStatus, reason: str | None = None) -> None:
+        if (await self.repo.get_execution(run_id)).status is not status:
+            await self.repo.set_status(run_id, status, reason)
 
     async def _review(self, state: RunState, result: str, status: ExecutionStatus, summary: str) -> None:
         """The leader checks every subtask and the result against their criteria; the verdict is
@@ -454,6 +490,8 @@ class Engine:
             # The person decides either way; they see why there is no verdict.
             verdict = verdict_payload(None, ordered, error=str(exc))
         auto = self.settings.review == "auto"
+        if auto:  # the result is final now; lessons may learn from the verdict
+            await self._conclude(state.execution, team, guard, ordered, result, notes=verdict_text(verdict))
         await self.control_repo.add_review(
             run_id, result=result, verdict=verdict, message=message, run_usage=guard.usage, steps=guard.steps,
             elapsed=guard.elapsed(), status=status if auto else ExecutionStatus.REVIEW,
@@ -488,6 +526,12 @@ class Engine:
         subtasks = await self.repo.subtasks(execution.id)
         missing = [s for s in subtasks if s.status is not SubtaskStatus.DONE]
         status = ExecutionStatus.PARTIAL if missing else ExecutionStatus.COMPLETED
+        # Memory and lessons before the decision: the run's final status stays its last event
+        # (followers stop there). The lessons call is best effort, so it never blocks the accept.
+        execution, team, guard = await self._load(execution.id)
+        latest = await self.control_repo.latest_review(execution.id)
+        await self._conclude(execution, team, guard, subtasks, execution.result,
+                             notes=verdict_text(latest.verdict) if latest and latest.verdict else None)
         await self.control_repo.decide_review(execution.id, decision="accept", feedback=None, subtasks=[],
                                               reopen=[], by=by, source=source, status=status,
                                               reason=f"accepted by {by}")
@@ -525,18 +569,63 @@ class Engine:
             raise PodiumError(f"run {execution.id} is {execution.status.value}; only a result awaiting "
                               "review can be accepted or sent back")
 
-    async def _lessons(self, state: RunState, missing: list[Subtask]) -> None:
-        failed = [s for s in missing if s.status is SubtaskStatus.FAILED and s.error]
-        if self.memory is None or not failed:
+    async def _conclude(self, execution: Execution, team: Team, guard: RunGuard, subtasks: list[Subtask],
+                        result: str | None, *, notes: str | None = None) -> None:
+        """The run is ending: its final result (project-wide) and the leader's lessons (per agent
+        and project) go to long-term memory, and the lessons to the transcript as a leader message
+        in phase synthesis (also after a review: it is the leader's closing word on the run, and
+        `podium show` lists synthesis messages).
+
+        Called just before the run's final status is written (that stays its last event).
+        Best effort: the run ends whatever happens here. The lessons are one leader call
+        against a tight schema, counted against the budget like every call; if it fails or the
+        budget is spent, an event says why and the failed subtasks' errors are kept instead.
+        """
+        if self.memory is None:
             return
-        lessons: list[tuple[str | None, str]] = [
-            (s.agent, f"A subtask like '{s.description[:160]}' failed: {s.error[:200] if s.error else ''}")
-            for s in failed
-        ]
-        try:
-            await self.memory.remember_lessons(lessons=lessons, execution_id=state.execution.id)
-        except Exception:
-            log.exception("storing lessons failed")
+        run_id = execution.id
+        if result and result.strip():
+            try:
+                await self.memory.remember_result(text=result, execution_id=run_id)
+            except Exception:  # memory is an aid; the run has its result regardless
+                log.exception("remembering the result of %s failed", run_id)
+        lessons: list[tuple[str | None, str]] = []
+        reason: str | None = None
+        if not self.settings.lessons:
+            reason = "lessons are turned off"
+        else:
+            leader = team.agent(team.leader)
+            try:
+                draft, reply = await self.gateway.structured(
+                    lessons_messages(leader, execution.objective, subtasks, result, notes),
+                    lessons_schema(team.agent_names),
+                    context=CallContext(execution_id=run_id, phase=LESSONS_PHASE, agent=leader.name),
+                    guard=guard, model=self._model(execution, team, leader.name),
+                    max_tokens=self.settings.lessons_max_tokens)
+                lessons = lessons_of(draft)
+                await self._store_reply(run_id, leader.name, Phase.SYNTHESIS, reply, guard,
+                                        content=lessons_text(lessons))
+            except BudgetExceeded as exc:
+                reason = f"budget exhausted: {exc}"
+            except LLMError as exc:
+                reason = f"the leader's lessons call failed: {exc}"
+            except PodiumError as exc:  # e.g. no model configured where the run is accepted
+                reason = f"the leader's lessons call could not be made: {exc}"
+            except Exception as exc:  # the run has ended; nothing here may take it down
+                log.exception("lessons for %s failed", run_id)
+                reason = f"internal error: {exc!r}"
+            if reason is not None:
+                # Calls that failed still cost tokens: the run's totals say so.
+                await self.repo.record_usage(run_id, guard.usage, guard.steps, guard.elapsed())
+        if reason is not None:
+            lessons = fallback_lessons(subtasks)
+            payload = {"reason": reason, "fallback": len(lessons)}
+            await self.store.write(lambda tx: tx.emit(ev.MEMORY_LESSONS_SKIPPED, run_id, **payload))
+        if lessons:
+            try:
+                await self.memory.remember_lessons(lessons=lessons, execution_id=run_id)
+            except Exception:
+                log.exception("storing the lessons of %s failed", run_id)
 
     # ------------------------------------------------------------ resuming
 

@@ -33,5 +33,8 @@ class EngineSettings(BaseModel):
     # `review` for a person to accept it or send it back).
     review: Literal["off", "auto", "human"] = "off"
     review_max_tokens: int = 600
+    # The leader's end-of-run lessons (one structured call; best effort).
+    lessons: bool = True
+    lessons_max_tokens: int = 600
     # How often a running engine looks for control rows written by other processes.
     watch_interval_s: float = Field(default=0.05, gt=0, le=0.25)

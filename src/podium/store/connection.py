@@ -8,11 +8,10 @@ aiosqlite's re-exported stdlib classes, which will not match.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import importlib.util
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import pysqlite3.dbapi2 as sqlite
 

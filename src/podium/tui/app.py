@@ -266,14 +266,15 @@ class PodiumApp(App[None]):
 
         self.run_worker(decide(), group="tool-approval", exit_on_error=False)
 
-    def review(self, run_id: str, verdict: str, feedback: str) -> None:
-        async def job(engine: Any) -> None:
-            method = getattr(engine, "accept" if verdict == "accept" else "rework", None)
-            if method is None:
-                raise PodiumError("this engine does not take review verdicts yet")
-            await (method(run_id) if verdict == "accept" else method(run_id, feedback))
+    def accept_result(self, run_id: str) -> None:
+        """The person accepts the result awaiting review: the run ends completed (or partial)."""
+        self._job(run_id, "accept", lambda engine: engine.accept(run_id, by="user", source="tui"))
 
-        self._job(run_id, "review", job)
+    def rework(self, run_id: str, feedback: str, subtasks: list[str]) -> None:
+        """Send the result back: the named subtasks (and what depends on them) run again with the
+        feedback, or with none named only the synthesis; then it is reviewed again."""
+        self._job(run_id, "rework",
+                  lambda engine: engine.rework(run_id, feedback, subtasks or None, by="user", source="tui"))
 
     # ------------------------------------------------------------ app actions
 

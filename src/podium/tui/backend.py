@@ -62,6 +62,7 @@ class EngineBackend:
         from podium.llm.config import resolve_model
         from podium.llm.gateway import Gateway
         from podium.memory.service import MemoryService
+        from podium.orchestrator.settings import EngineSettings
         from podium.tools.toolbox import ToolBox
 
         # The same wiring as a headless `podium run`: memory across runs, built-in and MCP
@@ -70,10 +71,10 @@ class EngineBackend:
         gateway = Gateway(default, api_base=self.api_base)
         memory = MemoryService(store)
         self.tools = await ToolBox.open(store, memory=memory)
-        kwargs: dict[str, Any] = {"memory": memory, "tools": self.tools}
-        if self.settings is not None:
-            kwargs["settings"] = self.settings
-        return Engine(store, gateway, **kwargs)
+        # A person sits at the TUI: the leader reviews the result, then it waits for them
+        # (`v`: accept, or send it back for rework), as `podium run --review` does headless.
+        settings = self.settings if self.settings is not None else EngineSettings(review="human")
+        return Engine(store, gateway, memory=memory, tools=self.tools, settings=settings)
 
     async def aclose(self) -> None:
         """Stop what the engine started (MCP servers); pending approvals are denied."""

@@ -129,8 +129,19 @@ class RunState:
         for request in self.tool_approvals.values():
             waits.append(f"{request.get('agent')} wants to run {request.get('tool')} (y to decide)")
         if self.awaiting_review:
-            waits.append("result awaits review (v)")
+            wait = "result awaits your review (v: accept or rework)"
+            if self.verdict:
+                round_ = f" (round {self.verdict['round']})" if (self.verdict.get("round") or 1) > 1 else ""
+                wait += f" — leader's review{round_}: {self.verdict.get('overall', '')}"
+            waits.append(wait)
         return waits
+
+    def subtask_verdict(self, subtask_id: str) -> dict[str, Any] | None:
+        """The latest review's verdict on one subtask (ok, reasons), if it was reviewed."""
+        for v in (self.verdict or {}).get("verdicts", []):
+            if isinstance(v, dict) and v.get("subtask_id") == subtask_id:
+                return v
+        return None
 
     def cards(self) -> list[KanbanCard]:
         return [KanbanCard.from_subtask(s, self.progress(s)) for s in self.subtasks.values()]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Markdown, Static, TextArea
+from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
 
 _MODAL_CSS = """
 {name} {{ align: center middle; background: $background 60%; }}
@@ -102,12 +105,24 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class Review(ModalScreen[tuple[str, str] | None]):
-    """The run's result: accept it, or send it back with feedback."""
+class ReviewChoice(NamedTuple):
+    decision: str  # "accept" | "rework"
+    feedback: str = ""
+    subtasks: tuple[str, ...] = ()
+
+
+class Review(ModalScreen[ReviewChoice | None]):
+    """The run's result with the leader's verdict: accept it, or send it back with feedback,
+    naming the subtasks to redo (what depends on them runs again too; none: only the synthesis)."""
 
     DEFAULT_CSS = _MODAL_CSS.format(name="Review") + """
-    Review > Vertical { width: 100; }
-    Review VerticalScroll { height: auto; max-height: 20; border: round $foreground 30%; margin-bottom: 1; }
+    Review > Vertical { width: 100; height: 90%; padding: 0 2; }
+    Review Label.title { margin-bottom: 0; }
+    /* The verdict and the result scroll together and take what the controls leave, so the
+       feedback box and the buttons stay on screen even at 80x24. */
+    Review #review-body { height: 1fr; border: round $foreground 30%; }
+    Review #review-body Static.context { max-height: 100%; padding: 0 1; }
+    Review TextArea { height: 4; margin-bottom: 0; }
     """
     BINDINGS = [
         Binding("escape", "close", "close"),
@@ -115,28 +130,37 @@ class Review(ModalScreen[tuple[str, str] | None]):
         Binding("ctrl+r", "rework", "rework", priority=True),
     ]
 
-    def __init__(self, result: str, verdict: str = "") -> None:
+    def __init__(self, result: str, verdict: dict[str, Any] | None = None,
+                 subtasks: Sequence[str] = ()) -> None:
         super().__init__()
         self.result = result
-        self.verdict = verdict
+        self.verdict = verdict or {}
+        self.subtasks = list(subtasks)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Review the result", classes="title")
-            if self.verdict:
-                yield Static(Text(self.verdict), classes="context")
-            with VerticalScroll():
+            with VerticalScroll(id="review-body"):
+                yield Static(verdict_text(self.verdict), classes="context", id="review-verdict")
                 yield Markdown(self.result or "_(no result text)_")
             area = TextArea("", id="rework-text", soft_wrap=True, tab_behavior="focus")
-            area.placeholder = "Feedback for a rework (leave empty to accept)"
+            area.placeholder = "Feedback for a rework (not needed to accept)"
             yield area
+            flagged = [v["subtask_id"] for v in self.verdict.get("verdicts", []) if not v.get("ok")]
+            example = (flagged or self.subtasks or ["t1"])[0]
+            hint = f"; the reviewer flagged {' '.join(flagged)}" if flagged else ""
+            yield Input(id="rework-subtasks",
+                        placeholder=f"Subtasks to redo, e.g. {example} (empty: only the synthesis){hint}")
             with Horizontal():
                 yield Button("Close (Esc)", id="close")
                 yield Button("Rework (Ctrl+R)", id="rework", variant="warning")
                 yield Button("Accept (Ctrl+A)", id="accept", variant="success")
 
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
     def action_accept(self) -> None:
-        self.dismiss(("accept", ""))
+        self.dismiss(ReviewChoice("accept"))
 
     def action_rework(self) -> None:
         text = self.query_one(TextArea).text.strip()
@@ -144,14 +168,42 @@ class Review(ModalScreen[tuple[str, str] | None]):
             self.notify("Say what to change first.", severity="warning")
             self.query_one(TextArea).focus()
             return
-        self.dismiss(("rework", text))
+        named = list(dict.fromkeys(self.query_one(Input).value.replace(",", " ").split()))
+        unknown = [i for i in named if self.subtasks and i not in self.subtasks]
+        if unknown:
+            self.notify(f"No subtask {unknown[0]!r}; the subtasks are {', '.join(self.subtasks)}.",
+                        severity="warning")
+            self.query_one(Input).focus()
+            return
+        self.dismiss(ReviewChoice("rework", text, tuple(named)))
 
     def action_close(self) -> None:
         self.dismiss(None)
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_rework()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"accept": self.action_accept, "rework": self.action_rework}
         actions.get(event.button.id or "", self.action_close)()
+
+
+def verdict_text(verdict: dict[str, Any]) -> Text:
+    """The leader's review: the overall line, then each subtask's ok or not with its reason."""
+    text = Text()
+    if not verdict:
+        text.append("No review by the leader was recorded.", "italic")
+        return text
+    ok = verdict.get("ok")
+    style = "bold green" if ok else "bold yellow" if ok is False else "bold"
+    text.append(f"Leader's review: {verdict.get('overall', '')}", style)
+    for v in verdict.get("verdicts", []):
+        mark, line_style = ("✔", "") if v.get("ok") else ("✘", "yellow")
+        reason = f" — {v['reasons']}" if v.get("reasons") else ""
+        text.append(f"\n{mark} {v.get('subtask_id')}{reason}", line_style)
+    if verdict.get("reasons"):
+        text.append(f"\nResult: {verdict['reasons']}", "italic")
+    return text
 
 
 class HelpScreen(ModalScreen[None]):

@@ -24,7 +24,7 @@ from podium import events as ev
 from podium.domain import Event, ExecutionStatus, SubtaskStatus
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import REPLAY_BINDINGS, RUN_BINDINGS
-from podium.tui.screens.modals import Confirm, Review, TextPrompt
+from podium.tui.screens.modals import Confirm, Review, ReviewChoice, TextPrompt
 from podium.tui.state import RunState
 from podium.tui.widgets.board import Board
 from podium.tui.widgets.plan import PlanGraph, PlanPane
@@ -467,15 +467,17 @@ class RunScreen(Screen[None]):
         if not self.state.awaiting_review:
             self.notify("No result is waiting for review.", severity="warning")
             return
-        verdict = ""
-        if self.state.verdict:
-            verdict = f"Reviewer: {self.state.verdict.get('overall', '')}"
 
-        def done(choice: tuple[str, str] | None) -> None:
-            if choice:
-                self.podium.review(self.run_id, *choice)
+        def done(choice: ReviewChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.decision == "accept":
+                self.podium.accept_result(self.run_id)
+            else:
+                self.podium.rework(self.run_id, choice.feedback, list(choice.subtasks))
 
-        self.app.push_screen(Review(self.state.result or "", verdict), done)
+        self.app.push_screen(Review(self.state.result or "", self.state.verdict, list(self.state.subtasks)),
+                             done)
 
     def action_home(self) -> None:
         self.podium.go_home()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
@@ -128,7 +130,7 @@ class PlanDetail(Static):
 
     DEFAULT_CSS = "PlanDetail { height: auto; padding: 0 1; border-top: solid $foreground 20%; }"
 
-    def show(self, task: Subtask | None, now: float) -> None:
+    def show(self, task: Subtask | None, now: float, verdict: dict[str, Any] | None = None) -> None:
         if task is None:
             self.update("")
             return
@@ -150,6 +152,10 @@ class PlanDetail(Static):
         )
         if task.error:
             text.append(f"\nerror: {task.error}", "bold red")
+        if verdict is not None:
+            reason = f": {verdict['reasons']}" if verdict.get("reasons") else ""
+            text.append(f"\nreview: {'✔ ok' if verdict.get('ok') else '✘ not ok'}{reason}",
+                        "green" if verdict.get("ok") else "bold yellow")
         self.update(text)
 
 
@@ -208,4 +214,5 @@ class PlanPane(Vertical):
 
     def show_detail(self, state: RunState, now: float) -> None:
         selected = self.query_one(PlanGraph).selected
-        self.query_one(PlanDetail).show(state.subtasks.get(selected) if selected else None, now)
+        task = state.subtasks.get(selected) if selected else None
+        self.query_one(PlanDetail).show(task, now, state.subtask_verdict(task.id) if task else None)
