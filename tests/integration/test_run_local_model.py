@@ -32,6 +32,9 @@ def test_full_run_on_the_local_model_stores_a_result(tmp_path):
     assert execution["result"] and execution["result"].strip()
     assert execution["calls"] >= 4 and execution["completion_tokens"] > 0
     # The synthesis was a real model call by the leader.
-    [synthesis] = rows(tmp_path / "project.podium",
-                       "SELECT agent, content FROM messages WHERE phase = 'synthesis'")
-    assert synthesis["agent"] == "planner" and synthesis["content"].strip()
+    # (The leader's "Lessons learned" note is stored in the same phase, after it.)
+    synthesis = rows(tmp_path / "project.podium",
+                     "SELECT agent, content FROM messages WHERE phase = 'synthesis'"
+                     " AND content NOT LIKE 'Lessons learned%' ORDER BY id")
+    assert len(synthesis) == 1
+    assert synthesis[0]["agent"] == "planner" and synthesis[0]["content"].strip()
