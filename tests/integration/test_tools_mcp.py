@@ -11,33 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from podium.store import ProjectStore
 from podium.tools.mcp_registry import MCPServerConfig, add_server, get_server
 from podium.tools.toolbox import ToolBox
 from podium.tools.types import ToolContext
-from podium.tools.vault import Vault
+from tests.tools_fixtures import store, vault  # noqa: F401  (fixtures)
 
 SERVER = str(Path(__file__).resolve().parents[1] / "tools_mcp_server.py")
 CTX = ToolContext(execution_id="run1", subtask_id="t1", agent="researcher")
 
 
-@pytest.fixture
-async def store(tmp_path):
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    await s.write(
-        lambda tx: tx.execute(
-            "INSERT INTO executions (id, objective, team, status, created_at, updated_at)"
-            " VALUES ('run1', 'o', 'research', 'running', 0, 0)"
-        )
-    )
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-def vault(tmp_path, monkeypatch):
-    monkeypatch.setenv("PODIUM_VAULT", "file")
-    return Vault(tmp_path / "config")
 
 
 def stdio(name: str = "tiny", *args: str, **kw) -> MCPServerConfig:

@@ -15,27 +15,7 @@ from podium.tools import builtins
 from podium.tools.approvals import decide, list_approvals, set_policy
 from podium.tools.toolbox import ToolBox
 from podium.tools.types import Policy, ToolContext
-from podium.tools.vault import Vault
-
-
-@pytest.fixture
-async def store(tmp_path):
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    await s.write(
-        lambda tx: tx.execute(
-            "INSERT INTO executions (id, objective, team, status, created_at, updated_at)"
-            " VALUES ('run1', 'o', 'software', 'running', 0, 0)"
-        )
-    )
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-def vault(tmp_path, monkeypatch):
-    monkeypatch.setenv("PODIUM_VAULT", "file")
-    return Vault(tmp_path / "config")
-
+from tests.tools_fixtures import store, vault  # noqa: F401  (fixtures)
 
 CTX = ToolContext(execution_id="run1", subtask_id="t1", agent="developer")
 

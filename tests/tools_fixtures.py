@@ -1,0 +1,27 @@
+"""Fixtures shared by the tool tests: a project holding run `run1`, and a file-backed vault."""
+
+from __future__ import annotations
+
+import pytest
+
+from podium.store import ProjectStore
+from podium.tools.vault import Vault
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = await ProjectStore.open(tmp_path / "p.podium")
+    await s.write(
+        lambda tx: tx.execute(
+            "INSERT INTO executions (id, objective, team, status, created_at, updated_at)"
+            " VALUES ('run1', 'o', 'software', 'running', 0, 0)"
+        )
+    )
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def vault(tmp_path, monkeypatch):
+    monkeypatch.setenv("PODIUM_VAULT", "file")
+    return Vault(tmp_path / "config")
