@@ -17,7 +17,7 @@ from podium.tui.screens.home import HomeScreen
 from podium.tui.screens.modals import ErrorScreen, HelpScreen, TooSmall
 from podium.tui.screens.run import RunScreen
 from podium.tui.themes import load_themes, theme_dirs
-from podium.tui.widgets.transcripts import AgentLog, MessageBody, Transcripts
+from podium.tui.widgets.transcripts import AgentLog
 from tests.tui.conftest import wait_for
 
 
@@ -57,10 +57,10 @@ async def test_stream_deltas_are_batched_into_markdown_and_replaced_by_the_messa
         agent_log = screen.query_one("#log-tab-ana", AgentLog)
         original = everyone.stream
 
-        async def counting(*args):  # type: ignore[no-untyped-def]
+        def counting(*args):  # type: ignore[no-untyped-def]
             nonlocal writes
             writes += 1
-            await original(*args)
+            original(*args)
 
         everyone.stream = counting  # type: ignore[method-assign]
         words = [f"word{i} " for i in range(300)]
@@ -69,7 +69,7 @@ async def test_stream_deltas_are_batched_into_markdown_and_replaced_by_the_messa
                                              "text": w}) for w in words)
 
         def text(log: AgentLog) -> str:
-            return "".join(m.source for m in log.query(MessageBody))
+            return "".join(log.texts("message"))
 
         await wait_for(pilot, lambda: "word299" in text(everyone), what="streamed text")
         assert 1 <= writes < 30  # 300 deltas, a handful of frames
@@ -81,7 +81,7 @@ async def test_stream_deltas_are_batched_into_markdown_and_replaced_by_the_messa
                                      role="assistant", phase="execution", content="The **final** text.")
         for log in (everyone, agent_log):
             await wait_for(pilot, lambda log=log: text(log) == "The **final** text.", what="final message")
-            assert len(log.query(MessageBody)) == 1  # the streamed block became the message
+            assert len(log.texts("message")) == 1  # the streamed block became the message
 
 
 async def test_consultation_guidance_memory_and_tools_are_styled_apart(project: Path) -> None:
@@ -101,17 +101,16 @@ async def test_consultation_guidance_memory_and_tools_are_styled_apart(project: 
                               "arguments": {"path": "a.txt"}, "result": "hello"}),
         ]:
             await app.store.append_event(type, "r1", **payload)
-        transcripts = screen.query_one(Transcripts)
-        await wait_for(pilot, lambda: transcripts.query("Note.-tool"), what="tool note")
-        text = {kind: " ".join(str(n.render()) for n in transcripts.query(f"#log-all Note.-{kind}"))
-                for kind in ("consult", "guidance", "memory", "tool")}
+        everyone = screen.query_one("#log-all", AgentLog)
+        await wait_for(pilot, lambda: everyone.texts("tool"), what="tool note")
+        text = {kind: " ".join(everyone.texts(kind)) for kind in ("consult", "guidance", "memory", "tool")}
         assert "Is COP 3.1 plausible?" in text["consult"] and "cite NVE" in text["consult"]
         assert "[not imperial]" in text["guidance"]  # user text is not parsed as markup
         assert "Tromsø" in text["memory"] and "0.82" in text["memory"]
         assert "read_file" in text["tool"] and "hello" in text["tool"]
         # The asker's and the peer's tabs both carry the consultation.
         for agent in ("ana", "bob"):
-            assert screen.query(f"#log-tab-{agent} Note.-consult")
+            assert screen.query_one(f"#log-tab-{agent}", AgentLog).texts("consult")
 
 
 async def test_shipped_themes_load_and_a_broken_one_is_reported_once_and_skipped(tmp_path: Path) -> None:
@@ -227,7 +226,7 @@ async def test_transcripts_follow_unless_scrolled_up_then_say_text_is_below(proj
                                              status="running" if i % 2 else "waiting_peer")
 
         await burst(60, 0)
-        await wait_for(pilot, lambda: len(log.query("Note")) >= 60 and log.max_scroll_y > 0, what="notes")
+        await wait_for(pilot, lambda: len(log.entries) >= 60 and log.max_scroll_y > 0, what="notes")
         await pilot.pause(0.2)
         assert log.scroll_y == log.max_scroll_y and not log.behind
         log.release_anchor()  # what a person scrolling up does

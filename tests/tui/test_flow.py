@@ -13,7 +13,7 @@ from podium.tui.screens.modals import Confirm, Review, TextPrompt
 from podium.tui.screens.run import ReplayScreen, RunScreen
 from podium.tui.widgets.board import Board
 from podium.tui.widgets.plan import PlanGraph, PlanPane
-from podium.tui.widgets.transcripts import Transcripts
+from podium.tui.widgets.transcripts import AgentLog, Transcripts
 from tests.tui.conftest import SLOW, make_app, run_status, wait_for
 
 
@@ -116,8 +116,9 @@ async def test_pause_resume_guidance_halt_and_resume(project: Path) -> None:
         prompt.query_one("TextArea").text = "Use metric units"  # typing key by key outlasts the turn
         await pilot.press("ctrl+s")
         assert app.store is not None
-        await wait_for(pilot, lambda: any("Use metric units" in str(n.render())
-                                          for n in screen.query("Note.-guidance")), what="guidance note")
+        everyone = screen.query_one("#log-all", AgentLog)
+        await wait_for(pilot, lambda: any("Use metric units" in n for n in everyone.texts("guidance")),
+                       what="guidance note")
         rows = await app.store.query("SELECT kind, text FROM interventions WHERE execution_id = ?",
                                      (screen.run_id,))
         assert ("guidance", "Use metric units") in [(r["kind"], r["text"]) for r in rows]
@@ -182,7 +183,7 @@ async def test_export_then_open_the_archive_read_only(project: Path, tmp_path: P
         assert replay.state.awaiting_approval and replay.cursor < total
         assert all(t.status is SubtaskStatus.PENDING for t in replay.state.subtasks.values())
         await wait_for(pilot, lambda: replay.transcripts_current, what="transcripts of that moment")
-        notes = " ".join(str(n.render()) for n in replay.query("#log-all Note"))
+        notes = " ".join(replay.query_one("#log-all", AgentLog).notes())
         assert "plan v1 proposed" in notes and "approved" not in notes
         await pilot.press("end")
         assert replay.cursor == total

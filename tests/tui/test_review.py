@@ -14,6 +14,7 @@ from podium.domain import ExecutionStatus
 from podium.tui.screens.modals import Review
 from podium.tui.screens.run import RunScreen
 from podium.tui.widgets.plan import PlanGraph, PlanPane
+from podium.tui.widgets.transcripts import AgentLog
 from tests.tui.conftest import make_app, run_status, wait_for
 from tests.tui.test_flow import start_run
 
@@ -100,8 +101,9 @@ async def test_rework_reruns_the_named_subtask_and_what_depends_on_it_then_waits
         assert screen.state.result is not None and "(v2)" in screen.state.result
         assert await reviews(app, run_id) == [(1, "rework", ["t2"], "Add a cost table", "user"),
                                               (2, None, [], None, None)]
-        await wait_for(pilot, lambda: any("rework: “Add a cost table”" in str(n.render())
-                                          for n in screen.query("Note")), what="rework note")
+        everyone = screen.query_one("#log-all", AgentLog)
+        await wait_for(pilot, lambda: any("rework: “Add a cost table”" in n for n in everyone.notes()),
+                       what="rework note")
 
         modal = await open_review(pilot)
         await pilot.press("ctrl+a")

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 
 from podium import events as ev
 from podium.domain import Event, ExecutionStatus, SubtaskStatus
+from podium.tui import heap
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import REPLAY_BINDINGS, RUN_BINDINGS
 from podium.tui.screens.modals import Confirm, Review, ReviewChoice, TextPrompt
@@ -139,6 +140,8 @@ class RunScreen(Screen[None]):
         widget = self.query_one(target)
         if pane == "plan":
             widget.focus()
+        elif pane == "transcripts":
+            self.query_one(Transcripts).focus_visible_log()
         else:
             widget.focus(scroll_visible=False) if widget.can_focus else self._focus_within(widget)
 
@@ -171,6 +174,7 @@ class RunScreen(Screen[None]):
         assert store is not None
         async with store.bus.subscribe(self.run_id) as queue:
             await self._catch_up()  # after subscribing, so nothing falls in between
+            heap.settle()
             self.loaded.set()
             while True:
                 try:
@@ -210,6 +214,7 @@ class RunScreen(Screen[None]):
         transcripts = self.query_one(Transcripts)
         transcripts.live = False
         await self._show_until(len(self.events))
+        heap.settle()
         self.loaded.set()
 
     async def _show_until(self, target: int) -> None:

@@ -1,166 +1,33 @@
 """Transcripts: an "all" tab plus one per agent, streamed as Markdown.
 
-Deltas are buffered and written at most ~30 times a second through
-Textual's MarkdownStream (one parse per frame, not per token). Each log
-follows the stream unless the person scrolled up, and then shows a marker
-that new text is below. Long logs are pruned from the top.
+Deltas are buffered and written at most ~30 times a second (one render of
+a message's last chunk per frame, not per token). Each log follows the
+stream unless the person scrolled up, and then shows a marker that new text
+is below. Long logs are pruned from the top.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections import defaultdict
 from typing import Any
 
 from rich.text import Text
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Label, Markdown, Static, TabbedContent, TabPane
-from textual.widgets.markdown import MarkdownStream
+from textual.containers import Vertical
+from textual.widgets import TabbedContent, TabPane
 
 from podium import events as ev
 from podium.domain import Event
+from podium.tui.widgets.transcript_view import AgentLog
 
 FRAME_SECONDS = 1 / 30
 _SLUG = re.compile(r"[^A-Za-z0-9_-]")
 StreamKey = tuple[str, str | None, str]  # agent, subtask, phase
+__all__ = ["AgentLog", "Transcripts"]
 
 
 def pane_id(agent: str) -> str:
     return "tab-" + _SLUG.sub("_", agent)
-
-
-class Note(Static):
-    """One line of something that is not model text: consultation, guidance, memory, tool…"""
-
-    DEFAULT_CSS = """
-    Note { height: auto; padding: 0 1 0 2; color: $text-muted; }
-    Note.-consult { color: $secondary; }
-    Note.-guidance { color: $warning; text-style: bold; }
-    Note.-memory { color: $accent; text-style: italic; }
-    Note.-tool { color: $foreground 70%; }
-    Note.-help { color: $warning; text-style: bold; background: $warning 15%; }
-    Note.-status { color: $text-muted; }
-    Note.-plan { color: $primary; }
-    Note.-error { color: $error; }
-    """
-
-
-class MessageHeader(Static):
-    DEFAULT_CSS = """
-    MessageHeader { height: 1; padding: 0 1; color: $primary; text-style: bold; margin-top: 1; }
-    """
-
-
-class MessageBody(Markdown):
-    DEFAULT_CSS = "MessageBody { margin: 0 1 0 2; padding: 0; background: transparent; }"
-
-
-class AgentLog(VerticalScroll):
-    """One agent's (or everyone's) transcript."""
-
-    MAX_ENTRIES = 400
-    DEFAULT_CSS = """
-    AgentLog { height: 1fr; scrollbar-size-vertical: 1; }
-    AgentLog > #below-marker { dock: bottom; height: 1; width: 100%; display: none;
-        background: $primary 40%; color: $text; text-align: center; }
-    """
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._streams: dict[StreamKey, tuple[Markdown, MarkdownStream]] = {}
-        self._entries = 0
-
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Label("▼ new text below (End to follow)", id="below-marker")
-
-    def on_mount(self) -> None:
-        # Textual's anchor keeps the log scrolled to the end as text grows (streamed
-        # Markdown grows after we append) until the person scrolls up; back at the end
-        # it re-anchors.
-        self.anchor()
-
-    @property
-    def following(self) -> bool:
-        return not self._anchor_released
-
-    def _marker(self, show: bool) -> None:
-        # Toggle the marker itself, not a class on the log: a class change restyles every
-        # block in the transcript, which under streaming load costs more than the text.
-        marker = self.query_one("#below-marker")
-        if marker.display != show:
-            marker.display = show
-
-    def _after_append(self, was_following: bool) -> None:
-        if not self.following:
-            self._marker(True)
-
-    @property
-    def behind(self) -> bool:
-        """True when the person scrolled up and text arrived below."""
-        return bool(self.query_one("#below-marker").display)
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        if self.following:
-            self._marker(False)
-
-    def _mount_entry(self, *widgets: Any) -> None:
-        was = self.following
-        self.mount_all(widgets)
-        self._entries += 1
-        if self._entries > self.MAX_ENTRIES:
-            self._prune()
-        self._after_append(was)
-
-    def _prune(self) -> None:
-        keep = {md for md, _ in self._streams.values()}
-        removable = [c for c in self.children if c.id != "below-marker" and c not in keep]
-        excess = len(removable) - self.MAX_ENTRIES
-        if excess > 0:
-            self.remove_children(removable[:excess])
-            self._entries -= excess
-
-    def add_note(self, text: str | Text, kind: str) -> None:
-        # Text, not markup: model and user text may contain [brackets].
-        self._mount_entry(Note(Text(text) if isinstance(text, str) else text, classes=f"-{kind}"))
-
-    def add_message(self, header: str, content: str) -> None:
-        self._mount_entry(MessageHeader(Text(header)), MessageBody(content))
-
-    async def stream(self, key: StreamKey, header: str, text: str) -> None:
-        entry = self._streams.get(key)
-        if entry is None:
-            body = MessageBody("")
-            self._mount_entry(MessageHeader(Text(header)), body)
-            entry = (body, Markdown.get_stream(body))
-            self._streams[key] = entry
-        was = self.following
-        await entry[1].write(text)
-        self._after_append(was)
-
-    async def finish(self, key: StreamKey, header: str, content: str) -> None:
-        """The whole message landed: replace the streamed text with it (or add it)."""
-        entry = self._streams.pop(key, None)
-        if entry is None:
-            self.add_message(header, content)
-            return
-        body, stream = entry
-        try:
-            await stream.stop()
-        except asyncio.CancelledError:
-            # A stream stopped before its task first ran re-raises the task's cancellation
-            # (Textual's MarkdownStream.stop); only a cancellation of *this* task is real.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-        was = self.following
-        await body.update(content)
-        self._after_append(was)
-
-    def is_streaming(self, key: StreamKey) -> bool:
-        return key in self._streams
 
 
 class Transcripts(Vertical):
@@ -179,7 +46,6 @@ class Transcripts(Vertical):
         self._logs: dict[str, AgentLog] = {}
         self._shown_messages: set[Any] = set()
         self._last_synthesis = ""
-        self._next_frame = 0.0
         self.live = True
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -233,10 +99,7 @@ class Transcripts(Vertical):
             await tabs.remove_pane(pane_id(agent))
         self._agents.clear()
         self._logs.clear()
-        log = self.query_one("#log-all", AgentLog)
-        await log.remove_children([c for c in log.children if c.id != "below-marker"])
-        log._streams.clear()
-        log._entries = 0
+        self.query_one("#log-all", AgentLog).clear()
 
     # ------------------------------------------------------------ events
 
@@ -343,7 +206,7 @@ class Transcripts(Vertical):
         for log in await self._both(agent):
             # Text still buffered for this stream is superseded by the whole message.
             self._pending.pop((log.id or "", key), None)
-            await log.finish(key, header, content)
+            log.finish(key, header, content)
 
     async def _intervention(self, p: dict[str, Any]) -> None:
         kind = p.get("kind")
@@ -361,6 +224,12 @@ class Transcripts(Vertical):
         else:
             await self.note(None, f"⚑ you: {kind}", "status")
 
+    def focus_visible_log(self) -> None:
+        """Focus the shown tab's log, so the scroll keys (↑ ↓ PgUp PgDn Home End) work at once."""
+        active = self.query_one(TabbedContent).active or "tab-all"
+        log_id = "log-all" if active == "tab-all" else f"log-{active}"
+        self.query_one(f"#{log_id}", AgentLog).focus(scroll_visible=False)
+
     def _visible_log(self) -> str | None:
         """The id of the log a person can see now (None when the pane is hidden)."""
         if self.region.area == 0:
@@ -374,13 +243,10 @@ class Transcripts(Vertical):
         """One frame: write the visible log's buffered deltas, one append per stream.
 
         Hidden tabs keep their text buffered until shown (or until the whole
-        message lands), so 8 streaming agents cost one Markdown append per
+        message lands), so 8 streaming agents cost one render of a message's tail per
         stream per frame, not two per token.
         """
         if not self._pending:
-            return
-        now = time.perf_counter()
-        if now < self._next_frame:
             return
         visible = self._visible_log()
         if visible is None:
@@ -393,13 +259,9 @@ class Transcripts(Vertical):
                 log = self.query_one(f"#{log_id}", AgentLog)
             except Exception:  # the pane went away (replay cleared it)
                 continue
-            await log.stream(key, self._headers.get(key, _header(key)), "".join(parts))
-        # Pace frames by their cost: when appending took long (many streams, long logs),
-        # wait twice as long before the next, so keys and the other panes stay responsive.
-        self._next_frame = now + 2 * (time.perf_counter() - now)
+            log.stream(key, self._headers.get(key, _header(key)), "".join(parts))
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._next_frame = 0.0
         await self._flush()
 
 
