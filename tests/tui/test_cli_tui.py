@@ -21,3 +21,12 @@ def test_commands_are_registered() -> None:
     assert out.returncode == 0 and "open" in out.stdout
     bench = run_cli("bench", "tui", "--help")
     assert bench.returncode == 0 and "--agents" in bench.stdout
+
+
+def test_the_tui_benchmark_runs_and_prints_its_figures() -> None:
+    out = run_cli("bench", "tui", "--agents", "2", "--rate", "20", "--presses", "2")
+    assert out.returncode == 0, out.stderr
+    for figure in ("time to first frame", "help screen over the run", "plan graph selection"):
+        line = next(line for line in out.stdout.splitlines() if figure in line)
+        assert "ms" in line or " s " in line, line
+    assert "no key was seen" not in out.stdout

@@ -129,3 +129,35 @@ async def test_a_loaded_run_screen_keeps_its_objects_out_of_full_collections(pro
         await open_run(pilot, app)
         assert gc.get_freeze_count() > 0
     gc.unfreeze()
+
+
+async def test_a_reply_that_was_only_a_signal_leaves_no_empty_message() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        log = app.query_one(AgentLog)
+        log.add_note("before", "status")
+        log.stream(KEY, "ana · t1", '```json\n{"action": "done"}\n```')
+        log.add_note("after", "status")
+        await pilot.pause()
+        log.finish(KEY, "ana · t1", "")
+        await pilot.pause()
+        assert log.texts() == ["before", "after"]
+        assert log.virtual_size.height == 2
+
+
+async def test_signals_are_taken_out_of_the_message_shown(project: Path) -> None:
+    from podium import events as ev
+    from podium.tui.app import PodiumApp
+    from tests.tui.test_app_parts import open_run, seed_run
+
+    await seed_run(project)
+    app = PodiumApp(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_run(pilot, app)
+        assert app.store is not None
+        reply = 'COP 3.1 holds at −15 °C.\n\n```json\n{"action": "done", "summary": "checked"}\n```'
+        await app.store.append_event(ev.MESSAGE_ADDED, "r1", message_id=7, agent="ana", subtask_id="t1",
+                                     role="assistant", phase="execution", content=reply)
+        log = screen.query_one("#log-all", AgentLog)
+        await wait_for(pilot, lambda: log.texts("message"), what="message")
+        assert log.texts("message") == ["COP 3.1 holds at −15 °C."]

@@ -83,11 +83,13 @@ def verdict_payload(draft: BaseModel | None, subtasks: Sequence[Subtask], error:
 
 
 def verdict_text(payload: dict[str, Any]) -> str:
-    """The leader's review as a transcript message."""
-    lines = [f"Review: {payload['overall']}"]
-    for v in payload.get("verdicts", []):
-        lines.append(f"- {v['subtask_id']}: {'ok' if v['ok'] else 'not ok'}"
-                     + (f" — {v['reasons']}" if v.get("reasons") else ""))
+    """The leader's review as a transcript message (Markdown: blank lines keep the
+    list apart from the lines around it, or "Result" would join the last item)."""
+    blocks = [f"Review: {payload['overall']}"]
+    bullets = [f"- {v['subtask_id']}: {'ok' if v['ok'] else 'not ok'}"
+               + (f" — {v['reasons']}" if v.get("reasons") else "") for v in payload.get("verdicts", [])]
+    if bullets:
+        blocks.append("\n".join(bullets))
     if payload.get("reasons"):
-        lines.append(f"Result: {payload['reasons']}")
-    return "\n".join(lines)
+        blocks.append(f"Result: {payload['reasons']}")
+    return "\n\n".join(blocks)

@@ -244,11 +244,24 @@ class AgentLog(ScrollView, can_focus=True):
     def finish(self, key: object, header: str, content: str) -> None:
         """The whole message landed: replace the streamed text with it (or add it)."""
         entry = self._streams.pop(key, None)
+        if not content.strip():  # nothing to read (the reply was only a signal): no message
+            if entry is not None:
+                self._remove_message(entry)
+            return
         if entry is None:
             self.add_message(header, content)
             return
         entry.replace(content)
         self._changed(self._index(entry))
+
+    def _remove_message(self, entry: MessageEntry) -> None:
+        index = self._index(entry)
+        first = index - 1 if index and isinstance(self.entries[index - 1], HeaderEntry) else index
+        del self.entries[first:index + 1]
+        self._retained.pop(id(entry), None)
+        self._ends = self._ends[:first]
+        self._clean = first
+        self._changed(first)
 
     def is_streaming(self, key: object) -> bool:
         return key in self._streams

@@ -18,6 +18,7 @@ from textual.widgets import TabbedContent, TabPane
 
 from podium import events as ev
 from podium.domain import Event
+from podium.orchestrator.signals import parse_reply
 from podium.tui.widgets.transcript_view import AgentLog
 
 FRAME_SECONDS = 1 / 30
@@ -199,6 +200,10 @@ class Transcripts(Vertical):
             return
         if role in ("system", "user"):
             return
+        if "action" in content:
+            # A model without tool calls ends its reply with a fenced JSON signal; what it
+            # asked for shows as its own note (consultation, help, tool, status), not as JSON.
+            content = parse_reply(content).text
         key: StreamKey = (agent, p.get("subtask_id"), p.get("phase", ""))
         if p.get("phase") == "synthesis":
             self._last_synthesis = content.strip()
