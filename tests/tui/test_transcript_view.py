@@ -24,7 +24,7 @@ class LogApp(App[None]):
 def rows(log: AgentLog) -> list[str]:
     width = log.scrollable_content_region.width
     return ["".join(s.text for s in line).rstrip()
-            for entry in log.entries for line in entry.lines(log._render_lines, width, log._style_map())]
+            for entry in log.entries for line in entry.lines(log, width)]
 
 
 async def test_a_streamed_message_renders_like_the_whole_message_and_redoes_only_its_tail() -> None:
@@ -32,14 +32,14 @@ async def test_a_streamed_message_renders_like_the_whole_message_and_redoes_only
     async with app.run_test(size=(80, 20)) as pilot:
         log = app.query_one(AgentLog)
         rendered: list[int] = []
-        original = log._render_lines
+        original = log.paint_markdown
 
-        def counting(renderable, width):  # type: ignore[no-untyped-def]
-            lines = original(renderable, width)
+        def counting(text, width):  # type: ignore[no-untyped-def]
+            lines = original(text, width)
             rendered.append(len(lines))
             return lines
 
-        log._render_lines = counting  # type: ignore[method-assign]
+        log.paint_markdown = counting  # type: ignore[method-assign]
         source = "\n\n".join(PARAGRAPHS)
         for start in range(0, len(source), 7):  # a frame's worth of tokens at a time
             log.stream(KEY, "ana · t1", source[start:start + 7])
@@ -90,8 +90,7 @@ async def test_old_entries_are_pruned_and_only_recent_ones_keep_their_lines() ->
         assert log.texts("header") == ["ana · t1"]  # with its header
         assert log.texts("tool")[-1] == "note 199" and "note 100" not in log.texts("tool")
         assert sum(entry.has_lines for entry in log.entries) <= log.RETAINED_ENTRIES
-        assert log.virtual_size.height == sum(len(e.lines(log._render_lines, log._width, log._style_map()))
-                                              for e in log.entries)
+        assert log.virtual_size.height == sum(len(e.lines(log, log._width)) for e in log.entries)
 
 
 async def test_text_can_be_selected_and_user_text_is_not_markup() -> None:
@@ -161,3 +160,23 @@ async def test_signals_are_taken_out_of_the_message_shown(project: Path) -> None
         log = screen.query_one("#log-all", AgentLog)
         await wait_for(pilot, lambda: log.texts("message"), what="message")
         assert log.texts("message") == ["COP 3.1 holds at −15 °C."]
+
+
+async def test_a_theme_change_repaints_notes_and_code_in_its_colours() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        app.theme = "textual-dark"
+        log = app.query_one(AgentLog)
+        log.add_note("⚑ guidance", "guidance")
+        log.add_message("ana", "```python\nx = 1\n```")
+        await pilot.pause()
+
+        def colours() -> set[str]:
+            lines = [line for entry in log.entries for line in entry.lines(log, log._width)]
+            return {str(seg.style.color) for line in lines for seg in line if seg.style and seg.style.color}
+
+        dark = colours()
+        app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.pause()
+        assert colours() != dark

@@ -15,3 +15,17 @@ def test_the_review_message_is_a_heading_line_a_list_and_a_result_paragraph() ->
                       and t.level == 0]
     assert len(items) == 2
     assert top_paragraphs == ["Review: needs work: t2", "Result: Missing a cost table."]
+
+
+def test_a_verdict_without_subtask_verdicts_does_not_claim_they_were_checked() -> None:
+    from pydantic import BaseModel
+
+    from podium.domain import Subtask
+    from podium.orchestrator.review import review_schema, verdict_payload
+
+    subtasks = [Subtask(id="t1", agent="ana", description="Collect sources")]
+    draft: BaseModel = review_schema(subtasks)(verdicts=[], result_ok=True, reasons="fine")
+    overall = verdict_payload(draft, subtasks)["overall"]
+    assert overall == "meets the objective (no subtask was checked on its own)"
+    draft = review_schema(subtasks)(verdicts=[{"subtask_id": "t1", "ok": True}], result_ok=True)
+    assert verdict_payload(draft, subtasks)["overall"] == "meets the criteria (1 of 1 subtasks checked)"

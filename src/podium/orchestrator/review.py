@@ -75,7 +75,9 @@ def verdict_payload(draft: BaseModel | None, subtasks: Sequence[Subtask], error:
     failing = [v["subtask_id"] for v in verdicts if not v["ok"]]
     ok = bool(data.get("result_ok")) and not failing
     if ok:
-        overall = f"meets the criteria ({len(verdicts)} subtasks checked)"
+        # A weak model may judge the result without a verdict per subtask: say so.
+        overall = (f"meets the criteria ({len(verdicts)} of {len(subtasks)} subtasks checked)" if verdicts
+                   else "meets the objective (no subtask was checked on its own)")
     else:
         what = ", ".join(failing) if failing else "the result"
         overall = f"needs work: {what}"

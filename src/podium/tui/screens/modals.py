@@ -209,7 +209,7 @@ def verdict_text(verdict: dict[str, Any]) -> Text:
 class HelpScreen(ModalScreen[None]):
     """Every key on the screen below, as currently mapped (a keymap remap shows here)."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 72; }"
+    DEFAULT_CSS = _MODAL_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 90; }"
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:

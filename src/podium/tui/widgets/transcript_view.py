@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from rich.console import RenderableType
 from rich.markdown import Markdown as RichMarkdown
@@ -32,7 +31,16 @@ from podium.tui.markdown_chunks import last_safe_cut
 NOTE_KINDS = ("consult", "guidance", "memory", "tool", "help", "status", "plan", "error")
 MARKER_TEXT = "▼ new text below (End to follow)"
 Line = list[Segment]  # a rendered row; Strips are made only to draw (each holds a dozen caches)
-Render = Callable[[RenderableType, int], list[Line]]
+
+
+class Painter(Protocol):
+    """How entries turn into lines: the log supplies the console, the theme's styles and code colours."""
+
+    def paint(self, renderable: RenderableType, width: int) -> list[Line]: ...
+
+    def paint_markdown(self, text: str, width: int) -> list[Line]: ...
+
+    def style_for(self, name: str) -> Style: ...
 
 
 class Entry:
@@ -52,20 +60,20 @@ class Entry:
     def plain(self) -> str:
         raise NotImplementedError
 
-    def _render(self, render: Render, width: int, styles: dict[str, Style]) -> list[Line]:
+    def _render(self, painter: Painter, width: int) -> list[Line]:
         raise NotImplementedError
 
-    def lines(self, render: Render, width: int, styles: dict[str, Style]) -> list[Line]:
+    def lines(self, painter: Painter, width: int) -> list[Line]:
         if width != self._width or self._lines is None or self._stale:
             self._width = width
             self._stale = False
-            self._lines = self._render(render, width, styles)
+            self._lines = self._render(painter, width)
             self._height = len(self._lines)
         return self._lines
 
-    def height(self, render: Render, width: int, styles: dict[str, Style]) -> int:
+    def height(self, painter: Painter, width: int) -> int:
         if width != self._width or self._stale:
-            self.lines(render, width, styles)
+            self.lines(painter, width)
         return self._height
 
     @property
@@ -92,10 +100,10 @@ class NoteEntry(Entry):
     def plain(self) -> str:
         return self.text.plain
 
-    def _render(self, render: Render, width: int, styles: dict[str, Style]) -> list[Line]:
+    def _render(self, painter: Painter, width: int) -> list[Line]:
         text = self.text.copy()
-        text.stylize(styles.get(self.kind, Style()), 0, len(text))
-        return render(Padding(text, (0, 1, 0, 2)), width)
+        text.stylize(painter.style_for(self.kind), 0, len(text))
+        return painter.paint(Padding(text, (0, 1, 0, 2)), width)
 
 
 class HeaderEntry(Entry):
@@ -111,8 +119,9 @@ class HeaderEntry(Entry):
     def plain(self) -> str:
         return self.text
 
-    def _render(self, render: Render, width: int, styles: dict[str, Style]) -> list[Line]:
-        return [_blank(width), *render(Padding(Text(self.text, styles["header"]), (0, 1)), width)]
+    def _render(self, painter: Painter, width: int) -> list[Line]:
+        header = Padding(Text(self.text, painter.style_for("header")), (0, 1))
+        return [_blank(width), *painter.paint(header, width)]
 
 
 class MessageEntry(Entry):
@@ -149,26 +158,20 @@ class MessageEntry(Entry):
         super().invalidate()
         self._sealed, self._sealed_upto = [], 0
 
-    def lines(self, render: Render, width: int, styles: dict[str, Style]) -> list[Line]:
+    def lines(self, painter: Painter, width: int) -> list[Line]:
         if width != self._width:
             self._sealed, self._sealed_upto = [], 0
-        return super().lines(render, width, styles)
+        return super().lines(painter, width)
 
-    def _render(self, render: Render, width: int, styles: dict[str, Style]) -> list[Line]:
+    def _render(self, painter: Painter, width: int) -> list[Line]:
         if not self.streaming:
-            return _markdown(render, self.source, width)
+            return painter.paint_markdown(self.source, width)
         cut = last_safe_cut(self.source, self._sealed_upto)
         if cut > self._sealed_upto:
-            chunk = _markdown(render, self.source[self._sealed_upto:cut], width)
+            chunk = painter.paint_markdown(self.source[self._sealed_upto:cut], width)
             self._sealed = _join(self._sealed, chunk, width)
             self._sealed_upto = cut
-        return _join(self._sealed, _markdown(render, self.source[self._sealed_upto:], width), width)
-
-
-def _markdown(render: Render, text: str, width: int) -> list[Line]:
-    if not text.strip():
-        return []
-    return render(Padding(RichMarkdown(text, hyperlinks=False), (0, 1, 0, 2)), width)
+        return _join(self._sealed, painter.paint_markdown(self.source[self._sealed_upto:], width), width)
 
 
 def _blank(width: int) -> Line:
@@ -324,20 +327,28 @@ class AgentLog(ScrollView, can_focus=True):
     def _width(self) -> int:
         return self.scrollable_content_region.width
 
-    def _style_map(self) -> dict[str, Style]:
-        if self._styles is None:
-            self._styles = {"header": self.get_component_rich_style("transcript--header", partial=True)}
-            for kind in NOTE_KINDS:
-                self._styles[kind] = self.get_component_rich_style(f"transcript--{kind}", partial=True)
-        return self._styles
+    # The Painter entries draw with: this log's console, theme styles and code colours.
 
-    def _render_lines(self, renderable: RenderableType, width: int) -> list[Line]:
+    def style_for(self, name: str) -> Style:
+        if self._styles is None:
+            self._styles = {kind: self.get_component_rich_style(f"transcript--{kind}", partial=True)
+                            for kind in ("header", *NOTE_KINDS)}
+        return self._styles.get(name, Style())
+
+    def paint(self, renderable: RenderableType, width: int) -> list[Line]:
         console = self.app.console
         lines = console.render_lines(renderable, console.options.update_width(width), pad=False)
         return [Segment.adjust_line_length(line, width) for line in lines]
 
+    def paint_markdown(self, text: str, width: int) -> list[Line]:
+        if not text.strip():
+            return []
+        code_theme = "monokai" if self.app.current_theme.dark else "friendly"
+        return self.paint(Padding(RichMarkdown(text, code_theme=code_theme, hyperlinks=False), (0, 1, 0, 2)),
+                           width)
+
     def _lines_of(self, entry: Entry) -> list[Line]:
-        lines = entry.lines(self._render_lines, self._width, self._style_map())
+        lines = entry.lines(self, self._width)
         self._retain(entry)
         return lines
 
@@ -367,11 +378,10 @@ class AgentLog(ScrollView, can_focus=True):
         width = self._width
         if width <= 0:
             return  # not laid out yet: measured on the first resize
-        styles = self._style_map()
         ends = self._ends[: self._clean]
         total = ends[-1] if ends else 0
         for entry in self.entries[self._clean:]:
-            total += entry.height(self._render_lines, width, styles)
+            total += entry.height(self, width)
             if entry.has_lines:
                 self._retain(entry)
             ends.append(total)
@@ -465,9 +475,8 @@ class AgentLog(ScrollView, can_focus=True):
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         width = self._width
-        styles = self._style_map()
         rows = ["".join(segment.text for segment in line).rstrip()
-                for entry in self.entries for line in entry.lines(self._render_lines, width, styles)]
+                for entry in self.entries for line in entry.lines(self, width)]
         for entry in self.entries:
             if id(entry) not in self._retained:
                 entry.drop_lines()
