@@ -273,3 +273,47 @@ def test_models_without_tool_calling_use_the_fenced_json_signal(tmp_path):
     assert calls[0]["result"] == "wrote 15 bytes to hello.py"
     assert "absolute paths are outside the workspace" in calls[1]["error"]
     assert (tmp_path / "project-workspace" / run_id / "hello.py").read_text() == "print('hello')\n"
+
+
+def test_approvals_left_pending_by_a_killed_process_expire_when_the_run_resumes(tmp_path):
+    env = _setup(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podium", "run", "Write and test a fizzbuzz module", "--team", "software",
+         "--yes", "--json", "--model", f"scripted:{tmp_path / 'software.toml'}", "--allow-tools", "tiny__*"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        env={**__import__("os").environ, **env},
+    )
+    db = tmp_path / "project.podium"
+    try:
+        deadline = time.monotonic() + 120
+        waiting: list[dict] = []
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if db.exists():
+                try:
+                    run_id = _run_id(tmp_path)
+                    waiting = _events(db, run_id, "tool.approval_requested")
+                except (AssertionError, IndexError, json.JSONDecodeError, sqlite3.Error):
+                    continue
+        assert waiting and waiting[0]["tool"] == "run_command"
+        proc.kill()  # kill -9 while the request waits: nobody will ever decide it
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    old = waiting[0]["id"]
+    assert f"#{old}" in run_cli("approve", run_id).stdout  # still shown as waiting
+
+    resumed = run_cli("resume", run_id, "--yes", "--allow-tools", "run_command,tiny__*", env=env, timeout=240)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # The old request is settled (denied, with the usual event) instead of waiting forever.
+    decided = [d for d in _events(db, run_id, "tool.approval_decided") if d["id"] == old]
+    assert len(decided) == 1 and not decided[0]["approved"] and decided[0]["by"] == "podium"
+    assert decided[0]["reason"].startswith("expired")
+    listed = run_cli("approve", run_id)
+    assert listed.returncode == 0 and "nothing waits for approval" in listed.stdout, listed.stdout
+    again = run_cli("approve", run_id, str(old))
+    assert again.returncode == 2 and "already denied by podium" in again.stderr
+    # The resumed run asked again and went on: the test ran.
+    result = [c for c in _events(db, run_id, "tool.called") if c["tool"] == "run_command"]
+    assert "1 passed" in result[-1]["result"]

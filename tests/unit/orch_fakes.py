@@ -1,6 +1,6 @@
 """A small in-test gateway with the Gateway's methods, for engine unit tests.
 
-It really enforces the BudgetGuard (check before, record after) and really
+It really enforces the BudgetGuard (a reservation held while the call is in flight) and really
 streams through on_delta, so the engine's handling of both is exercised.
 Replies come from a function of (messages, context, schema) the test gives.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from podium.domain import Usage
-from podium.llm.types import BudgetGuard, CallContext, CallResult, LLMError, ToolCall
+from podium.llm.types import BudgetGuard, CallContext, CallResult, LLMError, ToolCall, estimate_prompt_tokens
 
 
 class FakeStructuredError(LLMError):
@@ -54,9 +54,18 @@ class FakeGateway:
         return self.tools
 
     async def _call(self, call: Call, guard: BudgetGuard | None, on_delta: Any = None,
-                    estimated_tokens: int = 0) -> CallResult:
-        if guard is not None:
-            guard.check(estimated_tokens)
+                    estimated_tokens: int = 0, max_tokens: int | None = None) -> CallResult:
+        if guard is None:
+            return await self._answer(call, on_delta)
+        # Reserve like the Gateway: prompt estimate + reply cap, held while the call is in flight.
+        prompt = max(estimated_tokens, estimate_prompt_tokens(call.messages, call.tools))
+        estimate = prompt + (max_tokens or 0)
+        async with guard.reserve(estimate) as slot:
+            result = await self._answer(call, on_delta)
+            slot.record(result.usage)
+        return result
+
+    async def _answer(self, call: Call, on_delta: Any) -> CallResult:
         self.calls.append(call)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -75,20 +84,19 @@ class FakeGateway:
                 out = on_delta(word + " ")
                 if asyncio.iscoroutine(out):
                     await out
-        if guard is not None:
-            guard.record(usage)
         return result
 
     async def complete(self, messages: list[dict[str, Any]], *, context: CallContext,
                        guard: BudgetGuard | None = None, model: str | None = None,
                        tools: list[dict[str, Any]] | None = None, on_delta: Any = None,
                        max_tokens: int | None = None, estimated_tokens: int = 0) -> CallResult:
-        return await self._call(Call(messages, context, tools=tools), guard, on_delta, estimated_tokens)
+        return await self._call(Call(messages, context, tools=tools), guard, on_delta, estimated_tokens,
+                                max_tokens)
 
     async def structured(self, messages: list[dict[str, Any]], schema: Any, *, context: CallContext,
                          guard: BudgetGuard | None = None, model: str | None = None,
                          max_tokens: int | None = None) -> tuple[Any, CallResult]:
-        result = await self._call(Call(messages, context, schema=schema), guard)
+        result = await self._call(Call(messages, context, schema=schema), guard, max_tokens=max_tokens)
         try:
             return schema.model_validate_json(result.content), result
         except ValidationError as exc:

@@ -132,6 +132,79 @@ async def test_per_subtask_limit_refuses_clearly(store):
     assert "Consultation refused: this subtask has used its 2 consultations" in last.prompt
 
 
+def consulting_until_refused(subtask: str = "t1"):
+    def respond(call: Call):
+        ctx = call.context
+        if ctx.phase == "consultation":
+            return "an answer"
+        if ctx.subtask_id == subtask and ctx.phase == "execution":
+            if "refused" in call.prompt:
+                return f"done with what I know{DONE}"
+            return CONSULT.format(peer="writer", q="again?")
+        return default(call)
+
+    return respond
+
+
+async def left_by_a_killed_process(engine, run_id: str, subtask_id: str, n: int) -> None:
+    """What a process killed mid-subtask leaves: the subtask running, its consultations recorded."""
+    from podium.domain import Message, Phase, Role, Usage
+
+    subtask = {s.id: s for s in await engine.repo.subtasks(run_id)}[subtask_id]
+    await engine.repo.set_subtask_status(run_id, subtask, SubtaskStatus.RUNNING)
+    for i in range(n):
+        question = Message(execution_id=run_id, subtask_id=subtask_id, agent="writer", role=Role.USER,
+                           phase=Phase.CONSULTATION, content=f"Question from researcher: q{i}")
+        cid = await engine.control_repo.start_consultation(
+            run_id, subtask, asker="researcher", peer="writer", question=f"q{i}", depth=1, wait=True,
+            question_message=question)
+        await engine.control_repo.finish_consultation(
+            run_id, subtask, cid, asker="researcher", peer="writer", answer="a", error=None, usage=Usage(),
+            resume=True, elapsed_s=0.1)
+
+
+async def test_the_consultation_limit_holds_across_a_crash_and_resume(store):
+    engine, _ = engine_for(store, settings={"discussion": False})
+    run_id = await planned(engine)
+    await left_by_a_killed_process(engine, run_id, "t1", 2)
+
+    fresh, gateway = engine_for(store, consulting_until_refused(),
+                                settings={"discussion": False, "max_consultations_per_subtask": 2})
+    final = await fresh.resume(run_id)
+    assert final.status is ExecutionStatus.COMPLETED
+    # The restarted subtask had used its allowance before the crash: no fresh one.
+    assert len(await store.query("SELECT * FROM consultations WHERE subtask_id = 't1'")) == 2
+    assert not [c for c in gateway.calls if c.context.phase == "consultation"]
+    first = next(c for c in gateway.calls if c.context.subtask_id == "t1" and "refused" in c.prompt)
+    assert "Consultation refused: this subtask has used its 2 consultations" in first.prompt
+
+
+async def test_a_restarted_subtask_may_use_what_is_left_of_its_allowance(store):
+    engine, _ = engine_for(store, settings={"discussion": False})
+    run_id = await planned(engine)
+    await left_by_a_killed_process(engine, run_id, "t1", 1)
+
+    fresh, _ = engine_for(store, consulting_until_refused(),
+                          settings={"discussion": False, "max_consultations_per_subtask": 3})
+    assert (await fresh.resume(run_id)).status is ExecutionStatus.COMPLETED
+    assert len(await store.query("SELECT * FROM consultations WHERE subtask_id = 't1'")) == 3
+
+
+async def test_a_subtask_sent_back_for_rework_gets_a_new_consultation_allowance(store):
+    def respond(call: Call):
+        if call.context.phase == "review":
+            return reviewing()(call)
+        return consulting_until_refused("t2")(call)
+
+    engine, _ = engine_for(store, respond, settings={"discussion": False, "review": "human",
+                                                     "max_consultations_per_subtask": 1})
+    run_id = await planned(engine)
+    assert (await engine.execute(run_id)).status is ExecutionStatus.REVIEW
+    assert len(await store.query("SELECT * FROM consultations WHERE subtask_id = 't2'")) == 1
+    await engine.rework(run_id, "Check the numbers again", ["t2"])
+    assert len(await store.query("SELECT * FROM consultations WHERE subtask_id = 't2'")) == 2
+
+
 async def test_a_peer_may_consult_once_more_then_depth_refuses(store):
     def respond(call: Call):
         ctx = call.context

@@ -220,7 +220,8 @@ async def test_token_budget_halts_cleanly_and_resume_finishes_without_rerunning(
     engine, gateway = engine_for(store, settings={"concurrency": 1, "discussion": False})
     run_id = await planned(engine)
     used = (await engine.repo.get_execution(run_id)).usage.tokens
-    await engine.repo.set_budget(run_id, Budget(tokens=used + 700))
+    # A turn holds its prompt estimate plus its reply cap (turn_max_tokens) while in flight.
+    await engine.repo.set_budget(run_id, Budget(tokens=used + 700 + engine.settings.turn_max_tokens))
     halted = await engine.execute(run_id)
     assert halted.status is ExecutionStatus.HALTED
     subtasks = {s.id: s for s in await engine.repo.subtasks(run_id)}

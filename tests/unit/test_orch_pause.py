@@ -13,7 +13,7 @@ import json
 import pytest
 
 from podium import events as ev
-from podium.domain import ExecutionStatus, SubtaskStatus
+from podium.domain import ExecutionStatus, InterventionKind, SubtaskStatus
 from podium.store import ProjectStore
 from tests.unit.test_orch_collab import reviewing
 from tests.unit.test_orch_engine import engine_for, planned
@@ -114,3 +114,88 @@ async def test_a_pause_during_synthesis_holds_the_review_until_resume(store):
     final = await asyncio.wait_for(task, 5)
     assert final.status is ExecutionStatus.REVIEW and phases(gateway)[-2:] == ["synthesis", "review"]
     assert final.result and final.result.startswith("FINAL")
+
+
+async def pause_during_review(store, review: str, *, other_process: bool = False):  # type: ignore[no-untyped-def]
+    """Pause while the leader's review call is in flight (in-process, or a row another process wrote)."""
+    engine, gateway = engine_for(store, reviewing(), latency=0.2,
+                                 settings={"discussion": False, "review": review})
+    run_id = await planned(engine)
+    task = asyncio.create_task(engine.execute(run_id))
+
+    async def reviewing_now() -> bool:
+        return "review" in phases(gateway)
+
+    await until(reviewing_now)
+    mark = await last_seq(store)
+    if other_process:
+        iid = await engine.repo.add_intervention(run_id, InterventionKind.PAUSE, source="cli")
+        assert await engine.control_repo.wait_consumed(iid, timeout=2) is not None
+    else:
+        await engine.control(run_id).pause()
+
+    async def verdict_recorded() -> bool:
+        return bool(await store.query("SELECT 1 FROM events WHERE execution_id = ? AND type = ?",
+                                      (run_id, ev.REVIEW_VERDICT)))
+
+    await until(verdict_recorded)  # the review call returned while paused
+    await asyncio.sleep(0.3)
+    return engine, gateway, run_id, task, mark
+
+
+async def resume_from(engine, run_id: str, other_process: bool) -> None:  # type: ignore[no-untyped-def]
+    if other_process:
+        iid = await engine.repo.add_intervention(run_id, InterventionKind.RESUME, source="cli")
+        assert await engine.control_repo.wait_consumed(iid, timeout=2) is not None
+    else:
+        await engine.control(run_id).resume()
+
+
+@pytest.mark.parametrize("other_process", [False, True], ids=["in-process", "from-another-process"])
+async def test_a_pause_during_the_review_holds_and_resume_goes_to_awaiting_review(store, other_process):
+    engine, gateway, run_id, task, mark = await pause_during_review(store, "human",
+                                                                    other_process=other_process)
+    # The pause holds: the verdict is recorded, the run stays paused, the result is not out yet.
+    assert not task.done()
+    execution = await engine.repo.get_execution(run_id)
+    assert execution.status is ExecutionStatus.PAUSED and execution.result is None
+    assert await statuses_since(store, run_id, mark) == ["paused"]
+    [review] = await engine.control_repo.reviews(run_id)
+    assert review["decision"] is None and review["verdict"]["ok"] is True
+    assert not await store.query("SELECT 1 FROM events WHERE execution_id = ? AND type = ?",
+                                 (run_id, ev.RUN_RESULT))
+
+    await resume_from(engine, run_id, other_process)
+    final = await asyncio.wait_for(task, 5)
+    # As if the pause had come after the review: awaiting the human's review, with the result.
+    assert final.status is ExecutionStatus.REVIEW and final.result and final.result.startswith("FINAL")
+    assert await statuses_since(store, run_id, mark) == ["paused", "running", "review"]
+    assert phases(gateway).count("review") == 1 and len(await engine.control_repo.reviews(run_id)) == 1
+    assert (await engine.accept(run_id)).status is ExecutionStatus.COMPLETED
+
+
+async def test_a_pause_during_an_automatic_review_holds_the_acceptance_until_resume(store):
+    engine, _, run_id, task, mark = await pause_during_review(store, "auto")
+    assert not task.done()
+    assert (await engine.repo.get_execution(run_id)).status is ExecutionStatus.PAUSED
+    [review] = await engine.control_repo.reviews(run_id)
+    assert review["decision"] is None  # not accepted while paused
+
+    await engine.control(run_id).resume()
+    final = await asyncio.wait_for(task, 5)
+    assert final.status is ExecutionStatus.COMPLETED and final.result and final.result.startswith("FINAL")
+    assert await statuses_since(store, run_id, mark) == ["paused", "running", "completed"]
+    [review] = await engine.control_repo.reviews(run_id)
+    assert (review["decision"], review["decided_by"]) == ("accept", "auto")
+
+
+async def test_a_halt_while_the_review_is_held_keeps_the_verdict_and_resume_reviews_again(store):
+    engine, gateway, run_id, task, _ = await pause_during_review(store, "human")
+    await engine.control(run_id).halt(reason="later")
+    final = await asyncio.wait_for(task, 2)
+    assert final.status is ExecutionStatus.HALTED
+    assert len(await engine.control_repo.reviews(run_id)) == 1
+
+    mark = len(gateway.calls)
+    assert (await engine.resume(run_id)).status is ExecutionStatus.REVIEW
+    assert phases(gateway)[mark:] == ["synthesis", "review"]

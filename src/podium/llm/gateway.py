@@ -5,7 +5,7 @@
 - `structured`: a validated pydantic instance, with one repair round.
 - `embed`: embedding vectors.
 Retries with backoff and jitter on transient failures, a per-call deadline,
-budgets checked before each call and usage recorded after it.
+budgets reserved before each call (calls in flight count) and usage recorded after it.
 
 litellm is imported lazily (see _litellm.py), so importing this module is cheap.
 """
@@ -13,6 +13,7 @@ litellm is imported lazily (see _litellm.py), so importing this module is cheap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -39,8 +40,10 @@ from podium.llm.types import (
     ChatMessage,
     DeltaCallback,
     ModelConfigError,
+    Reservation,
     StructuredOutputError,
     ToolCall,
+    estimate_prompt_tokens,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +60,11 @@ class _Target:
     kind: str
     api_base: str | None = None
     api_key: str | None = None
+
+
+def _reserve(guard: BudgetGuard | None, tokens: int, usd: float
+             ) -> contextlib.AbstractAsyncContextManager[Reservation | None]:
+    return guard.reserve(tokens, usd) if guard is not None else contextlib.nullcontext()
 
 
 class _Shown:
@@ -294,8 +302,31 @@ class Gateway:
         `tools` (litellm/OpenAI format) are passed only to models that support tool calls
         (see supports_tools); others get none and should be prompted to signal in text.
         """
-        if guard is not None:
-            guard.check(estimated_tokens)
+        # Budget: the call holds its estimate (prompt + reply cap) while in flight, so concurrent
+        # calls cannot all pass the check against the same remaining budget (see BudgetGuard.reserve).
+        # A caller's own estimate may raise the gateway's, not lower it.
+        prompt_estimate = max(estimated_tokens, estimate_prompt_tokens(messages, tools))
+        estimate_usd = 0.0
+        if guard is not None and guard.budget.usd is not None:  # pricing needs the resolved model
+            estimate_usd = self._estimate_cost(await self._atarget(model), prompt_estimate, max_tokens or 0)
+        async with _reserve(guard, prompt_estimate + (max_tokens or 0), estimate_usd) as slot:
+            result = await self._complete(messages, context, model, tools, on_delta, max_tokens,
+                                          response_format, temperature)
+            if slot is not None:
+                slot.record(result.usage)
+        return result
+
+    async def _complete(
+        self,
+        messages: list[ChatMessage],
+        context: CallContext,
+        model: str | None,
+        tools: list[dict] | None,
+        on_delta: DeltaCallback | None,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None,
+        temperature: float | None,
+    ) -> CallResult:
         target = await self._atarget(model)
         from podium.llm._litellm import get
 
@@ -329,9 +360,21 @@ class Gateway:
         result = await self._with_retries(target, attempt)
         result.latency_ms = (time.perf_counter() - start) * 1000
         result.model = target.name
-        if guard is not None:
-            guard.record(result.usage)
         return result
+
+    @staticmethod
+    def _estimate_cost(target: _Target, prompt_tokens: int, completion_tokens: int) -> float:
+        """What a call of this size would cost, from litellm's price map; 0 when the model is unpriced."""
+        if target.litellm_model in _UNPRICED:
+            return 0.0
+        from podium.llm._litellm import get
+
+        try:
+            return float(sum(get().cost_per_token(model=target.litellm_model, prompt_tokens=prompt_tokens,
+                                                  completion_tokens=completion_tokens)))
+        except Exception:
+            _UNPRICED.add(target.litellm_model)
+            return 0.0
 
     @staticmethod
     def _from_response(resp: Any) -> CallResult:

@@ -6,7 +6,11 @@ gateway implementation.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import json
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -61,30 +65,120 @@ class BudgetExceeded(PodiumError):
         self.what = what
 
 
+def estimate_prompt_tokens(messages: list[ChatMessage], tools: list[dict[str, Any]] | None = None) -> int:
+    """A cheap upper-ish guess of a prompt's tokens: ~4 characters a token plus a few a message.
+
+    Used to reserve budget before a call; the real count comes back with the reply.
+    """
+    chars = sum(len(str(m.get("content") or "")) for m in messages)
+    if tools:
+        chars += len(json.dumps(tools))
+    return math.ceil(chars / 4) + 4 * len(messages)
+
+
+class Reservation:
+    """One call's hold on a budget, from admission until it finishes (see BudgetGuard.reserve)."""
+
+    def __init__(self, guard: BudgetGuard, tokens: int, usd: float) -> None:
+        self.guard = guard
+        self.tokens = tokens
+        self.usd = usd
+        self.recorded: Usage | None = None
+
+    def record(self, usage: Usage) -> None:
+        """The call finished: count its real usage (and one step) instead of the estimate."""
+        if self.recorded is None:
+            self.recorded = usage
+            self.guard.usage = self.guard.usage.add(usage)
+            self.guard.steps += 1
+
+
 class BudgetGuard:
     """Counts usage against a budget; refuses calls that would exceed it.
 
     Shared by every call of one run (planning, execution, consultation,
-    synthesis), so all of them count.
+    synthesis), so all of them count. Calls in flight count too: each call
+    holds a reservation (its token estimate, one step, its estimated cost)
+    from admission until it finishes, so N concurrent calls cannot all pass
+    the check against the same remaining budget.
     """
 
     def __init__(self, budget: Budget | None = None, usage: Usage | None = None, steps: int = 0) -> None:
         self.budget = budget or Budget()
         self.usage = usage or Usage()
         self.steps = steps
+        # Held by calls in flight (admitted, not finished yet).
+        self.reserved_tokens = 0
+        self.reserved_usd = 0.0
+        self.in_flight = 0
+        self._released: asyncio.Event | None = None  # created by the first waiter, set on a release
 
-    def check(self, estimated_tokens: int = 0) -> None:
+    def refusal(self, estimated_tokens: int = 0, estimated_usd: float = 0.0, *,
+                in_flight: bool = True) -> BudgetExceeded | None:
+        """Why a call with this estimate may not start now, or None.
+
+        `in_flight=False` ignores the reservations of calls in flight: a refusal then is final,
+        since finished calls only ever add usage.
+        """
         b, u = self.budget, self.usage
-        if b.tokens is not None and u.tokens + estimated_tokens > b.tokens:
-            raise BudgetExceeded("token", u.tokens + estimated_tokens, b.tokens)
-        if b.usd is not None and u.cost_usd >= b.usd:
-            raise BudgetExceeded("cost (USD)", u.cost_usd, b.usd)
-        if b.steps is not None and self.steps >= b.steps:
-            raise BudgetExceeded("step", self.steps, b.steps)
+        tokens, usd, steps = u.tokens, u.cost_usd, self.steps
+        if in_flight:
+            tokens, usd = tokens + self.reserved_tokens, usd + self.reserved_usd
+            steps += self.in_flight
+        if b.tokens is not None and tokens + estimated_tokens > b.tokens:
+            return BudgetExceeded("token", tokens + estimated_tokens, b.tokens)
+        # Cost stays a post-hoc check (spent or held >= limit) unless a price gave an estimate.
+        if b.usd is not None and (usd >= b.usd or (estimated_usd > 0 and usd + estimated_usd > b.usd)):
+            return BudgetExceeded("cost (USD)", usd + estimated_usd, b.usd)
+        if b.steps is not None and steps >= b.steps:
+            return BudgetExceeded("step", steps, b.steps)
+        return None
 
-    def record(self, usage: Usage) -> None:
-        self.usage = self.usage.add(usage)
-        self.steps += 1
+    def check(self, estimated_tokens: int = 0, estimated_usd: float = 0.0) -> None:
+        """Raise BudgetExceeded unless used + reserved + this estimate fit every budget."""
+        refused = self.refusal(estimated_tokens, estimated_usd)
+        if refused is not None:
+            raise refused
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, estimated_tokens: int = 0, estimated_usd: float = 0.0
+                      ) -> AsyncIterator[Reservation]:
+        """Hold budget for one call; `record()` its usage on the yielded reservation when it returns.
+
+        Admission: refused at once (BudgetExceeded) if the call cannot fit even when every call in
+        flight has finished; otherwise, while it only fails to fit beside the reservations of calls
+        in flight, it waits for one of them to finish (their real usage is often below their
+        estimate) and checks again. The reservation is released however the block ends (success,
+        error, cancellation); a call that ends without `record()` counts nothing, as before.
+        """
+        while True:
+            final = self.refusal(estimated_tokens, estimated_usd, in_flight=False)
+            if final is not None:
+                raise final
+            refused = self.refusal(estimated_tokens, estimated_usd)
+            if refused is None:
+                break
+            if self.in_flight == 0:  # nothing to wait for
+                raise refused
+            if self._released is None:
+                self._released = asyncio.Event()
+            await self._released.wait()
+        slot = Reservation(self, estimated_tokens, estimated_usd)
+        self.reserved_tokens += estimated_tokens
+        self.reserved_usd += estimated_usd
+        self.in_flight += 1
+        try:
+            yield slot
+        finally:
+            # Synchronous on purpose: runs even while the task is being cancelled.
+            self.reserved_tokens -= estimated_tokens
+            self.reserved_usd -= estimated_usd
+            self.in_flight -= 1
+            if self.in_flight == 0:  # no float residue of released USD estimates
+                self.reserved_tokens, self.reserved_usd = 0, 0.0
+            if self._released is not None:
+                self._released.set()
+                self._released = None
 
 
 class StructuredOutputError(LLMError):

@@ -51,7 +51,12 @@ async def consult(loop: AgentLoop, peer: str, question: str, *, asker: str, dept
         return f"You cannot consult yourself. Available peers: {', '.join(peers)}."
     if peer not in team.agent_names:
         return f"There is no teammate called {peer!r}. Available peers: {', '.join(peers)}."
-    used = loop.scratch.get("consultations", 0)
+    if "consultations" not in loop.scratch:
+        # Counted from the file when the subtask (re)starts: a subtask restarted after a crash,
+        # halt or resume keeps what it already used, instead of a fresh allowance.
+        loop.scratch["consultations"] = await loop.engine.control_repo.consultations_used(
+            loop.run.execution.id, loop.subtask.id)
+    used = loop.scratch["consultations"]
     if used >= settings.max_consultations_per_subtask:
         return (f"Consultation refused: this subtask has used its {settings.max_consultations_per_subtask} "
                 "consultations. Continue with what you know.")

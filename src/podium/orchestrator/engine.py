@@ -60,6 +60,7 @@ from podium.orchestrator.watcher import InterventionWatcher
 from podium.store.control import ControlRepository
 from podium.store.project import ProjectStore
 from podium.store.runs import RunBusyError, RunRepository, lease_owner
+from podium.tools.approvals import expire_pending
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
@@ -490,13 +491,44 @@ class Engine:
             # The person decides either way; they see why there is no verdict.
             verdict = verdict_payload(None, ordered, error=str(exc))
         auto = self.settings.review == "auto"
-        if auto:  # the result is final now; lessons may learn from the verdict
+        outcome: dict[str, Any] = {
+            "result": result, "verdict": verdict, "status": status if auto else ExecutionStatus.REVIEW,
+            "summary": summary if auto else f"awaiting your review: {verdict['overall']}",
+            "decided_by": "auto" if auto else None}
+        # A pause taken while the review call ran holds: the verdict is recorded now, the result
+        # and the status (and, with review="auto", the lessons call) wait for the resume.
+        concluded = False
+        if auto and not state.control.paused:  # the result is final now; lessons may learn from the verdict
             await self._conclude(state.execution, team, guard, ordered, result, notes=verdict_text(verdict))
-        await self.control_repo.add_review(
-            run_id, result=result, verdict=verdict, message=message, run_usage=guard.usage, steps=guard.steps,
-            elapsed=guard.elapsed(), status=status if auto else ExecutionStatus.REVIEW,
-            summary=summary if auto else f"awaiting your review: {verdict['overall']}",
-            decided_by="auto" if auto else None)
+            concluded = True
+        number, settled = await self.control_repo.add_review(
+            run_id, message=message, run_usage=guard.usage, steps=guard.steps, elapsed=guard.elapsed(),
+            hold=state.control.paused or (auto and not concluded), **outcome)
+        while not settled:
+            try:
+                await self._hold_while_paused(state)
+            except Halted as exc:
+                # The verdict stays recorded; a resume synthesises and reviews again.
+                await self._halt(run_id, guard, str(exc))
+                return
+            if auto and not concluded:
+                await self._conclude(state.execution, team, guard, ordered, result,
+                                     notes=verdict_text(verdict))
+                concluded = True
+            settled = await self.control_repo.settle_review(run_id, number, **outcome)
+            if not settled and not state.control.paused:
+                # The file shows a pause this process has not applied yet (its control lands next).
+                await asyncio.sleep(0.05)
+
+    async def _hold_while_paused(self, state: RunState) -> None:
+        """Wait out a pause (the run shows paused meanwhile); raise Halted on a halt."""
+        run_id, control = state.execution.id, state.control
+        while control.paused:
+            # Another process's pause leaves the status alone: say it here.
+            await self._show_status(run_id, ExecutionStatus.PAUSED, "paused")
+            await control.wait_running()
+        if control.halted:
+            raise Halted(control.halt_reason)
 
     async def _rework_context(self, state: RunState) -> None:
         """After `rework`: what the human said goes to the re-opened subtasks and the synthesis."""
@@ -676,6 +708,10 @@ class Engine:
             await self.repo.claim(run_id, owner)
             # Control rows a previous process never took up must not act on this session.
             await self.control_repo.sweep_stale(run_id, by=owner)
+            # Tool approvals a killed process left pending: nobody waits on them any more (this
+            # process holds the lease now). Here, not in the tools port: a process without
+            # tools (a rework from `podium review`) takes runs over too.
+            await expire_pending(self.store, run_id)
             watcher = InterventionWatcher(self.control_repo, run_id, self.control(run_id), owner=owner,
                                           interval=self.settings.watch_interval_s)
             watcher.start()

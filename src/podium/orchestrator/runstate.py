@@ -22,11 +22,13 @@ class RunGuard(BudgetGuard):
     def elapsed(self) -> float:
         return self.elapsed_before + (time.monotonic() - self._started)
 
-    def check(self, estimated_tokens: int = 0) -> None:
-        super().check(estimated_tokens)
+    def refusal(self, estimated_tokens: int = 0, estimated_usd: float = 0.0, *,
+                in_flight: bool = True) -> BudgetExceeded | None:
+        refused = super().refusal(estimated_tokens, estimated_usd, in_flight=in_flight)
         limit = self.budget.wall_seconds
-        if limit is not None and self.elapsed() >= limit:
-            raise BudgetExceeded("wall time (seconds)", round(self.elapsed(), 1), limit)
+        if refused is None and limit is not None and self.elapsed() >= limit:
+            refused = BudgetExceeded("wall time (seconds)", round(self.elapsed(), 1), limit)
+        return refused
 
 
 @dataclass

@@ -93,6 +93,16 @@ class ControlRepository:
 
         await self.store.write(write)
 
+    async def consultations_used(self, run_id: str, subtask_id: str) -> int:
+        """Consultations a subtask made (nested ones on its behalf included) since the human last
+        sent work back for rework: a re-opened subtask is a new attempt with its own allowance."""
+        row = await self.store.query_one(
+            "SELECT count(*) FROM consultations WHERE execution_id = ? AND subtask_id = ? AND started_at >="
+            " coalesce((SELECT max(decided_at) FROM reviews"
+            " WHERE execution_id = ? AND decision = 'rework'), 0)",
+            (run_id, subtask_id, run_id))
+        return int(row[0]) if row else 0
+
     async def add_message(self, message: Message, *, run_usage: Usage, steps: int, elapsed: float) -> int:
         def write(tx: Tx) -> int:
             mid = _insert_message(tx, message)
@@ -237,11 +247,17 @@ class ControlRepository:
 
     async def add_review(self, run_id: str, *, result: str, verdict: dict[str, Any], message: Message | None,
                          run_usage: Usage, steps: int, elapsed: float, status: ExecutionStatus,
-                         summary: str | None, decided_by: str | None) -> int:
+                         summary: str | None, decided_by: str | None, hold: bool = False) -> tuple[int, bool]:
         """The leader's verdict (its message, the review row and its event), the result, and the
-        run's status (review: waits for the human; completed/partial: accepted automatically)."""
+        run's status (review: waits for the human; completed/partial: accepted automatically).
 
-        def write(tx: Tx) -> int:
+        Returns (round, settled). A run paused meanwhile (or `hold`: the engine knows of a pause
+        the status does not show) keeps its pause: only the verdict is recorded and the result,
+        decision and status wait for `settle_review` after the resume, as if the pause had come
+        after the review.
+        """
+
+        def write(tx: Tx) -> tuple[int, bool]:
             row = tx.execute("SELECT coalesce(max(round), 0) FROM reviews WHERE execution_id = ?",
                              (run_id,)).fetchone()
             number = int(row[0]) + 1
@@ -250,25 +266,30 @@ class ControlRepository:
                 _record_usage(tx, message, run_usage, steps, elapsed)
             else:
                 mid = None
-            now = time.time()
-            decision = "accept" if decided_by else None
             tx.execute(
-                "INSERT INTO reviews (execution_id, round, result, verdict_json, decision, decided_by,"
-                " created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, number, result, json.dumps(verdict), decision, decided_by, now,
-                 now if decided_by else None)).close()
+                "INSERT INTO reviews (execution_id, round, result, verdict_json, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (run_id, number, result, json.dumps(verdict), time.time())).close()
             tx.emit(ev.REVIEW_VERDICT, run_id, round=number, message_id=mid, **verdict)
-            reason = summary
-            if decided_by:
-                reason = "; ".join(x for x in (summary, f"review: {verdict.get('overall', '')}",
-                                               "accepted automatically") if x)
-                tx.emit(ev.REVIEW_DECIDED, run_id, round=number, decision="accept", subtasks=[], reopened=[],
-                        by=decided_by)
-            # The result and the status come last, as without review: followers key on that order.
-            tx.execute("UPDATE executions SET result = ? WHERE id = ?", (result, run_id)).close()
-            tx.emit(ev.RUN_RESULT, run_id, result=result)
-            _set_status(tx, run_id, status, reason)
-            return number
+            if hold or _status_of(tx, run_id) == ExecutionStatus.PAUSED.value:
+                return number, False
+            _settle_review(tx, run_id, number, result=result, verdict=verdict, status=status, summary=summary,
+                           decided_by=decided_by)
+            return number, True
+
+        return await self.store.write(write)
+
+    async def settle_review(self, run_id: str, number: int, *, result: str, verdict: dict[str, Any],
+                            status: ExecutionStatus, summary: str | None, decided_by: str | None) -> bool:
+        """After a pause held a recorded verdict: the result, the automatic decision (if any) and
+        the run's status. False (nothing written) while the run is paused again."""
+
+        def write(tx: Tx) -> bool:
+            if _status_of(tx, run_id) == ExecutionStatus.PAUSED.value:
+                return False
+            _settle_review(tx, run_id, number, result=result, verdict=verdict, status=status, summary=summary,
+                           decided_by=decided_by)
+            return True
 
         return await self.store.write(write)
 
@@ -313,3 +334,19 @@ def _subtask_is(tx: Tx, run_id: str, subtask_id: str, status: SubtaskStatus) -> 
     row = tx.execute("SELECT status FROM subtasks WHERE execution_id = ? AND id = ?",
                      (run_id, subtask_id)).fetchone()
     return row is not None and row[0] == status.value
+
+
+def _settle_review(tx: Tx, run_id: str, number: int, *, result: str, verdict: dict[str, Any],
+                   status: ExecutionStatus, summary: str | None, decided_by: str | None) -> None:
+    reason = summary
+    if decided_by:
+        reason = "; ".join(x for x in (summary, f"review: {verdict.get('overall', '')}",
+                                       "accepted automatically") if x)
+        tx.execute("UPDATE reviews SET decision = 'accept', decided_by = ?, decided_at = ?"
+                   " WHERE execution_id = ? AND round = ?", (decided_by, time.time(), run_id, number)).close()
+        tx.emit(ev.REVIEW_DECIDED, run_id, round=number, decision="accept", subtasks=[], reopened=[],
+                by=decided_by)
+    # The result and the status come last, as without review: followers key on that order.
+    tx.execute("UPDATE executions SET result = ? WHERE id = ?", (result, run_id)).close()
+    tx.emit(ev.RUN_RESULT, run_id, result=result)
+    _set_status(tx, run_id, status, reason)

@@ -310,39 +310,73 @@ async def decide(
             raise PodiumError(
                 f"tool approval #{approval_id} was already {row['status']} by {row['decided_by']}"
             )
-        status = "approved" if approved else "denied"
-        now = time.time()
-        tx.execute(
-            "UPDATE tool_approvals SET status = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ?",
-            (status, by, reason, now, approval_id),
-        )
-        tx.emit(
-            events.TOOL_APPROVAL_DECIDED,
-            row["execution_id"],
-            id=approval_id,
-            subtask_id=row["subtask_id"],
-            agent=row["agent"],
-            tool=row["tool"],
-            approved=approved,
-            by=by,
-            reason=reason,
-        )
-        still_waiting = tx.execute(
-            "SELECT 1 FROM tool_approvals WHERE execution_id IS ? AND subtask_id IS ? AND status = 'pending'",
-            (row["execution_id"], row["subtask_id"]),
-        ).fetchone()
-        if resume_subtask and not still_waiting:
-            _move_subtask(
-                tx,
-                row["execution_id"],
-                row["subtask_id"],
-                "needs_help",
-                "running",
-                f"{row['tool']} {status} by {by}",
-            )
-        return _record({**dict(row), "status": status, "decided_by": by, "reason": reason, "decided_at": now})
+        return _decide_row(tx, row, approved, by=by, reason=reason, resume_subtask=resume_subtask)
 
     return await store.write(write)
+
+
+EXPIRED_BY = "podium"
+EXPIRED_REASON = "expired: the process that asked was stopped before a decision"
+
+
+async def expire_pending(
+    store: ProjectStore, execution_id: str, *, reason: str = EXPIRED_REASON
+) -> list[ApprovalRecord]:
+    """Settle the requests a stopped process left pending for a run (denied by podium, with
+    the usual event), so nobody is shown a question no one is waiting on any more.
+
+    Only for a process that just took the run over (it holds the run's lease, so whoever asked
+    is gone): its own agents ask again if they still need the tool. Subtasks are left alone;
+    the engine restarts the interrupted ones.
+    """
+
+    def write(tx: Tx) -> list[ApprovalRecord]:
+        rows = tx.execute(
+            "SELECT * FROM tool_approvals WHERE execution_id = ? AND status = 'pending' ORDER BY id",
+            (execution_id,),
+        ).fetchall()
+        return [
+            _decide_row(tx, row, False, by=EXPIRED_BY, reason=reason, resume_subtask=False) for row in rows
+        ]
+
+    return await store.write(write)
+
+
+def _decide_row(
+    tx: Tx, row: Any, approved: bool, *, by: str, reason: str | None, resume_subtask: bool
+) -> ApprovalRecord:
+    approval_id = row["id"]
+    status = "approved" if approved else "denied"
+    now = time.time()
+    tx.execute(
+        "UPDATE tool_approvals SET status = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ?",
+        (status, by, reason, now, approval_id),
+    )
+    tx.emit(
+        events.TOOL_APPROVAL_DECIDED,
+        row["execution_id"],
+        id=approval_id,
+        subtask_id=row["subtask_id"],
+        agent=row["agent"],
+        tool=row["tool"],
+        approved=approved,
+        by=by,
+        reason=reason,
+    )
+    still_waiting = tx.execute(
+        "SELECT 1 FROM tool_approvals WHERE execution_id IS ? AND subtask_id IS ? AND status = 'pending'",
+        (row["execution_id"], row["subtask_id"]),
+    ).fetchone()
+    if resume_subtask and not still_waiting:
+        _move_subtask(
+            tx,
+            row["execution_id"],
+            row["subtask_id"],
+            "needs_help",
+            "running",
+            f"{row['tool']} {status} by {by}",
+        )
+    return _record({**dict(row), "status": status, "decided_by": by, "reason": reason, "decided_at": now})
 
 
 def _move_subtask(
