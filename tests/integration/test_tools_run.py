@@ -108,6 +108,23 @@ def _run_id(tmp_path: Path) -> str:
     return json.loads(out.stdout)[0]["id"]
 
 
+
+def _wait_for_approval_request(tmp_path: Path) -> tuple[str, list[dict]]:
+    """Poll the project file (written by another process) until a tool approval is requested."""
+    db = tmp_path / "project.podium"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                run_id = _run_id(tmp_path)
+                waiting = _events(db, run_id, "tool.approval_requested")
+            except (AssertionError, IndexError, json.JSONDecodeError, sqlite3.Error):
+                continue
+            if waiting:
+                return run_id, waiting
+    raise AssertionError("no tool approval was requested within 120 s")
+
 def test_software_run_writes_tests_runs_and_exports_its_files(tmp_path):
     env = _setup(tmp_path)
     out = run_cli(
@@ -188,16 +205,7 @@ def test_ask_pauses_the_agent_until_approved_from_another_terminal(tmp_path):
     )
     try:
         db = tmp_path / "project.podium"
-        deadline = time.monotonic() + 120
-        waiting = []
-        while not waiting and time.monotonic() < deadline:
-            time.sleep(0.2)
-            if db.exists():
-                try:
-                    run_id = _run_id(tmp_path)
-                    waiting = _events(db, run_id, "tool.approval_requested")
-                except (AssertionError, IndexError, json.JSONDecodeError, sqlite3.Error):
-                    continue
+        run_id, waiting = _wait_for_approval_request(tmp_path)
         assert waiting and waiting[0]["tool"] == "run_command" and waiting[0]["subtask_id"] == "t2"
         time.sleep(0.5)
         assert proc.poll() is None, "the run must wait for the decision"
@@ -285,16 +293,7 @@ def test_approvals_left_pending_by_a_killed_process_expire_when_the_run_resumes(
     )
     db = tmp_path / "project.podium"
     try:
-        deadline = time.monotonic() + 120
-        waiting: list[dict] = []
-        while not waiting and time.monotonic() < deadline:
-            time.sleep(0.2)
-            if db.exists():
-                try:
-                    run_id = _run_id(tmp_path)
-                    waiting = _events(db, run_id, "tool.approval_requested")
-                except (AssertionError, IndexError, json.JSONDecodeError, sqlite3.Error):
-                    continue
+        run_id, waiting = _wait_for_approval_request(tmp_path)
         assert waiting and waiting[0]["tool"] == "run_command"
         proc.kill()  # kill -9 while the request waits: nobody will ever decide it
         proc.wait(10)
