@@ -9,6 +9,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Offset
 from textual.selection import Selection
 
+from podium.tui import heap
 from podium.tui.widgets.transcript_view import MARKER_TEXT, AgentLog, MessageEntry
 from tests.tui.conftest import wait_for
 
@@ -123,10 +124,13 @@ async def test_a_loaded_run_screen_keeps_its_objects_out_of_full_collections(pro
 
     await seed_run(project)
     gc.unfreeze()
+    before = gc.get_threshold()
     app = PodiumApp(project)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_run(pilot, app)
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD  # render garbage dies young
+    assert gc.get_threshold() == before  # the process gets its own settings back
     gc.unfreeze()
 
 

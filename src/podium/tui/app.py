@@ -23,6 +23,7 @@ from textual.widgets import Static
 from podium.domain import ExecutionStatus
 from podium.errors import PodiumError
 from podium.store import ProjectStore
+from podium.tui import heap
 from podium.tui.backend import Backend
 from podium.tui.commands import PaletteCommand, PodiumCommands
 from podium.tui.keys import APP_BINDINGS, load_keymap
@@ -59,6 +60,7 @@ class PodiumApp(App[None]):
         self.default_team = team or getattr(backend, "team", None) or "research"
         self.open_run_id = open_run
         self.store: ProjectStore | None = None
+        self._gc_thresholds: tuple[int, int, int] | None = None
         self.podium_themes: list[str] = []
         self._wanted_theme = theme
         self._live: Counter[str] = Counter()
@@ -72,6 +74,7 @@ class PodiumApp(App[None]):
     # ------------------------------------------------------------ start and stop
 
     async def on_mount(self) -> None:
+        self._gc_thresholds = heap.tune()
         self._load_themes()
         keymap, problem = load_keymap()
         if keymap:
@@ -91,6 +94,8 @@ class PodiumApp(App[None]):
         self._check_size()
 
     async def on_unmount(self) -> None:
+        if self._gc_thresholds is not None:
+            heap.restore(self._gc_thresholds)
         closer = getattr(self.backend, "aclose", None)
         if closer is not None:
             with contextlib.suppress(Exception):  # leaving anyway; the store must still close
