@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -184,3 +185,22 @@ async def test_a_theme_change_repaints_notes_and_code_in_its_colours() -> None:
         await pilot.pause()
         await pilot.pause()
         assert colours() != dark
+
+
+async def test_blocks_are_spaced_by_one_blank_row_and_code_keeps_its_background() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        log = app.query_one(AgentLog)
+        source = ("Costs:\n\n| heating | € / year |\n|---|---|\n| oil | 2 900 |\n\n"
+                  "```python\nx = 1\n```\n\nAfter.")
+        log.add_message("ana", source)
+        await pilot.pause()
+        shown = rows(log)
+        assert shown[-1].strip() == "After." and "x = 1" in "\n".join(shown)
+        message = log.entries[-1].lines(log, log._width)
+
+        def empty(line: list) -> bool:  # no text and no background (a code block's padding has one)
+            return all(not seg.text.strip() and not (seg.style and seg.style.bgcolor) for seg in line)
+
+        assert not any(empty(a) and empty(b) for a, b in itertools.pairwise(message))
+        assert any(seg.style and seg.style.bgcolor for line in message for seg in line)  # the code block

@@ -174,6 +174,23 @@ class MessageEntry(Entry):
         return _join(self._sealed, painter.paint_markdown(self.source[self._sealed_upto:], width), width)
 
 
+def _is_blank(line: Line) -> bool:
+    return all(not segment.text.strip() and not (segment.style and segment.style.bgcolor) for segment in line)
+
+
+def _tidy_blank(lines: list[Line]) -> list[Line]:
+    """Without the extra empty rows Rich puts around some blocks (a table's frame): blocks
+    are spaced by one blank line, however the message was cut while it streamed."""
+    tidy: list[Line] = []
+    for line in lines:
+        if _is_blank(line) and (not tidy or _is_blank(tidy[-1])):
+            continue
+        tidy.append(line)
+    while tidy and _is_blank(tidy[-1]):
+        tidy.pop()
+    return tidy
+
+
 def _blank(width: int) -> Line:
     return [Segment(" " * width)]
 
@@ -344,8 +361,8 @@ class AgentLog(ScrollView, can_focus=True):
         if not text.strip():
             return []
         code_theme = "monokai" if self.app.current_theme.dark else "friendly"
-        return self.paint(Padding(RichMarkdown(text, code_theme=code_theme, hyperlinks=False), (0, 1, 0, 2)),
-                           width)
+        markdown = Padding(RichMarkdown(text, code_theme=code_theme, hyperlinks=False), (0, 1, 0, 2))
+        return _tidy_blank(self.paint(markdown, width))
 
     def _lines_of(self, entry: Entry) -> list[Line]:
         lines = entry.lines(self, self._width)
