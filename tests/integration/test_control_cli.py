@@ -246,3 +246,83 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path):
         assert bad.stderr.count("\n") == 1 and message in bad.stderr and "Traceback" not in bad.stderr, args
     assert rows(project, "SELECT count(*) FROM events")[0][0] == count
     assert hashlib.sha256((tmp_path / "archive.podium").read_bytes()).hexdigest() == digest
+
+
+SLOW_SYNTHESIS = r'''
+[[rules]]
+phase = "synthesis"
+latency_ms = 2000
+reply = "FINAL REPORT on heat pumps."
+
+'''
+
+
+def statuses(project: Path, run_id: str) -> list[str]:
+    return [e["status"] for e in events_of(project, run_id, "run.status")]
+
+
+def test_pause_during_synthesis_from_a_second_process_holds_until_resume(tmp_path):
+    project = tmp_path / "project.podium"
+    model = write_script(tmp_path, extra=SLOW_SYNTHESIS)
+    proc = start_run(tmp_path, model, "--review")
+    try:
+        seen = read_until(proc, lambda e: e["type"] == "run.status" and e["status"] == "synthesising")
+        run_id = seen[0]["execution_id"]
+
+        paused = run_cli("pause", run_id)  # the synthesis call is in flight
+        assert paused.returncode == 0, paused.stderr
+        assert "pause requested" in paused.stdout and "when the synthesis call returns" in paused.stdout
+        read_until(proc, lambda e: e["type"] == "run.status" and e["status"] == "paused")
+        time.sleep(1.0)  # held: the synthesis is stored, the review call does not start
+        assert proc.poll() is None and status(project) == "paused"
+        assert rows(project, "SELECT count(*) FROM messages WHERE phase = 'synthesis'")[0][0] == 1
+        assert rows(project, "SELECT count(*) FROM messages WHERE phase = 'review'")[0][0] == 0
+        assert rows(project, "SELECT count(*) FROM reviews")[0][0] == 0
+
+        resumed = run_cli("resume", run_id)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "resumed run" in resumed.stdout
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3  # the result awaits the human's review, as without the pause
+    # The pause was taken up while the synthesis call ran and took effect when it returned.
+    order = [r[0] for r in rows(
+        project, "SELECT CASE type WHEN 'message.added' THEN json_extract(payload, '$.phase')"
+                 " ELSE json_extract(payload, '$.kind') END FROM events WHERE execution_id = ?"
+                 " AND type IN ('intervention.applied', 'message.added') ORDER BY seq", run_id)]
+    assert order[-4:] == ["pause", "synthesis", "resume", "review"]
+    assert statuses(project, run_id)[-5:] == ["synthesising", "paused", "running", "synthesising", "review"]
+    assert [e["kind"] for e in events_of(project, run_id, "intervention.applied")] == ["pause", "resume"]
+    # Nothing lost or done twice: one synthesis, one review round, the result kept.
+    assert rows(project, "SELECT count(*) FROM messages WHERE phase = 'synthesis'")[0][0] == 1
+    assert rows(project, "SELECT count(*) FROM messages WHERE phase = 'review'")[0][0] == 1
+    assert rows(project, "SELECT count(*) FROM reviews")[0][0] == 1
+    assert rows(project, "SELECT result FROM executions")[0][0] == "FINAL REPORT on heat pumps."
+    accepted = run_cli("review", run_id, "--accept")
+    assert accepted.returncode == 0 and "completed" in accepted.stdout
+
+
+def test_resume_before_a_synthesis_pause_takes_effect_cancels_it(tmp_path):
+    project = tmp_path / "project.podium"
+    model = write_script(tmp_path, extra=SLOW_SYNTHESIS)
+    proc = start_run(tmp_path, model)
+    try:
+        seen = read_until(proc, lambda e: e["type"] == "run.status" and e["status"] == "synthesising")
+        run_id = seen[0]["execution_id"]
+        assert run_cli("pause", run_id).returncode == 0
+        again = run_cli("pause", run_id)
+        assert again.returncode == 0 and "already requested" in again.stdout, again.stderr
+        resumed = run_cli("resume", run_id)  # the synthesis call is still in flight
+        assert resumed.returncode == 0, resumed.stderr
+        assert "resumed run" in resumed.stdout
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and status(project) == "completed"
+    assert "paused" not in statuses(project, run_id)  # it never held
+    assert [e["kind"] for e in events_of(project, run_id, "intervention.applied")] == ["pause", "resume"]
+    assert rows(project, "SELECT count(*) FROM reviews")[0][0] == 1
+    assert rows(project, "SELECT count(*) FROM messages WHERE phase = 'review'")[0][0] == 1

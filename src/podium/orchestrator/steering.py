@@ -112,12 +112,34 @@ class Steering:
                            changed=False)
         if owner is None:
             raise PodiumError(self._nobody(execution, "pause"))
+        if execution.status is ExecutionStatus.SYNTHESISING:
+            return await self._pause_synthesis(execution, owner)
         if execution.status is not ExecutionStatus.RUNNING:
             raise PodiumError(f"run {execution.id} is {execution.status.value}: pause applies while it "
                               f"executes "
                               f"(`podium halt {execution.id}` stops it now)")
+        return await self._pause_now(execution, owner)
+
+    async def _pause_synthesis(self, execution: Execution, owner: str) -> Steered:
+        """The leader's synthesis call is not cut short (that is what halt is for): the engine
+        holds at the next step boundary, when the call returns, before the review starts (the
+        status stays `synthesising` until then)."""
+        if await self.control.pause_requested(execution.id):
+            return Steered(f"a pause of run {execution.id} is already requested; "
+                           f"{_when_synthesised(execution)}", changed=False)
+        return await self._pause_now(execution, owner)
+
+    async def _pause_now(self, execution: Execution, owner: str) -> Steered:
         _, latency = await self._post(execution, InterventionKind.PAUSE)
-        return self._sent("paused", execution, owner, latency)
+        now = (await self.repo.get_execution(execution.id)).status
+        if now is not ExecutionStatus.SYNTHESISING:  # paused (or the run moved on meanwhile)
+            return self._sent("paused", execution, owner, latency)
+        if latency is None:
+            return Steered(f"pause sent to run {execution.id}; its process ({owner}) has not taken it up yet "
+                           f"(it applies it at its next poll if it is still running); "
+                           f"{_when_synthesised(execution)}")
+        return Steered(f"pause requested for run {execution.id} (taken up by {owner} after {latency:.2f}s); "
+                       f"{_when_synthesised(execution)}", latency_s=latency)
 
     async def resume_live(self, run_ref: str) -> Steered | None:
         """Resume a paused run that another live process holds; None: nobody holds it (drive it here)."""
@@ -127,6 +149,11 @@ class Steering:
         owner = await self.repo.live_owner(execution.id)
         if owner is None:
             return None
+        if execution.status is ExecutionStatus.SYNTHESISING and \
+                await self.control.pause_requested(execution.id):
+            # Paused during the synthesis call, not in effect yet: resuming cancels the pause.
+            _, latency = await self._post(execution, InterventionKind.RESUME)
+            return self._sent("resumed", execution, owner, latency)
         if execution.status is not ExecutionStatus.PAUSED:
             return Steered(f"run {execution.id} is already being run by {owner} ({execution.status.value}); "
                            "nothing to resume", changed=False)
@@ -194,3 +221,8 @@ class Steering:
                     await self.repo.live_owner(run_id) is None:
                 return
             await asyncio.sleep(0.05)
+
+
+def _when_synthesised(execution: Execution) -> str:
+    return (f"it takes effect when the synthesis call returns (`podium resume {execution.id}` "
+            f"cancels it)")

@@ -180,6 +180,18 @@ class ControlRepository:
 
         return await self.store.write(write)
 
+    async def pause_requested(self, run_id: str) -> bool:
+        """A pause was asked for since the run's status last changed and no resume came after it:
+        one that has not taken effect yet (another process's pause during the synthesis call
+        leaves the status alone until the call returns)."""
+        row = await self.store.query_one(
+            "SELECT type, json_extract(payload, '$.kind') FROM events WHERE execution_id = ? AND"
+            " (type = ? OR (type = ? AND json_extract(payload, '$.kind') IN (?, ?)))"
+            " ORDER BY seq DESC LIMIT 1",
+            (run_id, ev.RUN_STATUS, ev.INTERVENTION, InterventionKind.PAUSE.value,
+             InterventionKind.RESUME.value))
+        return row is not None and row[0] == ev.INTERVENTION and row[1] == InterventionKind.PAUSE.value
+
     async def sweep_stale(self, run_id: str, *, by: str) -> int:
         """At the start of a session: close pause/resume/halt/review rows a previous process
         never took up (it ended first), so they do not act on this session."""
