@@ -21,7 +21,7 @@ import aiosqlite
 from podium.domain import Event
 from podium.errors import NotAProjectError, ReadOnlyError
 from podium.store.bus import EventBus
-from podium.store.connection import SqliteError, connect
+from podium.store.connection import BUSY_TIMEOUT_MS, SqliteError, connect
 from podium.store.header import APPLICATION_ID, check_project_file
 from podium.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -132,7 +132,7 @@ class ProjectStore:
         _, app_id = _stamp(conn)
         if app_id == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise NotAProjectError("an SQLite database but not a Podium project")
-        conn.execute("PRAGMA journal_mode = WAL").close()
+        _switch_to_wal(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have migrated.
@@ -263,3 +263,22 @@ def _split_sql(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+def _switch_to_wal(conn: Any) -> None:
+    """Switch the file to WAL, waiting while another process holds it.
+
+    Changing the journal mode needs the file to itself, and SQLite answers
+    "database is locked" at once rather than through the busy timeout, so two
+    processes opening a new project together would have one fail; retry
+    for as long as the busy timeout would have waited.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").close()
+            return
+        except SqliteError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
