@@ -70,6 +70,18 @@ class Steering:
                                                source=self.source)
         return iid, await self.control.wait_consumed(iid, self.wait_s)
 
+    async def _deliver(self, execution: Execution, kind: InterventionKind, text: str, subtask_id: str | None,
+                       *, offline: str) -> tuple[str, float | None] | Steered:
+        """Post to the process running the run, or, when none is, record it for the next session
+        (returning `offline` as the outcome). Posted: the owner and how long it took to apply."""
+        owner = await self.repo.live_owner(execution.id)
+        if owner is None:
+            await self.repo.add_intervention(execution.id, kind, text=text, subtask_id=subtask_id,
+                                             source=self.source)
+            return Steered(offline)
+        _, latency = await self._post(execution, kind, text, subtask_id)
+        return owner, latency
+
     def _sent(self, what: str, execution: Execution, owner: str, latency: float | None) -> Steered:
         if latency is None:
             return Steered(f"{what} sent to run {execution.id}; its process ({owner}) has not taken it "
@@ -87,15 +99,13 @@ class Steering:
         self._not_in_review(execution)
         if subtask_id is not None:
             await self._subtask(execution, subtask_id)
-        owner = await self.repo.live_owner(execution.id)
-        if owner is None:
-            await self.repo.add_intervention(execution.id, InterventionKind.GUIDANCE, text=text,
-                                             subtask_id=subtask_id, source=self.source)
-            return Steered(f"guidance recorded for run {execution.id} ({execution.status.value}); no "
-                           f"process is "
-                           f"running it now, so agents get it when it continues (`podium resume "
-                           f"{execution.id}`)")
-        _, latency = await self._post(execution, InterventionKind.GUIDANCE, text, subtask_id)
+        delivered = await self._deliver(
+            execution, InterventionKind.GUIDANCE, text, subtask_id,
+            offline=f"guidance recorded for run {execution.id} ({execution.status.value}); no process is "
+                    f"running it now, so agents get it when it continues (`podium resume {execution.id}`)")
+        if isinstance(delivered, Steered):
+            return delivered
+        owner, latency = delivered
         step = self._sent("guidance for", execution, owner, latency)
         if latency is None:
             return step
@@ -194,14 +204,13 @@ class Steering:
         if status is not SubtaskStatus.NEEDS_HELP:
             raise PodiumError(f"subtask {subtask_id} of run {execution.id} has not asked for anything "
                               f"(it is {status.value.replace('_', ' ')})")
-        owner = await self.repo.live_owner(execution.id)
-        if owner is None:
-            await self.repo.add_intervention(execution.id, InterventionKind.ANSWER, text=text,
-                                             subtask_id=subtask_id, source=self.source)
-            return Steered(f"answer recorded for {subtask_id}; no process is running run {execution.id}, "
-                           f"so the "
-                           f"agent gets it when the run continues (`podium resume {execution.id}`)")
-        _, latency = await self._post(execution, InterventionKind.ANSWER, text, subtask_id)
+        delivered = await self._deliver(
+            execution, InterventionKind.ANSWER, text, subtask_id,
+            offline=f"answer recorded for {subtask_id}; no process is running run {execution.id}, so the "
+                    f"agent gets it when the run continues (`podium resume {execution.id}`)")
+        if isinstance(delivered, Steered):
+            return delivered
+        owner, latency = delivered
         return self._sent(f"answer for {subtask_id} delivered to", execution, owner, latency)
 
     # ------------------------------------------------------------ helpers
