@@ -70,3 +70,12 @@ def test_mistyped_command_is_an_error_not_a_new_project(tmp_path):
     assert out.returncode == 2
     assert "no command or project file 'rnu'" in out.stderr
     assert list(tmp_path.glob("rnu*")) == []
+
+
+def test_usage_errors_are_a_message_and_exit_2_not_a_traceback(tmp_path):
+    # Typer ships its own copy of click, whose exceptions are not click's own.
+    for args in (["runs", "--bogus"], ["guide", "r1", "use metric units", "stray"], ["info", "a", "b", "c"]):
+        out = run_cli(*args, cwd=tmp_path)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "Traceback" not in out.stderr and "Error:" in out.stderr, out.stderr
+    assert not list(tmp_path.iterdir())  # nothing was created

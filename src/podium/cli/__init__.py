@@ -54,15 +54,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and aborts
+    except Exception as exc:  # usage errors and aborts
         import click
+        import typer
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+        # Typer 0.29 ships its own copy of click: its exceptions are not click's.
+        if isinstance(exc, typer.Abort | click.exceptions.Abort):
             print("podium: aborted", file=sys.stderr)
             sys.exit(1)
+        if isinstance(exc, typer.TyperException | click.ClickException) and hasattr(exc, "show"):
+            exc.show()
+            sys.exit(2)
         raise
     if isinstance(rc, int) and rc:
         if rc == 130:
