@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -113,6 +114,62 @@ class ProjectSettings(Model):
     budget: Budget = Field(default_factory=Budget)
 
 
+ReviewMode = Literal["off", "auto", "human"]
+
+
+class RunSettings(Model):
+    """How a run was started (and last resumed): what `podium resume` and the app reuse.
+
+    Model strings, an endpoint, numbers and tool names only: never a key or any other secret
+    (an endpoint with credentials in it is not kept, see `api_base_withheld`).
+    """
+
+    model: str | None = None  # the one model every agent uses (--model / $PODIUM_MODEL), canonical
+    default_model: str = "local"  # agents with no model of their own (podium.toml, else local)
+    agents: dict[str, str] = Field(default_factory=dict)  # the model each agent uses, as resolved
+    api_base: str | None = None
+    api_base_withheld: bool = False  # the endpoint carried credentials, so it was not recorded
+    concurrency: int = Field(default=4, ge=1, le=64)
+    max_tokens: int | None = Field(default=None, ge=16)
+    review: ReviewMode = "auto"
+    approve_plans: bool = False  # --yes: plans are approved without asking
+    allow_tools: list[str] = Field(default_factory=list)  # --allow-tools: approved up front
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_credentials(cls, url: str | None) -> str | None:
+        if url is not None and url_has_secret(url):
+            raise ValueError("an endpoint with credentials in it is never recorded")
+        return url
+
+    def model_for(self, agent: str) -> str | None:
+        return self.model or self.agents.get(agent)
+
+    def override(self, **flags: Any) -> tuple[RunSettings, list[str]]:
+        """These settings with the given values (None: not given) in place; and which changed."""
+        given = {k: v for k, v in flags.items() if v is not None}
+        unknown = sorted(set(given) - set(type(self).model_fields))
+        if unknown:
+            raise ValueError(f"not a run setting: {', '.join(unknown)}")
+        changed = [k for k, v in given.items() if getattr(self, k) != v]
+        return self.model_copy(update=given) if changed else self, changed
+
+
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "sig")
+
+
+def url_has_secret(url: str) -> bool:
+    """Whether an endpoint URL carries credentials: a user:password, or a key-like query parameter."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if "@" in parts.netloc:  # user:password@ (or a token as the user name)
+        return True
+    names = [pair.split("=", 1)[0].lower() for pair in parts.query.split("&") if pair]
+    return any(word in name for name in names for word in _SECRET_WORDS)
+
+
 # ----------------------------------------------------------------- execution
 
 
@@ -147,6 +204,15 @@ class Execution(Model):
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
     finished_at: float | None = None
+    settings: RunSettings | None = None  # None: started by a Podium that did not record them
+
+    def model_for(self, agent: Agent, team: Team) -> str | None:
+        """The run's own model (a flag or env) wins, then the agent's as recorded when the run
+        started, then the agent's and the team's; None: the gateway's default."""
+        if self.model:
+            return self.model
+        recorded = self.settings.model_for(agent.name) if self.settings else None
+        return recorded or agent.model or team.model
 
 
 class SubtaskStatus(StrEnum):
@@ -179,6 +245,8 @@ class Subtask(Model):
 class Plan(Model):
     subtasks: list[Subtask]
     rationale: str = ""
+    # What was mended deterministically in the leader's reply before it validated (one sentence each).
+    mends: list[str] = Field(default_factory=list)
 
 
 class PlanStatus(StrEnum):

@@ -8,6 +8,9 @@ would bloat the file; the full text lands in a `MESSAGE_ADDED` event.
 from __future__ import annotations
 
 RUN_CREATED = "run.created"  # objective, team, model, budget
+# How the run was started, or goes on after `podium resume` flags: source (run|resume),
+# changed (the settings a resume overrode), and every RunSettings field. Never a secret.
+RUN_SETTINGS = "run.settings"
 RUN_STATUS = "run.status"  # status, reason?
 RUN_USAGE = "run.usage"  # prompt_tokens, completion_tokens, cost_usd, calls, steps
 RUN_RESULT = "run.result"  # result

@@ -169,33 +169,45 @@ def _verdict_lines(run_id: str, result: str | None, latest: Any) -> str:
 
 
 async def _accept(path: Path, run_id: str) -> str:
+    from podium.cli.run_cmds import resumed_settings
     from podium.llm.config import resolve_api_base, resolve_model
     from podium.llm.gateway import Gateway
     from podium.memory.service import MemoryService
     from podium.orchestrator.engine import Engine
     from podium.store import ProjectStore
+    from podium.store.runs import RunRepository
 
     store = await ProjectStore.open(path, create=False)
     try:
         # Accepting ends the run: the result goes to long-term memory and the leader writes its
-        # lessons (one model call, the run's own model; best effort: without a model it is skipped).
-        gateway = Gateway(resolve_model(project=path).model, api_base=resolve_api_base(None, path))
+        # lessons (one model call, the run's own model and endpoint as recorded; best effort:
+        # without a model it is skipped).
+        execution = await RunRepository(store).get_execution(run_id)
+        try:
+            settings, endpoint, _ = resumed_settings(execution, path)
+            default = settings.model or settings.default_model
+        except PodiumError:  # its endpoint carried credentials, never recorded: today's config then
+            default, endpoint = resolve_model(project=path).model, resolve_api_base(None, path)
+        gateway = Gateway(default, api_base=endpoint)
         engine = Engine(store, gateway, memory=MemoryService(store))
-        execution = await engine.accept(run_id, by="cli", source="cli")
+        execution = await engine.accept(execution.id, by="cli", source="cli")
         return f"accepted: run {execution.id} {execution.status.value}"
     finally:
         await store.close()
 
 
 def _rework(path: Path, run_id: str, feedback: str, subtasks: list[str]) -> None:
-    """Re-open and re-run here, with live progress, like `podium resume` (the run then awaits review
-    again)."""
-    from podium.cli.run_cmds import _Session
+    """Re-open and re-run here, with live progress, like `podium resume` (with the settings the run
+    was started with; the run then awaits review again)."""
+    from podium.cli.run_cmds import _Session, resumed_settings
 
     async def go() -> Any:
-        async with _Session(path, None, None, 4, False, create=False, review="human") as session:
-            execution = await session.engine.repo.get_execution(run_id)
-            session.use_model(execution.model)
+        async with _Session(path, None, False, create=False) as session:
+            repo = session.engine.repo
+            execution = await repo.get_execution(run_id)
+            settings, endpoint, _ = resumed_settings(execution, path)
+            session.configure(settings.model_copy(update={"review": "human"}), endpoint,
+                              await repo.get_team(execution.id))
             # Checked and recorded first: bad input prints one line and changes nothing.
             await session.engine.rework(execution.id, feedback, subtasks, by="cli", source="cli", run=False)
             session.announce(execution.id, execution.objective, execution.team)

@@ -23,7 +23,7 @@ from podium.cli.bench_cmds import bench_app
 from podium.errors import PodiumError, ReadOnlyError
 
 if TYPE_CHECKING:
-    from podium.domain import Budget, Execution
+    from podium.domain import Budget, Execution, RunSettings, Team
     from podium.orchestrator.engine import Engine
 
 RunIdArgument = Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).", show_default=False)]
@@ -104,6 +104,72 @@ def _explicit_model(flag: str | None) -> str | None:
     return flag or os.environ.get(MODEL_ENV) or None
 
 
+def _tool_patterns(items: list[str] | None) -> list[str]:
+    return [t.strip() for item in items or [] for t in item.split(",") if t.strip()]
+
+
+def _endpoint(url: str | None) -> tuple[str | None, bool]:
+    """(what may be recorded of an endpoint, whether it was withheld for carrying credentials)."""
+    from podium.domain import url_has_secret
+
+    if url is not None and url_has_secret(url):
+        return None, True
+    return url, False
+
+
+def _start_settings(path: Path, *, model: str | None, api_base: str | None, concurrency: int,
+                    max_tokens: int | None, review: bool, yes: bool, allow_tools: list[str] | None
+                    ) -> tuple[RunSettings, str | None]:
+    """The settings a new run records (models are resolved once the gateway exists), and the
+    endpoint to call (the same as recorded unless it carries credentials)."""
+    from podium.domain import RunSettings
+    from podium.llm.config import resolve_api_base, resolve_model
+
+    endpoint = resolve_api_base(api_base, path)
+    recorded, withheld = _endpoint(endpoint)
+    return RunSettings(model=_explicit_model(model), default_model=resolve_model(project=path).model,
+                       api_base=recorded, api_base_withheld=withheld, concurrency=concurrency,
+                       max_tokens=max_tokens, review="human" if review else "auto", approve_plans=yes,
+                       allow_tools=_tool_patterns(allow_tools)), endpoint
+
+
+def resumed_settings(execution: Execution, path: Path, *, model: str | None = None,
+                     api_base: str | None = None, concurrency: int | None = None,
+                     max_tokens: int | None = None, review: bool | None = None, yes: bool | None = None,
+                     allow_tools: list[str] | None = None) -> tuple[RunSettings, str | None, list[str]]:
+    """How a run goes on: as recorded when it started (or last resumed), with the flags given now
+    in place. A run from before settings were recorded gets today's defaults. Returns the
+    settings, the endpoint to call and the names of the settings the flags changed."""
+    from podium.domain import RunSettings
+    from podium.llm.config import resolve_api_base, resolve_model
+
+    base = execution.settings
+    endpoint: str | None = None
+    if base is None:
+        endpoint = resolve_api_base(None, path)
+        recorded, withheld = _endpoint(endpoint)
+        base = RunSettings(model=execution.model, default_model=resolve_model(project=path).model,
+                           api_base=recorded, api_base_withheld=withheld)
+    flags: dict[str, Any] = {
+        "model": model, "concurrency": concurrency, "max_tokens": max_tokens,
+        "review": None if review is None else ("human" if review else "auto"), "approve_plans": yes,
+        "allow_tools": None if allow_tools is None else
+        [p for p in _tool_patterns(allow_tools) if p.lower() != "none"]}
+    moved = False
+    if api_base is not None:
+        endpoint = api_base
+        recorded, withheld = _endpoint(api_base)
+        moved = (recorded, withheld) != (base.api_base, base.api_base_withheld)
+        base = base.model_copy(update={"api_base": recorded, "api_base_withheld": withheld})
+    elif base.api_base_withheld and endpoint is None:
+        raise PodiumError(f"run {execution.id} was started with an --api-base that carries credentials, "
+                          "which are never recorded: give it again with --api-base")
+    settings, changed = base.override(**flags)
+    if moved:
+        changed = ["api_base", *changed]
+    return settings, endpoint or settings.api_base, changed
+
+
 @app.command()
 def run(
     objective: Annotated[str, typer.Argument(help="What the team should achieve.", show_default=False)],
@@ -122,7 +188,10 @@ def run(
     review: ReviewOption = False,
     project: ProjectOption = None,
 ) -> None:
-    """Plan, approve and execute an objective with a team, headless."""
+    """Plan, approve and execute an objective with a team, headless.
+
+    The run records these settings (never a key); `podium resume` goes on with them.
+    """
     from podium.orchestrator.teams import get_team
 
     if not yes and not sys.stdin.isatty():
@@ -130,13 +199,13 @@ def run(
     path = project_path(None, project)
     chosen = get_team(team, path)
     budget = _budget(budget_tokens, budget_usd, budget_steps, budget_seconds)
+    settings, endpoint = _start_settings(path, model=model, api_base=api_base, concurrency=concurrency,
+                                         max_tokens=max_tokens, review=review, yes=yes,
+                                         allow_tools=allow_tools)
 
     async def go() -> Execution:
-        async with _Session(path, _explicit_model(model), api_base, concurrency, json,
-                            allow_tools=allow_tools, max_tokens=max_tokens,
-                            review="human" if review else "auto") as session:
-            run_id = await session.engine.create_run(
-                objective, chosen, model=session.stored_model, budget=budget)
+        async with _Session(path, settings, json, endpoint=endpoint) as session:
+            run_id = await session.engine.create_run(objective, chosen, budget=budget)
             session.announce(run_id, objective, chosen.name)
             return await session.drive(run_id, yes=yes)
 
@@ -146,23 +215,40 @@ def run(
 @app.command()
 def resume(
     run_id: RunIdArgument,
-    api_base: ApiBaseOption = None,
-    concurrency: ConcurrencyOption = 4,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model for every agent from now on "
+                                              "(default: as the run was started).")] = None,
+    api_base: Annotated[str | None, typer.Option("--api-base", help="Endpoint from now on (default: as "
+                                                 "the run was started).")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, max=64,
+                                                    help="Subtasks running at once (default: as started).")]
+    = None,
     budget_tokens: TokensOption = None,
     budget_usd: UsdOption = None,
     budget_steps: StepsOption = None,
     budget_seconds: SecondsOption = None,
     yes: YesOption = False,
+    ask: Annotated[bool, typer.Option("--ask", help="Ask before approving a plan, though the run was "
+                                      "started with --yes.")] = False,
     json: JsonLinesOption = False,
-    allow_tools: AllowToolsOption = None,
-    max_tokens: MaxTokensOption = None,
-    review: ReviewOption = False,
+    allow_tools: Annotated[list[str] | None, typer.Option(
+        "--allow-tools", help="Approve these tools' calls without asking from now on, instead of those "
+        "the run was started with ('none': ask for every one).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        "--max-tokens", min=16, help="Cap on each model reply (default: as started).")] = None,
+    review: Annotated[bool | None, typer.Option(
+        "--review/--no-review", help="Leave the result awaiting your review, or accept it after the "
+        "leader's check (default: as started).")] = None,
     project: ProjectOption = None,
 ) -> None:
     """Continue an interrupted, paused or halted run (done subtasks are kept).
 
-    If another live process is running it (paused from a second terminal), it is told to resume.
+    It goes on with the settings it was started with (model per agent, endpoint, concurrency, reply cap,
+    review, --yes, --allow-tools; `podium show RUN` lists them); options given here override them and
+    are recorded, so the next resume keeps them. If another live process is running it (paused from a
+    second terminal), it is told to resume.
     """
+    if yes and ask:
+        raise PodiumError("choose one: --yes or --ask")
     path = project_path(None, project)
     if not path.exists():
         raise PodiumError(f"{path} does not exist")
@@ -172,24 +258,30 @@ def resume(
     from podium.domain import ExecutionStatus
 
     async def go() -> Execution:
-        async with _Session(path, None, api_base, concurrency, json, create=False,
-                            allow_tools=allow_tools, max_tokens=max_tokens,
-                            review="human" if review else "auto") as session:
-            execution = await session.engine.repo.get_execution(run_id)
+        async with _Session(path, None, json, create=False) as session:
+            repo = session.engine.repo
+            execution = await repo.get_execution(run_id)
             if execution.status.finished:
                 raise PodiumError(
                     f"run {execution.id} is already {execution.status.value}; nothing to resume")
             if execution.status is ExecutionStatus.REVIEW:
                 raise PodiumError(f"run {execution.id} awaits your review: `podium review {execution.id}` "
                                   "shows it; then --accept or --rework \"...\"")
-            session.use_model(execution.model)
+            settings, endpoint, changed = resumed_settings(
+                execution, path, model=model, api_base=api_base, concurrency=concurrency,
+                max_tokens=max_tokens, review=review, yes=True if yes else False if ask else None,
+                allow_tools=allow_tools)
+            settings = session.configure(settings, endpoint, await repo.get_team(execution.id))
+            if changed or execution.settings is None or settings != execution.settings:
+                await repo.set_settings(execution.id, settings, source="resume", changed=changed)
             if any(v is not None for v in (budget_tokens, budget_usd, budget_steps, budget_seconds)):
-                await session.engine.repo.set_budget(execution.id, _budget(
+                await repo.set_budget(execution.id, _budget(
                     budget_tokens, budget_usd, budget_steps, budget_seconds, execution.budget))
-            if not yes and not sys.stdin.isatty() and not await session.has_plan(execution.id):
+            approve = settings.approve_plans
+            if not approve and not sys.stdin.isatty() and not await session.has_plan(execution.id):
                 raise PodiumError("no terminal to ask for plan approval: pass --yes to approve automatically")
             session.announce(execution.id, execution.objective, execution.team)
-            return await session.drive(execution.id, yes=yes)
+            return await session.drive(execution.id, yes=approve)
 
     _finish(run_async(go()))
 
@@ -231,18 +323,17 @@ def _finish(execution: Execution) -> None:
 class _Session:
     """A store, a gateway and an engine for one command, plus the view it prints with."""
 
-    def __init__(self, path: Path, model: str | None, api_base: str | None, concurrency: int,
-                 json: bool, *, create: bool = True, allow_tools: list[str] | None = None,
-                 max_tokens: int | None = None, review: str = "auto") -> None:
-        self.max_tokens = max_tokens
-        self.review = review
+    def __init__(self, path: Path, settings: RunSettings | None, json: bool, *, create: bool = True,
+                 endpoint: str | None = None) -> None:
+        """`settings`: how runs go (None: decided by `configure` once the run is read);
+        `endpoint`: the API base to call when it differs from the recorded one (credentials)."""
+        from podium.domain import RunSettings
+
         self.path = path
-        self.model = model
-        self.api_base = api_base
-        self.concurrency = concurrency
+        self.settings = settings or RunSettings()
+        self.endpoint = endpoint if endpoint is not None else self.settings.api_base
         self.json = json
         self.create = create
-        self.allow_tools = [t for item in allow_tools or [] for t in item.split(",") if t.strip()]
         self.engine: Engine
         self.view: Any = None
         self._pump: asyncio.Task[None] | None = None
@@ -252,35 +343,27 @@ class _Session:
         # In JSON mode stdout carries only events; everything for people goes to stderr.
         self.console = Console(stderr=json, highlight=False)
 
-    def _settings(self) -> Any:
-        from podium.orchestrator.settings import EngineSettings
-
-        settings = EngineSettings(concurrency=self.concurrency, review=self.review)
-        if self.max_tokens is not None:
-            cap = self.max_tokens
-            settings = settings.model_copy(update={
-                "perspective_max_tokens": min(cap, settings.perspective_max_tokens),
-                "plan_max_tokens": max(cap, 256), "turn_max_tokens": cap, "synthesis_max_tokens": cap})
-        return settings
-
-    @property
-    def stored_model(self) -> str | None:
-        return self.engine.gateway.resolve(self.model) if self.model else None
-
-    def use_model(self, model: str | None) -> None:
-        if model:
-            self.engine.gateway = self._gateway(model)
-
-    def _gateway(self, model: str | None) -> Any:
-        """A gateway whose default is the explicit model, else the project/user config, else local.
-
-        Agents' and teams' own models sit between those two (RunState.model_for).
-        """
-        from podium.llm.config import resolve_api_base, resolve_model
+    def _gateway(self) -> Any:
+        """A gateway whose default is the run's one model, else the configured default; agents'
+        and teams' own models sit between those two (Execution.model_for)."""
         from podium.llm.gateway import Gateway
 
-        default = model or resolve_model(project=self.path).model
-        return Gateway(default, api_base=resolve_api_base(self.api_base, self.path))
+        return Gateway(self.settings.model or self.settings.default_model, api_base=self.endpoint)
+
+    def _engine_settings(self) -> Any:
+        from podium.orchestrator.settings import EngineSettings
+
+        return EngineSettings().for_run(self.settings)
+
+    def configure(self, settings: RunSettings, endpoint: str | None, team: Team) -> RunSettings:
+        """Go on with these settings (before anything runs); returns them with the models resolved."""
+        self.settings, self.endpoint = settings, endpoint
+        engine = self.engine
+        engine.gateway = self._gateway()
+        engine.settings = self._engine_settings()
+        self.tools.allow_tools = list(settings.allow_tools)
+        engine.run_settings = self.settings = engine.settings_for(team, settings)
+        return self.settings
 
     async def __aenter__(self) -> _Session:
         from podium.memory.service import MemoryService
@@ -290,10 +373,10 @@ class _Session:
 
         self.store = await ProjectStore.open(self.path, create=self.create)
         memory = MemoryService(self.store)
-        self.tools = await ToolBox.open(self.store, allow_tools=self.allow_tools,
+        self.tools = await ToolBox.open(self.store, allow_tools=self.settings.allow_tools,
                                         on_approval=self._tool_approval, memory=memory)
-        self.engine = Engine(self.store, self._gateway(self.model), tools=self.tools,
-                             memory=memory, settings=self._settings())
+        self.engine = Engine(self.store, self._gateway(), tools=self.tools, memory=memory,
+                             settings=self._engine_settings(), run_settings=self.settings)
         self._subscription = self.store.bus.subscribe()
         queue = await self._subscription.__aenter__()
         from podium.cli.run_view import JsonLines, pump
@@ -378,7 +461,14 @@ class _Session:
         latest = await engine.repo.latest_plan(run_id)
         assert latest is not None
         note = " (fallback: the leader's plan was invalid)" if latest.fallback else ""
+        if latest.plan.mends:
+            note = f" (mended: {len(latest.plan.mends)} fixable problems in the leader's plan)"
         self.console.print(plan_table(latest.plan, f"Plan v{latest.version}{note}"))
+        if latest.plan.mends:
+            from rich.markup import escape
+
+            for mend in latest.plan.mends:
+                self.console.print(f"[dim]mended: {escape(mend)}[/dim]")
         if yes:
             await engine.approve(run_id, by="--yes")
             return True

@@ -25,6 +25,7 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
     from podium.store.control import ControlRepository
 
     reviews = await ControlRepository(store).reviews(execution.id)
+    history = await repo.settings_history(execution.id) if execution.settings is not None else []
 
     def msg(m: Any) -> dict[str, Any]:
         return m.model_dump(mode="json", exclude={"execution_id"})
@@ -41,6 +42,9 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
         "team": team.model_dump(),
         "model": execution.model,
         "budget": execution.budget.model_dump(),
+        # How the run was started and goes on (`podium resume` reuses it); None: not recorded.
+        "settings": execution.settings.model_dump() if execution.settings else None,
+        "settings_history": history,
         "usage": {**execution.usage.model_dump(), "tokens": execution.usage.tokens, "steps": execution.steps,
                   "active_seconds": round(execution.active_seconds, 3)},
         "created_at": execution.created_at,
@@ -50,7 +54,8 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
         "planning": [msg(m) for m in messages if m.phase is Phase.PLANNING],
         "plans": [{"version": p.version, "status": p.status.value, "feedback": p.feedback,
                    "fallback": p.fallback, "created_at": p.created_at,
-                   **p.plan.model_dump(mode="json", include={"rationale", "subtasks"})} for p in plans],
+                   **p.plan.model_dump(mode="json", include={"rationale", "subtasks", "mends"})}
+                  for p in plans],
         "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, [])} for s in subtasks],
         "consultations": [dict(r) for r in consultations],
         "interventions": [dict(r) for r in interventions],
@@ -59,6 +64,34 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
         "result": execution.result,
         "events": events[0] if events else 0,
     }
+
+
+def _settings_lines(r: dict[str, Any]) -> list[str]:
+    out = ["", "## Settings", ""]
+    s = r.get("settings")
+    budget = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["budget"].items() if v is not None)
+    if s is None:
+        return [*out, "Not recorded (started by an older Podium): `podium resume` uses today's defaults.",
+                f"- Budget: {budget or 'none'}"]
+    if s["model"]:
+        out.append(f"- Model: {s['model']} (every agent)")
+    else:
+        out.append(f"- Models: {', '.join(f'{a} {m}' for a, m in s['agents'].items())}")
+    endpoint = s["api_base"] or ("withheld (it carried credentials)" if s["api_base_withheld"] else "default")
+    review = {"human": "waits for your review", "auto": "leader's check, then accepted", "off": "none"}
+    out += [
+        f"- API base: {endpoint}",
+        f"- Concurrency: {s['concurrency']} · max tokens per reply: {s['max_tokens'] or 'default'}",
+        f"- Review: {review.get(s['review'], s['review'])}",
+        f"- Plans approved up front (--yes): {'yes' if s['approve_plans'] else 'no'}",
+        f"- Tools approved up front (--allow-tools): {', '.join(s['allow_tools']) or 'none'}",
+        f"- Budget: {budget or 'none'}",
+    ]
+    for h in r.get("settings_history", []):
+        if h["source"] != "run":
+            what = ", ".join(h["changed"]) or "nothing changed"
+            out.append(f"- {_when(h['at'])} {h['source']}: {what}")
+    return out
 
 
 def _when(ts: float | None) -> str:
@@ -77,18 +110,21 @@ def to_markdown(r: dict[str, Any]) -> str:
         f"- Usage: {u['tokens']:,} tokens ({u['prompt_tokens']:,} in, {u['completion_tokens']:,} out) · "
         f"${u['cost_usd']:.4f} · {u['calls']} calls",
     ]
+    out += _settings_lines(r)
     if r["discussion"]:
         out += ["", "## Discussion", ""]
         out += [f"**{m['agent']}:** {m['content'].strip()}\n" for m in r["discussion"]]
     if r["plans"]:
         out += ["", "## Plans"]
         for p in r["plans"]:
-            flag = " (fallback)" if p["fallback"] else ""
+            flag = " (fallback)" if p["fallback"] else " (mended)" if p.get("mends") else ""
             out += ["", f"### Plan v{p['version']} — {p['status']}{flag}"]
             if p["feedback"]:
                 out.append(f"> Feedback: {p['feedback']}")
             if p["rationale"]:
                 out.append(f"_{p['rationale']}_")
+            for mend in p.get("mends") or []:
+                out.append(f"- mended: {mend}")
             out.append("")
             for s in p["subtasks"]:
                 deps = f" (after {', '.join(s['depends_on'])})" if s["depends_on"] else ""

@@ -26,6 +26,7 @@ from podium.domain import (
     Plan,
     PlanStatus,
     Role,
+    RunSettings,
     Subtask,
     SubtaskStatus,
     Team,
@@ -88,8 +89,11 @@ class PlanProposal:
 class Engine:
     def __init__(self, store: ProjectStore, gateway: GatewayPort, *, memory: MemoryPort | None = None,
                  tools: ToolsPort | None = None, settings: EngineSettings | None = None,
-                 actions: ActionRegistry | None = None) -> None:
+                 actions: ActionRegistry | None = None, run_settings: RunSettings | None = None) -> None:
         self.store = store
+        # What a front end started this engine with (flags, config), recorded with each run it
+        # creates so a resume goes on the same way; None: runs record nothing (tests, benches).
+        self.run_settings = run_settings
         self.repo = RunRepository(store)
         self.gateway = gateway
         self.memory = memory
@@ -150,9 +154,22 @@ class Engine:
         objective = objective.strip()
         if not objective:
             raise PodiumError("the objective is empty; say what the team should do")
-        execution = Execution(objective=objective, team=team.name, model=model, budget=budget or Budget())
+        settings = self.settings_for(team, self.run_settings, model) if self.run_settings else None
+        execution = Execution(objective=objective, team=team.name, budget=budget or Budget(),
+                              model=settings.model if settings else model, settings=settings)
         await self.repo.create_execution(execution, team)
         return execution.id
+
+    def settings_for(self, team: Team, base: RunSettings, model: str | None = None) -> RunSettings:
+        """`base` with the models resolved as this engine's gateway resolves them: the one model
+        for every agent (`model`, else base.model), the default, and each agent's."""
+        explicit = model or base.model
+        resolve = self.gateway.resolve
+        return base.model_copy(update={
+            "model": resolve(explicit) if explicit else None,
+            "default_model": resolve(base.default_model),
+            "agents": {a.name: resolve(explicit or a.model or team.model) for a in team.agents},
+        })
 
     async def _load(self, run_id: str) -> tuple[Execution, Team, RunGuard]:
         execution = await self.repo.get_execution(run_id)
@@ -741,7 +758,7 @@ class Engine:
     # ------------------------------------------------------------ helpers
 
     def _model(self, execution: Execution, team: Team, agent: str) -> str | None:
-        return execution.model or team.agent(agent).model or team.model
+        return execution.model_for(team.agent(agent), team)
 
     async def _store_reply(self, run_id: str, agent: str, phase: Phase, result: CallResult, guard: RunGuard,
                            *, content: str | None = None, extra: tuple[str, dict[str, Any]] | None = None

@@ -48,5 +48,5 @@ class RunState:
     synthesis_feedback: tuple[str, str] | None = None  # (feedback, previous result)
 
     def model_for(self, agent: Agent) -> str | None:
-        """The run's model (a CLI flag or env) wins, then the agent's, then the team's."""
-        return self.execution.model or agent.model or self.team.model
+        """The run's model (a CLI flag or env) wins, then the agent's as recorded, then the team's."""
+        return self.execution.model_for(agent, self.team)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from podium.domain import RunSettings
+
 
 class EngineSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1, le=64)
@@ -38,3 +40,12 @@ class EngineSettings(BaseModel):
     lessons_max_tokens: int = 600
     # How often a running engine looks for control rows written by other processes.
     watch_interval_s: float = Field(default=0.05, gt=0, le=0.25)
+
+    def for_run(self, run: RunSettings) -> EngineSettings:
+        """These settings with a run's recorded concurrency, review mode and reply cap applied."""
+        update: dict[str, object] = {"concurrency": run.concurrency, "review": run.review}
+        if run.max_tokens is not None:
+            cap = run.max_tokens
+            update.update(perspective_max_tokens=min(cap, self.perspective_max_tokens),
+                          plan_max_tokens=max(cap, 256), turn_max_tokens=cap, synthesis_max_tokens=cap)
+        return self.model_copy(update=update)

@@ -26,6 +26,7 @@ from podium.domain import (
     Plan,
     PlanStatus,
     Role,
+    RunSettings,
     Subtask,
     SubtaskStatus,
     Team,
@@ -55,11 +56,17 @@ def _usage_of(row: Any) -> Usage:
 
 
 def _execution_from(row: Any) -> Execution:
+    # An archive from before schema v2 opened read-only has no settings column.
+    try:
+        recorded = row["settings_json"]
+    except IndexError:
+        recorded = None
     return Execution(
         id=row["id"], objective=row["objective"], team=row["team"], model=row["model"],
         status=ExecutionStatus(row["status"]), budget=Budget.model_validate_json(row["budget_json"]),
         usage=_usage_of(row), steps=row["steps"], active_seconds=row["active_seconds"], result=row["result"],
         created_at=row["created_at"], updated_at=row["updated_at"], finished_at=row["finished_at"],
+        settings=RunSettings.model_validate_json(recorded) if recorded else None,
     )
 
 
@@ -99,20 +106,49 @@ class RunRepository:
     # ------------------------------------------------------------ executions
 
     async def create_execution(self, execution: Execution, team: Team) -> None:
+        settings = execution.settings
+
         def insert(tx: Tx) -> None:
             tx.execute(
                 "INSERT INTO executions (id, objective, team, team_json, model, status, budget_json,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " settings_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (execution.id, execution.objective, team.name, team.model_dump_json(), execution.model,
-                 execution.status.value, execution.budget.model_dump_json(), execution.created_at,
+                 execution.status.value, execution.budget.model_dump_json(),
+                 settings.model_dump_json() if settings else None, execution.created_at,
                  execution.updated_at),
             )
             tx.emit(ev.RUN_CREATED, execution.id, objective=execution.objective, team=team.name,
                     model=execution.model, budget=execution.budget.model_dump(),
                     agents=team.agent_names, leader=team.leader)
+            if settings is not None:
+                tx.emit(ev.RUN_SETTINGS, execution.id, source="run", changed=[], **settings.model_dump())
             tx.emit(ev.RUN_STATUS, execution.id, status=execution.status.value)
 
         await self.store.write(insert)
+
+    async def set_settings(self, run_id: str, settings: RunSettings, *, source: str,
+                           changed: list[str]) -> None:
+        """Record the settings a run goes on with (`podium resume` flags override the recorded
+        ones); the run's model column follows `settings.model`, which every agent then uses."""
+
+        def update(tx: Tx) -> None:
+            cur = tx.execute(
+                "UPDATE executions SET settings_json = ?, model = ?, updated_at = ? WHERE id = ?",
+                (settings.model_dump_json(), settings.model, time.time(), run_id))
+            if cur.rowcount != 1:
+                raise NotFoundError(f"no run {run_id!r} in {self.store.path}")
+            tx.emit(ev.RUN_SETTINGS, run_id, source=source, changed=changed, **settings.model_dump())
+
+        await self.store.write(update)
+
+    async def settings_history(self, run_id: str) -> list[dict[str, Any]]:
+        """Each time the run's settings were recorded: when, by what, and which changed."""
+        rows = await self.store.query(
+            "SELECT created_at, json_extract(payload, '$.source') AS source,"
+            " json_extract(payload, '$.changed') AS changed FROM events"
+            " WHERE execution_id = ? AND type = ? ORDER BY seq", (run_id, ev.RUN_SETTINGS))
+        return [{"at": r["created_at"], "source": r["source"], "changed": json.loads(r["changed"] or "[]")}
+                for r in rows]
 
     async def get_execution(self, run_id: str) -> Execution:
         row = await self.store.query_one("SELECT * FROM executions WHERE id = ?", (run_id,))

@@ -249,6 +249,11 @@ MIGRATIONS: list[str] = [
         INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
     """,
+    # ---- v2: how each run was started (RunSettings as JSON; NULL for runs from before v2, which
+    # resume with the defaults of the day). Never holds a secret.
+    """
+    ALTER TABLE executions ADD COLUMN settings_json TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -66,6 +66,7 @@ class ToolBox:
         self.workspace_root = Path(workspace_root) if workspace_root else workspace_root_for(store.path)
         self._vault = vault
         self.allow_tools = [p.strip() for p in allow_tools if p.strip()]
+        self._run_allow: dict[str, list[str]] = {}  # run id -> patterns that run was started with
         self.on_approval = on_approval
         if offline is None:
             offline = os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
@@ -80,6 +81,10 @@ class ToolBox:
         self._secrets: dict[str, str] = {}  # value -> name, for scrubbing
         self._loaded = False
         self._team_tools: dict[tuple[str, str], list[str]] = {}
+
+    def allow_for_run(self, run_id: str, patterns: Iterable[str]) -> None:
+        """Approve these tools' calls up front in one run only (as its `--allow-tools` said)."""
+        self._run_allow[run_id] = [p.strip() for p in patterns if p.strip()]
 
     @classmethod
     async def open(cls, store: ProjectStore, **kwargs: Any) -> ToolBox:
@@ -315,7 +320,7 @@ class ToolBox:
             "tool": info.name,
             "arguments": shown,
         }
-        if matches(self.allow_tools, info.name):
+        if matches([*self.allow_tools, *self._run_allow.get(ctx.execution_id, [])], info.name):
             return await self.approvals.record_automatic(**where, by="--allow-tools")
         request = await self.approvals.request(**where)
         if self.on_approval is not None:
