@@ -109,7 +109,10 @@ def models_cmd(
     team: Annotated[str | None, typer.Option("--team", "-t", help="Show this team's agents.")] = None,
     model: ModelOption = None,
     api_base: ApiBaseOption = None,
-    check: Annotated[bool, typer.Option("--check", help="Also make one tiny real call per model.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Also make one tiny real call per model and show its JSON mode.")] = False,
+    reprobe: Annotated[bool, typer.Option(
+        "--reprobe", help="With --check: probe the JSON mode again instead of using the cache.")] = False,
     json: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -117,6 +120,8 @@ def models_cmd(
     from podium.llm import probe
     from podium.llm.config import model_layers, resolve_api_base, resolve_model
 
+    if reprobe and not check:
+        raise PodiumError("--reprobe goes with --check")
     base = resolve_api_base(api_base, project)
     rows: list[dict[str, str]] = []
     team_obj = None
@@ -136,7 +141,7 @@ def models_cmd(
             rows.append({"agent": agent.name, "model": choice.model, "source": choice.source})
     default = resolve_model(flag=model, project=project)
     chosen = sorted({r["model"] for r in rows} | {default.model})
-    checks = {m: run_async(probe.check(m, base, call=check)) for m in chosen}
+    checks = {m: run_async(probe.check(m, base, call=check, reprobe=reprobe)) for m in chosen}
     layers = model_layers(flag=model, project=project)
     if json:
         print_json(
@@ -164,6 +169,8 @@ def models_cmd(
     print("\nreachable")
     for c in checks.values():
         print(f"  {'ok  ' if c.ok else 'FAIL'}  {c.model}: {c.detail}")
+        if c.json_mode_detail:
+            print(f"        json mode: {c.json_mode_detail}")
     print("\nprecedence: --model > $PODIUM_MODEL > agent > team > ./podium.toml > user podium.toml > local")
     _fail_if_unusable(checks.values())
 

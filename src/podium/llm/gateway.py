@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from podium.domain import Usage
-from podium.llm import models
+from podium.llm import json_modes, models
 from podium.llm.errors import UNKNOWN_MODEL_HINT, config_error, final_error, unreachable
 from podium.llm.keys import find_secret, required_secrets
 from podium.llm.retry import Backoff, CallTimeout, is_retryable
@@ -139,6 +139,8 @@ class Gateway:
         self._targets: dict[str, _Target] = {}
         self._resolved: dict[str, str] = {}
         self._script_tools: dict[str, bool] = {}
+        self._json_modes: dict[str, json_modes.JsonMode] = {}
+        self._probe_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ model strings
 
@@ -246,6 +248,36 @@ class Gateway:
         except Exception:
             return False
 
+    def _needs_probe(self, target: _Target) -> bool:
+        """Probe the JSON dialect of a custom endpoint, or of a model litellm does not know to take
+        schemas; hosted models litellm knows keep its json_schema path."""
+        return target.kind == "litellm" and (bool(target.api_base) or not self._supports_schema(target))
+
+    async def json_mode(self, model: str | None = None, *, refresh: bool = False,
+                        probe_timeout: float = 15.0) -> json_modes.JsonMode:
+        """How structured calls to `model` ask for JSON: probed once per (API base, model) and cached
+        in the user config dir (see json_modes); `refresh` probes again."""
+        target = await self._atarget(model)
+        if target.kind in ("local", "scripted"):
+            mode = json_modes.GRAMMAR if target.kind == "local" else json_modes.JSON_OBJECT
+            return json_modes.JsonMode(model=target.name, mode=mode, source=target.kind)
+        if not await asyncio.to_thread(self._needs_probe, target):
+            return json_modes.JsonMode(model=target.name, mode=json_modes.JSON_SCHEMA, source="litellm")
+        async with self._probe_lock:  # concurrent structured calls wait for one probe
+            known = None if refresh else self._json_modes.get(target.name)
+            if known is None and not refresh:
+                known = json_modes.cached(target.name, target.api_base)
+            if known is None:
+                found, steps = await json_modes.probe_endpoint(
+                    target.litellm_model, target.api_base, target.api_key, timeout=probe_timeout)
+                known = json_modes.JsonMode(
+                    model=target.name, api_base=target.api_base, mode=found or json_modes.PROMPT,
+                    source="probe" if found else "unprobed", probed=json_modes.today(), steps=steps)
+                if found is not None:  # an inconclusive probe (server down, timeout) is never stored
+                    json_modes.remember(known)
+            self._json_modes[target.name] = known
+        return known
+
     # ------------------------------------------------------------------ calls
 
     async def _with_retries(self, target: _Target, attempt: Callable[[int], Awaitable[T]]) -> T:
@@ -296,6 +328,7 @@ class Gateway:
         estimated_tokens: int = 0,
         response_format: dict[str, Any] | None = None,
         temperature: float | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> CallResult:
         """One chat completion. Streams (calling on_delta per text delta) when on_delta is given.
 
@@ -311,7 +344,7 @@ class Gateway:
             estimate_usd = self._estimate_cost(await self._atarget(model), prompt_estimate, max_tokens or 0)
         async with _reserve(guard, prompt_estimate + (max_tokens or 0), estimate_usd) as slot:
             result = await self._complete(messages, context, model, tools, on_delta, max_tokens,
-                                          response_format, temperature)
+                                          response_format, temperature, extra)
             if slot is not None:
                 slot.record(result.usage)
         return result
@@ -326,6 +359,7 @@ class Gateway:
         max_tokens: int | None,
         response_format: dict[str, Any] | None,
         temperature: float | None,
+        extra: dict[str, Any] | None = None,
     ) -> CallResult:
         target = await self._atarget(model)
         from podium.llm._litellm import get
@@ -340,6 +374,7 @@ class Gateway:
             kwargs["response_format"] = response_format
         if temperature is not None:
             kwargs["temperature"] = temperature
+        kwargs.update(extra or {})  # provider-specific fields (a probed JSON dialect)
         shown = _Shown(on_delta) if on_delta is not None else None
         start = time.perf_counter()
 
@@ -461,12 +496,10 @@ class Gateway:
         """A validated `schema` instance; one repair round on failure, else StructuredOutputError."""
         target = await self._atarget(model)
         js = json_schema(schema)
-        if target.kind in ("local", "scripted"):
-            fmt: dict[str, Any] | None = {"type": "json_object", "schema": js}  # llama.cpp grammar
-        elif self._supports_schema(target):
-            fmt = {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js}}
-        else:
-            fmt = None  # unknown server: the schema in the prompt, then extraction
+        # the dialect this endpoint enforces (probed and cached for custom servers), else prompting:
+        # the schema is in the prompt either way, and the reply is extracted and validated
+        mode = (await self.json_mode(target.name)).mode
+        constraint = json_modes.request_params(mode, schema.__name__, js)
         msgs = _with_instructions(messages, schema_instructions(js))
         call = dict(
             context=context,
@@ -474,7 +507,7 @@ class Gateway:
             model=target.name,
             max_tokens=max_tokens,
             estimated_tokens=estimated_tokens,
-            response_format=fmt,
+            extra=constraint,
         )
         first = await self.complete(msgs, **call)  # type: ignore[arg-type]
         value, errors = validate(first.content, schema)

@@ -15,6 +15,8 @@ class Reachability(BaseModel):
     model: str
     ok: bool
     detail: str
+    json_mode: str | None = None  # how structured calls ask for JSON (with --check): see json_modes
+    json_mode_detail: str | None = None
 
 
 def _ping(url: str, timeout: float = 2.0) -> str | None:
@@ -39,9 +41,11 @@ def _local_detail() -> str:
     return f"{GGUF_FILE} ({size:.0f} MiB) on llama-cpp-python {llama}, offline"
 
 
-async def check(model: str, api_base: str | None = None, *, call: bool = False) -> Reachability:
+async def check(model: str, api_base: str | None = None, *, call: bool = False,
+                reprobe: bool = False) -> Reachability:
     """Configuration checks (model string, key, script, model file, server answering);
-    with call=True also one tiny real completion."""
+    with call=True also one tiny real completion and the JSON mode structured calls use
+    (probed once per API base and model and cached; `reprobe` probes again)."""
     from podium.llm.gateway import Gateway
 
     gateway = Gateway(model, api_base=api_base, timeout=20.0, max_retries=0)
@@ -71,6 +75,9 @@ async def check(model: str, api_base: str | None = None, *, call: bool = False) 
                 [{"role": "user", "content": "Say OK."}], context=CallContext(phase="check"), max_tokens=4
             )
             detail += f"; test call ok in {result.latency_ms:.0f} ms"
+            mode = await gateway.json_mode(name, refresh=reprobe)
+            return Reachability(model=name, ok=True, detail=detail, json_mode=mode.mode,
+                                json_mode_detail=mode.summary())
     except (ModelConfigError, LLMError) as exc:
         return Reachability(model=name, ok=False, detail=str(exc).removeprefix(f"{name}: "))
     return Reachability(model=name, ok=True, detail=detail)
