@@ -17,6 +17,7 @@ from typing import Any
 
 from textual import events
 from textual.app import App
+from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -26,7 +27,7 @@ from podium.store import ProjectStore
 from podium.tui import heap
 from podium.tui.backend import Backend
 from podium.tui.commands import PaletteCommand, PodiumCommands
-from podium.tui.keys import APP_BINDINGS, load_keymap
+from podium.tui.keys import APP_BINDINGS, CHANGING_ACTIONS, load_keymap
 from podium.tui.screens.home import HomeScreen
 from podium.tui.screens.modals import ErrorScreen, HelpScreen, TextPrompt, TooSmall
 from podium.tui.screens.run import ReplayScreen, RunScreen
@@ -42,10 +43,12 @@ class Loading(Screen[None]):
         yield Static("Opening the project…", id="loading")
 
 
-class PodiumApp(App[None]):
+class PodiumApp(App[None], inherit_bindings=False):
     TITLE = "Podium"
     CSS_PATH = "app.tcss"
-    BINDINGS = APP_BINDINGS
+    # Not inheriting App's: its ctrl+q would quit without halting a live run (APP_BINDINGS
+    # binds ctrl+q to quit_podium), and the plain `q` must come first to show in the footer.
+    BINDINGS = [*APP_BINDINGS, Binding("ctrl+c", "help_quit", show=False, system=True)]
     COMMANDS = App.COMMANDS | {PodiumCommands}
     ENABLE_COMMAND_PALETTE = True
 
@@ -183,7 +186,7 @@ class PodiumApp(App[None]):
             key = run_id or ""
             self._live[key] += 1
             try:
-                engine = await backend.engine(store)
+                engine = await backend.engine(store, run_id)  # a run goes on as it was started
                 await job(engine)
             except PodiumError as exc:
                 self.notify(str(exc), severity="error", title=label, timeout=10)
@@ -286,8 +289,8 @@ class PodiumApp(App[None]):
     async def action_quit_podium(self) -> None:
         live = [rid for rid, n in self._live.items() if n > 0 and rid]
         if live and self.backend is not None and self.store is not None:
-            engine = await self.backend.engine(self.store)
             for run_id in live:
+                engine = await self.backend.engine(self.store, run_id)
                 with contextlib.suppress(PodiumError):  # it finished meanwhile
                     await engine.control(run_id).halt(reason="the app was closed")
             # Give the workers a moment to write the halt; the state is durable either way.
@@ -297,27 +300,59 @@ class PodiumApp(App[None]):
             self.exit_message = "halted " + ", ".join(live) + "; continue with `podium resume RUN_ID`"
         self.exit()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only archive offers no new run (the footer leaves `n` out)."""
+        return not (action == "new_run" and self.readonly)
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C copies; say which key quits instead."""
+        keys = self.keys_for("quit_podium")
+        if keys:
+            self.notify(f"Press [b]{' or '.join(keys)}[/b] to quit Podium", title="Do you want to quit?")
+
+    def bindings_of(self, node: Any) -> BindingsMap:
+        """A node's own bindings as remapped by the keymap (unlike the screen's binding chain,
+        including keys a focused text field would take)."""
+        bindings = node._bindings.copy()
+        if self._keymap:
+            bindings.apply_keymap(self._keymap)
+        return bindings
+
+    def keys_for(self, action: str, *, ids: tuple[str, ...] = ()) -> list[str]:
+        """The app's keys (as displayed) for an action, or for bindings with the given ids."""
+        return [self.get_key_display(b) for _, b in self.bindings_of(self)
+                if (b.id in ids if ids else b.action == action)]
+
     def action_exit_with_error(self) -> None:
         """Leave after the error screen: exit status 2, like the CLI's other user errors."""
         self.exit(return_code=2)
 
     def action_help(self) -> None:
-        """Every key of the screen below (as remapped), including those that do not apply right now."""
-        rows = []
-        seen = set()
-        # The binding chain holds the bindings after the keymap; active_bindings would omit
-        # the ones check_action hides from the footer.
-        for namespace, bindings in self.screen._modal_binding_chain:
-            for _key, binding in bindings:
-                if binding.action in seen or not binding.description or not binding.show:
+        """Every key of the screen below (as remapped), including those that do not apply right now
+        and those a text field with focus would take; an action's keys on one row."""
+        keys: dict[tuple[int, str], list[str]] = {}
+        rows: dict[tuple[int, str], tuple[str, str]] = {}
+        # Not active_bindings: it omits what check_action hides from the footer, and the screen's
+        # binding chain omits the keys a focused Input consumes.
+        for namespace, _ in self.screen._modal_binding_chain:
+            for _key, binding in self.bindings_of(namespace):
+                if not binding.description or not binding.show:
                     continue
-                seen.add(binding.action)
+                slot = (id(namespace), binding.action)
+                display = self.get_key_display(binding)
+                if slot in rows:
+                    if display not in keys[slot]:
+                        keys[slot].append(display)
+                    continue
                 applies = self._check_action_state(binding.action, namespace)
                 note = binding.tooltip or ""
                 if applies is False:
-                    note += " (not now)"
-                rows.append((self.get_key_display(binding), binding.description, note))
-        self.push_screen(HelpScreen(rows))
+                    changing = binding.action in CHANGING_ACTIONS or binding.action == "new_run"
+                    note += " (read-only archive)" if self.readonly and changing else " (not now)"
+                keys[slot] = [display]
+                rows[slot] = (binding.description, note)
+        self.push_screen(HelpScreen([(" / ".join(keys[slot]), description, note)
+                                     for slot, (description, note) in rows.items()]))
 
     def action_next_theme(self) -> None:
         names = self.podium_themes or [self.theme]

@@ -26,13 +26,36 @@ def bind(key: str, action: str, description: str, id: str, *, show: bool = True,
                    priority=priority)
 
 
+# A key that types into a text field (q, ?, t, ...) is left out of the footer while one has
+# focus; the `-anywhere` keys work and show there too. Of two keys for one action the footer
+# shows the first that works now, so the plain key comes first.
 APP_BINDINGS = [
     bind("q", "quit_podium", "quit", "quit", tooltip="Quit; a running execution keeps its state"),
+    bind("ctrl+q", "quit_podium", "quit", "quit-anywhere", priority=True,
+         tooltip="Quit, also while typing in a field"),
     bind("question_mark", "help", "keys", "keys", tooltip="Show every key"),
+    bind("f1", "help", "keys", "keys-anywhere", tooltip="Show every key, also while typing in a field"),
     bind("t", "next_theme", "theme", "theme", tooltip="Switch to the next theme"),
     bind("e", "export", "export", "export", tooltip="Export the project as a single-file archive"),
     bind("n", "new_run", "new run", "new", tooltip="Start a new run"),
 ]
+
+# Keys that act on an empty objective field instead of typing into it (their remaps too).
+EMPTY_FIELD_IDS = ("podium.quit", "podium.keys")
+
+HOME_BINDINGS = [
+    bind("f", "focus_objective", "objective", "objective", tooltip="Type a new objective"),
+]
+
+OBJECTIVE_BINDINGS = [
+    bind("escape", "leave_field", "leave field", "leave-field",
+         tooltip="Leave the objective field for the runs table"),
+]
+
+# Actions that change a run: never offered in a replay (an archive is read-only; a replayed
+# run has finished), and on a live run only while they can act (RunScreen.check_action).
+CHANGING_ACTIONS = frozenset({"approve", "reject", "guide", "pause", "halt", "answer", "review",
+                              "tool_approval"})
 
 RUN_BINDINGS = [
     bind("a", "approve", "approve", "approve", tooltip="Approve the proposed plan"),
@@ -76,7 +99,7 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     keys = data.get("keys", data)
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         return {}, f"keymap {path} ignored: expected [keys] with \"binding.id\" = \"key\" lines"
-    known = {b.id for b in APP_BINDINGS + RUN_BINDINGS + REPLAY_BINDINGS}
+    known = {b.id for b in APP_BINDINGS + HOME_BINDINGS + OBJECTIVE_BINDINGS + RUN_BINDINGS + REPLAY_BINDINGS}
     unknown = sorted(k for k in keys if k not in known)
     if unknown:
         return {k: v for k, v in keys.items() if k in known}, (

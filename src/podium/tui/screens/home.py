@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Select, Static
 
 from podium.tui.commands import PaletteCommand
+from podium.tui.keys import APP_BINDINGS, EMPTY_FIELD_IDS, HOME_BINDINGS, OBJECTIVE_BINDINGS
 from podium.tui.state import RUN_SYMBOL, human_tokens, run_status
 from podium.tui.widgets.status import short_model
 
@@ -33,6 +35,36 @@ def when(ts: float) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+class ObjectiveInput(Input):
+    """The new objective. While it is empty the quit and keys keys (`q`, `?`, or their remaps)
+    act instead of typing; once it holds text they type. Esc leaves it for the runs table."""
+
+    BINDINGS = OBJECTIVE_BINDINGS
+
+    def _acting_keys(self) -> set[str]:
+        """The keys bound now (after the keymap) to quitting and to the keys list."""
+        app: PodiumApp = self.app  # type: ignore[assignment]
+        return {b.key for _, b in app.bindings_of(app) if b.id in EMPTY_FIELD_IDS}
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # Asked while the screen builds its binding chain, with the keys as written before the
+        # keymap: a key left unconsumed stays bound, so it acts and shows in the footer.
+        if not self.value and (key in self._acting_keys()
+                               or any(b.key == key and b.id in EMPTY_FIELD_IDS for b in APP_BINDINGS)):
+            return False
+        return super().check_consume_key(key, character)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not self.value and event.key in self._acting_keys():
+            # Not typed: it bubbles up to the app, whose binding acts on it.
+            event.prevent_default()
+            return
+        await super()._on_key(event)
+
+    def action_leave_field(self) -> None:
+        self.screen.query_one("#runs", DataTable).focus()
+
+
 class HomeScreen(Screen[None]):
     DEFAULT_CSS = """
     HomeScreen #home-title { height: 1; background: $panel; padding: 0 1; }
@@ -51,7 +83,7 @@ class HomeScreen(Screen[None]):
     HomeScreen #start { min-width: 10; }
     """
 
-    BINDINGS = [("f", "focus_objective", "objective")]
+    BINDINGS = HOME_BINDINGS
 
     def __init__(self) -> None:
         super().__init__(id="home")
@@ -66,9 +98,10 @@ class HomeScreen(Screen[None]):
         yield Static(id="readonly-banner")
         table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Static("No runs yet: type an objective below and press Enter.", id="empty")
+        yield Static(id="empty")
         with Horizontal(id="new-run"):
-            yield Input(placeholder="A new objective for the team… (Enter starts planning)", id="objective")
+            yield ObjectiveInput(placeholder="A new objective for the team… (Enter starts planning)",
+                                 id="objective")
             teams, team = self._team_options()
             yield Select[str]([(t, t) for t in teams], id="team", allow_blank=not teams, value=team,
                               prompt="team")
@@ -89,6 +122,7 @@ class HomeScreen(Screen[None]):
                 f"read-only archive: {app.project} — Enter replays a run; nothing here can change the file"
             )
         self.query_one("#new-run").border_title = "New run"
+        self.query_one("#empty", Static).update(self._empty_hint())
         table = self.query_one("#runs", DataTable)
         for label, width in COLUMNS:
             table.add_column(label, key=label, width=width)
@@ -98,6 +132,33 @@ class HomeScreen(Screen[None]):
             table.focus()
         elif not app.readonly:
             self.query_one("#objective", Input).focus()
+
+    def _empty_hint(self) -> Text:
+        """What an empty project says, with the keys that work while typing (as remapped)."""
+        app = self.podium
+        if app.readonly:
+            return Text("This archive holds no runs.")
+        text = Text("No runs yet: type an objective below and press Enter.\n")
+        quit_keys = app.keys_for("", ids=("podium.quit-anywhere",))
+        help_keys = app.keys_for("", ids=("podium.keys-anywhere",))
+        leave = [self.app.get_key_display(b) for _, b in app.bindings_of(self.query_one(ObjectiveInput))
+                 if b.id == "podium.leave-field"]
+        parts = [(quit_keys, "quits"), (help_keys, "lists every key"), (leave, "leaves the field")]
+        said = [f"{'/'.join(keys)} {what}" for keys, what in parts if keys]
+        if said:
+            text.append("While you type: " + ", ".join(said) + ".", "italic")
+        return text
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # Whether q and ? act or type depends on the field being empty: show what acts now.
+        empty = not event.value
+        if event.input.id == "objective" and empty != getattr(self, "_objective_empty", True):
+            self._objective_empty = empty
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # No new runs in an archive: `f` is not in its footer.
+        return not (action == "focus_objective" and self.podium.readonly)
 
     def on_resize(self) -> None:
         table = self.query_one("#runs", DataTable)

@@ -210,7 +210,7 @@ class HelpScreen(ModalScreen[None]):
     """Every key on the screen below, as currently mapped (a keymap remap shows here)."""
 
     DEFAULT_CSS = _MODAL_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 90; }"
-    BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
+    BINDINGS = [Binding("escape,question_mark,q,f1", "close", "close")]
 
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:
         super().__init__()

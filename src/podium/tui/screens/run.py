@@ -13,7 +13,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -24,7 +24,7 @@ from podium import events as ev
 from podium.domain import Event, ExecutionStatus, SubtaskStatus
 from podium.tui import heap
 from podium.tui.commands import PaletteCommand
-from podium.tui.keys import REPLAY_BINDINGS, RUN_BINDINGS
+from podium.tui.keys import CHANGING_ACTIONS, REPLAY_BINDINGS, RUN_BINDINGS
 from podium.tui.screens.modals import Confirm, Review, ReviewChoice, TextPrompt
 from podium.tui.state import RunState
 from podium.tui.widgets.board import Board
@@ -41,6 +41,10 @@ NARROW_HEIGHT = 32
 POLL_SECONDS = 0.5
 RENDER_SECONDS = 0.1
 REBUILD_SECONDS = 0.25  # replay: rebuild transcripts once stepping pauses this long
+# "cannot …": what each control would have done (the notice when it cannot).
+CHANGE_WORDS = {"approve": "approve a plan", "reject": "reject a plan", "guide": "send guidance",
+                "pause": "pause or resume", "halt": "halt", "answer": "answer a help request",
+                "review": "review", "tool_approval": "decide on a tool call"}
 
 
 class PaneSwitcher(Static):
@@ -276,6 +280,7 @@ class RunScreen(Screen[None]):
                                       self.podium.clock())
         if self.state.running_count:
             self._dirty = True
+        self._refresh_keys()  # whether this window drives the run changes without an event
 
     @property
     def rendered(self) -> bool:
@@ -293,15 +298,17 @@ class RunScreen(Screen[None]):
         self.query_one(PlanPane).show(state, self.podium.clock())
         self.query_one(Board).sync(state.cards())
         self.query_one(StatusBar).show(state, self.podium.default_model)
-        applicable = tuple(self.check_action(a, ()) for a in ("approve", "guide", "pause", "halt", "answer",
-                                                                 "review", "tool_approval"))
+        self._refresh_keys()
+        if self.replay:
+            event = self.events[self.cursor - 1] if self.cursor else None
+            self.query_one(Timeline).show(self.cursor, len(self.events), event)
+
+    def _refresh_keys(self) -> None:
+        applicable = tuple(self.check_action(a, ()) for a in sorted(CHANGING_ACTIONS))
         if applicable != self._applicable:
             # The footer follows what applies now; recomposing it on every frame is costly.
             self._applicable = applicable
             self.refresh_bindings()
-        if self.replay:
-            event = self.events[self.cursor - 1] if self.cursor else None
-            self.query_one(Timeline).show(self.cursor, len(self.events), event)
 
     def on_plan_graph_selected(self, message: PlanGraph.Selected) -> None:
         self.query_one(PlanPane).show_detail(self.state, self.podium.clock())
@@ -313,35 +320,53 @@ class RunScreen(Screen[None]):
     # ------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show only the controls that apply now; in an archive keep them, to explain why not."""
-        if self.podium.readonly:
+        """Offer a control only while it can act: never in a replay (an archive is read-only, a
+        replayed run has finished, whatever moment the timeline shows), and on a live run only
+        in the state it acts on. False leaves it out of the footer (`?` still lists it)."""
+        if action not in CHANGING_ACTIONS:
             return True
+        if self.replay or self.podium.readonly:
+            return False
         s = self.state
+        live = self.podium.is_live(self.run_id)
         running = s.status in (ExecutionStatus.RUNNING, ExecutionStatus.SYNTHESISING)
-        applies = {
+        return {
             "approve": s.awaiting_approval,
             "reject": s.awaiting_approval,
             "guide": not s.status.finished and s.status is not ExecutionStatus.AWAITING_APPROVAL,
-            "pause": running or s.status in (ExecutionStatus.PAUSED, ExecutionStatus.HALTED),
-            "halt": not s.status.finished and s.status is not ExecutionStatus.HALTED,
+            # Pauses a running run; resumes a paused one, a halted one, or one no process drives.
+            "pause": running or s.status is ExecutionStatus.PAUSED
+            or (s.status is ExecutionStatus.HALTED and not live),
+            # Halting stops this window's engine; a run driven elsewhere is halted from the CLI.
+            "halt": live and not s.status.finished and s.status is not ExecutionStatus.HALTED,
             "answer": bool(s.help_requests),
             "review": s.awaiting_review,
             "tool_approval": bool(s.tool_approvals),
-        }.get(action)
-        return True if applies is None else applies
+        }[action]
 
     def _may_change(self, what: str) -> bool:
         if self.podium.readonly:
             self.notify(f"Read-only archive: cannot {what}. Open the project file to act on runs.",
                         severity="warning", title="read-only")
             return False
-        if self.replay and self.state.status.finished:
-            self.notify(f"This run has finished: cannot {what}.", severity="warning")
+        if self.replay:
+            self.notify(f"A replay of a finished run: cannot {what}.", severity="warning")
             return False
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        """A replay binds no control, so a control's key would do nothing at all: say why.
+        (Key events reach the screen before the app's binding lookup.)"""
+        if not self.replay:
+            return
+        for binding in self.podium.bindings_of(self).key_to_bindings.get(event.key, []):
+            if binding.action in CHANGING_ACTIONS:
+                self._may_change(CHANGE_WORDS[binding.action])
+                event.stop()
+                return
+
     def action_approve(self) -> None:
-        if not self._may_change("approve a plan"):
+        if not self._may_change(CHANGE_WORDS["approve"]):
             return
         if not self.state.awaiting_approval:
             self.notify("No plan is waiting for approval.", severity="warning")
@@ -349,7 +374,7 @@ class RunScreen(Screen[None]):
         self.podium.approve(self.run_id)
 
     def action_reject(self) -> None:
-        if not self._may_change("reject a plan"):
+        if not self._may_change(CHANGE_WORDS["reject"]):
             return
         if not self.state.awaiting_approval:
             self.notify("No plan is waiting for approval.", severity="warning")
@@ -368,7 +393,7 @@ class RunScreen(Screen[None]):
         )
 
     def action_guide(self) -> None:
-        if not self._may_change("send guidance"):
+        if not self._may_change(CHANGE_WORDS["guide"]):
             return
         if self.state.status.finished:
             self.notify("The run has finished; there is no one to guide.", severity="warning")
@@ -392,7 +417,7 @@ class RunScreen(Screen[None]):
                                         placeholder="e.g. Use metric units"), done)
 
     def action_pause(self) -> None:
-        if not self._may_change("pause or resume"):
+        if not self._may_change(CHANGE_WORDS["pause"]):
             return
         status = self.state.status
         live = self.podium.is_live(self.run_id)
@@ -416,7 +441,7 @@ class RunScreen(Screen[None]):
                         severity="warning")
 
     def action_halt(self) -> None:
-        if not self._may_change("halt"):
+        if not self._may_change(CHANGE_WORDS["halt"]):
             return
         if self.state.status.finished or self.state.status is ExecutionStatus.HALTED:
             self.notify("The run is not running.", severity="warning")
@@ -431,7 +456,7 @@ class RunScreen(Screen[None]):
                                      "kept; p (or `podium resume`) continues from there.", "Halt"), done)
 
     def action_answer(self) -> None:
-        if not self._may_change("answer a help request"):
+        if not self._may_change(CHANGE_WORDS["answer"]):
             return
         requests = self.state.help_requests
         if not requests:
@@ -452,7 +477,7 @@ class RunScreen(Screen[None]):
         self.app.push_screen(TextPrompt(f"Answer {who}", context=self.state.help_requests.get(sid, "")), done)
 
     def action_tool_approval(self) -> None:
-        if not self._may_change("decide on a tool call"):
+        if not self._may_change(CHANGE_WORDS["tool_approval"]):
             return
         if not self.state.tool_approvals:
             self.notify("No tool call is waiting for approval.", severity="warning")
@@ -467,7 +492,7 @@ class RunScreen(Screen[None]):
         self.app.push_screen(Confirm("Allow this tool call?", detail, "Allow"), done)
 
     def action_review(self) -> None:
-        if not self._may_change("review"):
+        if not self._may_change(CHANGE_WORDS["review"]):
             return
         if not self.state.awaiting_review:
             self.notify("No result is waiting for review.", severity="warning")
@@ -487,7 +512,8 @@ class RunScreen(Screen[None]):
     def action_home(self) -> None:
         self.podium.go_home()
 
-    def palette_commands(self) -> list[PaletteCommand]:
+    def _control_commands(self) -> list[PaletteCommand]:
+        """The controls that apply now (a replay has none, whatever moment it shows)."""
         s = self.state
         commands: list[PaletteCommand] = []
         if s.awaiting_approval:
@@ -506,6 +532,11 @@ class RunScreen(Screen[None]):
                              lambda sid=sid: self._answer(sid)))
         if s.awaiting_review:
             commands.append(("Review result", "Accept or rework", self.action_review))
+        return commands
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        s = self.state
+        commands: list[PaletteCommand] = [] if self.replay else self._control_commands()
         for sid, task in s.subtasks.items():
             commands.append((f"Select subtask {sid} ({task.agent})", task.description[:80],
                              lambda sid=sid: self._select(sid)))
