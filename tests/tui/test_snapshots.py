@@ -75,6 +75,21 @@ def test_home(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_home_of_an_empty_project(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """A newcomer's first screen: the objective field has focus; the footer says how to quit,
+    get the keys and leave the field."""
+    app = PodiumApp(Path("project.podium"), model="local", theme="podium-dark")
+
+    async def run_before(pilot: Any) -> None:
+        home = await wait_for(pilot, lambda: isinstance(pilot.app.screen, HomeScreen) and pilot.app.screen,
+                              what="home")
+        await wait_for(pilot, lambda: pilot.app.focused is home.query_one("#objective"), what="focus")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_running_run(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     """A live run: graph with a peer wait and a help request, board, transcripts, status bar."""
     assert snap_compare(app_on_seeded_project(tmp_path), terminal_size=size,
