@@ -130,32 +130,36 @@ async def test_context_has_handoffs_window_and_recalled_memory(store):
     assert len(recalled) == 4 and "researcher remembers the Troms" in recalled[0][0]
 
 
-async def test_invalid_plan_gets_one_repair_round_with_the_errors(store):
-    plans = iter([plan_json(("t1", "writer", ["t2"]), ("t2", "analyst", ["t1"])),
-                  plan_json(("t1", "writer", []))])
-
-    def respond(call):
-        return next(plans) if call.context.phase == "planning" else default(call)
+async def test_a_mendable_plan_is_mended_without_a_repair_round_and_says_so(store):
+    def respond(call):  # a cycle and a self-dependency: mended, no second call
+        return plan_json(("t1", "writer", ["t2"]), ("t2", "analyst", ["t1", "t2"])) \
+            if call.context.phase == "planning" else default(call)
 
     engine, gateway = engine_for(store, respond, settings={"discussion": False})
     run_id = await engine.create_run("x", TEAM)
     proposal = await engine.plan(run_id)
-    assert not proposal.fallback and [s.id for s in proposal.plan.subtasks] == ["t1"]
-    repair = gateway.calls[1].prompt
-    assert "Your previous plan was invalid" in repair and "dependency cycle" in repair
+    assert len(gateway.calls) == 1 and not proposal.fallback
+    assert [(s.id, s.depends_on) for s in proposal.plan.subtasks] == [("t1", []), ("t2", ["t1"])]
+    assert proposal.plan.mends == ["t2: dropped its dependency on itself",
+                                   "t1: dropped its dependency on t2 to break the cycle t1 -> t2 -> t1"]
+    [payload] = await store.query("SELECT payload FROM events WHERE type = ?", (ev.PLAN_PROPOSED,))
+    assert "break the cycle" in payload[0] and '"fallback": false' in payload[0]
+    stored = await engine.repo.latest_plan(run_id)
+    assert stored.plan.mends == proposal.plan.mends and not stored.fallback
+    [message] = [m for m in await engine.repo.messages(run_id) if m.phase.value == "planning"]
+    assert "Mended: t2: dropped its dependency on itself" in message.content
 
 
-async def test_fallback_plan_after_a_failed_repair_and_the_event_says_so(store):
-    def respond(call):
-        if call.context.phase == "planning":
-            return plan_json(("t1", "writer", ["t1"]))  # depends on itself, twice
-        return default(call)
+async def test_fallback_plan_when_the_plan_cannot_be_mended_and_the_event_says_so(store):
+    def respond(call):  # no description anywhere: nothing to mend, the gateway gives up
+        return {"subtasks": [{"id": "t1", "agent": "writer"}]} if call.context.phase == "planning" \
+            else default(call)
 
     engine, gateway = engine_for(store, respond, settings={"discussion": False})
     run_id = await engine.create_run("Heat pumps", TEAM)
     proposal = await engine.plan(run_id)
-    assert len(gateway.calls) == 2  # the plan and exactly one repair round
-    assert proposal.fallback and proposal.errors == ["subtask t1 depends on itself"]
+    assert len(gateway.calls) == 1
+    assert proposal.fallback and proposal.errors == ["Field required"]
     assert [s.agent for s in proposal.plan.subtasks] == TEAM.agent_names
     [payload] = await store.query("SELECT payload FROM events WHERE type = ?", (ev.PLAN_PROPOSED,))
     assert '"fallback": true' in payload[0]

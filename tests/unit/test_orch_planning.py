@@ -28,12 +28,15 @@ def test_schema_is_tight_enum_of_agents_lengths_and_counts():
     assert schema["properties"]["subtasks"]["minItems"] == 1
 
 
-def test_schema_refuses_unknown_agent_and_empty_plan():
+def test_schema_mends_an_unknown_agent_but_refuses_an_empty_plan():
     model = plan_schema(TEAM)
-    with pytest.raises(ValidationError):
-        model.model_validate({"subtasks": [{"id": "t1", "agent": "plumber", "description": "x"}]})
+    mended = model.model_validate({"subtasks": [{"id": "t1", "agent": "plumber", "description": "x"}]})
+    assert mended.subtasks[0].agent == TEAM.leader and mended.mends == [
+        "t1: agent 'plumber' unknown, assigned to analyst"]
     with pytest.raises(ValidationError):
         model.model_validate({"subtasks": []})
+    with pytest.raises(ValidationError):  # nothing to mend: the schema's errors go to the repair round
+        model.model_validate({"subtasks": [{"id": "t1", "agent": "writer"}]})
     draft = model.model_validate({"subtasks": [{"id": "t1", "agent": "writer", "description": " Write "}]})
     converted = draft_to_plan(draft)
     assert converted.subtasks[0].agent == "writer" and converted.subtasks[0].description == "Write"

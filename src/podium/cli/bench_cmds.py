@@ -32,3 +32,19 @@ def bench_tui(
     from podium.bench.tui_bench import run
 
     run_async(run(agents, rate, presses))
+
+
+@bench_app.command("plans")
+def bench_plans(
+    model: Annotated[str, typer.Option(help="Model string, as for `podium ask`.")] = "local",
+    api_base: Annotated[str | None, typer.Option("--api-base", help="OpenAI-compatible endpoint.")] = None,
+    teams: Annotated[list[str] | None, typer.Option("--teams", help="Built-in teams, comma-separated or "
+                                                    "repeated (default: all).")] = None,
+    objectives: Annotated[int, typer.Option(min=1, help="Objectives per team.")] = 7,
+    json_out: Annotated[bool, typer.Option("--json", help="The figures and every plan's outcome as JSON.")]
+    = False,
+) -> None:
+    """How often each team leader's plan validates first time, after mending, after repair, or falls back."""
+    from podium.bench.plans_bench import run
+
+    run_async(run(model, api_base, teams, objectives, as_json=json_out))

@@ -43,7 +43,7 @@ def perspective_messages(agent: Agent, team: Team, objective: str, earlier: Sequ
 
 def plan_messages(leader: Agent, team: Team, objective: str, discussion: Sequence[Message], *,
                   max_subtasks: int, rejected: Sequence[tuple[Plan, str]] = (),
-                  feedback: str | None = None, errors: Sequence[str] = ()) -> list[dict[str, Any]]:
+                  feedback: str | None = None) -> list[dict[str, Any]]:
     parts = [f"Objective: {objective}", f"Team: {team_line(team)}"]
     if discussion:
         heard = "\n".join(f"- {m.agent}: {clip(m.content, 400)}" for m in discussion)
@@ -59,9 +59,6 @@ def plan_messages(leader: Agent, team: Team, objective: str, discussion: Sequenc
         "whose output it needs; independent subtasks run in parallel), up to 3 acceptance criteria, "
         "estimated_tokens, and tools (usually empty). Reply with the JSON object only."
     )
-    if errors:
-        parts.append("Your previous plan was invalid:\n" + "\n".join(f"- {e}" for e in errors)
-                     + "\nFix every problem.")
     system = leader.system_prompt() + " You lead the team and write its plan."
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 

@@ -38,6 +38,7 @@ from podium.orchestrator.actions import ActionRegistry
 from podium.orchestrator.agent import AgentLoop, Outcome, delta_event
 from podium.orchestrator.collaboration import default_actions
 from podium.orchestrator.control import Halted, RunControl
+from podium.orchestrator.leader_plan import leader_plan
 from podium.orchestrator.lessons import (
     LESSONS_PHASE,
     fallback_lessons,
@@ -45,12 +46,6 @@ from podium.orchestrator.lessons import (
     lessons_of,
     lessons_schema,
     lessons_text,
-)
-from podium.orchestrator.planning import (
-    draft_to_plan,
-    fallback_plan,
-    plan_schema,
-    validate_plan,
 )
 from podium.orchestrator.ports import GatewayPort, MemoryPort, ToolsPort
 from podium.orchestrator.review import review_messages, review_schema, verdict_payload, verdict_text
@@ -238,39 +233,26 @@ class Engine:
         leader = team.agent(team.leader)
         rejected = [(p.plan, p.feedback or "") for p in await self.repo.plans(execution.id)
                     if p.status is PlanStatus.REJECTED]
-        schema = plan_schema(team, self.settings.max_plan_subtasks)
-        errors: list[str] = []
-        plan: Plan | None = None
-        for attempt in (1, 2):
-            messages = prompts.plan_messages(leader, team, execution.objective, discussion,
-                                             max_subtasks=self.settings.max_plan_subtasks,
-                                             rejected=rejected, feedback=feedback, errors=errors)
-            ctx = CallContext(execution_id=execution.id, phase=Phase.PLANNING.value, agent=leader.name)
-            try:
-                draft, result = await self.gateway.structured(
-                    messages, schema, context=ctx, guard=guard,
-                    model=self._model(execution, team, leader.name), max_tokens=self.settings.plan_max_tokens)
-            except (BudgetExceeded, ModelConfigError):
-                raise
-            except LLMError as exc:
-                # The gateway already gave the leader its one repair round for a reply that is
-                # not valid JSON for the schema; a third try rarely helps a weak model.
-                await self.repo.record_usage(execution.id, guard.usage, guard.steps, guard.elapsed())
-                errors = _structured_errors(exc)
-                break
-            candidate = draft_to_plan(draft)
-            errors = validate_plan(candidate, team)
+        messages = prompts.plan_messages(leader, team, execution.objective, discussion,
+                                         max_subtasks=self.settings.max_plan_subtasks,
+                                         rejected=rejected, feedback=feedback)
+
+        async def on_reply(result: CallResult, candidate: Plan, errors: list[str]) -> None:
             await self._store_reply(execution.id, leader.name, Phase.PLANNING, result, guard,
-                                    content=_plan_text(candidate, attempt, errors))
-            if not errors:
-                plan = candidate
-                break
-        fallback = plan is None
-        if plan is None:
-            plan = fallback_plan(execution.objective, team)
-        version = await self.repo.add_plan(execution.id, plan, fallback=fallback, errors=errors,
-                                           feedback=feedback)
-        return PlanProposal(version, plan, fallback, errors if fallback else [])
+                                    content=_plan_text(candidate, errors))
+
+        async def on_failure() -> None:
+            await self.repo.record_usage(execution.id, guard.usage, guard.steps, guard.elapsed())
+
+        outcome = await leader_plan(
+            self.gateway, team, execution.objective, messages=messages,
+            context=CallContext(execution_id=execution.id, phase=Phase.PLANNING.value, agent=leader.name),
+            guard=guard, model=self._model(execution, team, leader.name),
+            max_subtasks=self.settings.max_plan_subtasks, max_tokens=self.settings.plan_max_tokens,
+            on_reply=on_reply, on_failure=on_failure)
+        version = await self.repo.add_plan(execution.id, outcome.plan, fallback=outcome.fallback,
+                                           errors=outcome.errors, feedback=feedback)
+        return PlanProposal(version, outcome.plan, outcome.fallback, outcome.errors)
 
     async def approve(self, run_id: str, by: str = "user") -> None:
         execution = await self.repo.get_execution(run_id)
@@ -813,22 +795,14 @@ def _awaits_review(run_id: str) -> str:
             f"`--rework \"what to change\" [--subtask ID]`")
 
 
-def _structured_errors(exc: LLMError) -> list[str]:
-    errors = getattr(exc, "errors", None)
-    if isinstance(errors, list) and errors:
-        return [str(e) for e in errors][:8]
-    if isinstance(errors, str) and errors:
-        return [errors]
-    return [f"the reply was not a valid plan: {exc}"]
-
-
-def _plan_text(plan: Plan, attempt: int, errors: list[str]) -> str:
+def _plan_text(plan: Plan, errors: list[str]) -> str:
     from podium.orchestrator.planning import describe_plan
 
-    head = f"Plan (attempt {attempt}):" if attempt > 1 else "Plan:"
-    text = f"{head}\n{describe_plan(plan)}"
+    text = f"Plan:\n{describe_plan(plan)}"
     if plan.rationale:
         text += f"\nRationale: {plan.rationale}"
+    if plan.mends:
+        text += "\nMended: " + "; ".join(plan.mends)
     if errors:
         text += "\nProblems: " + "; ".join(errors)
     return text

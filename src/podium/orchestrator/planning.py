@@ -11,57 +11,91 @@ import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from podium.domain import Plan, Subtask, Team
+from podium.orchestrator.plan_mend import (
+    CRITERIA_MAX,
+    CRITERION_MAX,
+    DEPENDS_MAX,
+    DESCRIPTION_MAX,
+    ID_MAX,
+    ID_PATTERN,
+    RATIONALE_MAX,
+    TOKENS_MAX,
+    TOOL_MAX,
+    TOOL_PATTERN,
+    TOOLS_MAX,
+    Roster,
+    find_cycle,
+    mend_plan,
+)
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
-Short = Annotated[str, Field(max_length=40)]
-Criterion = Annotated[str, Field(max_length=160)]
+StepId = Annotated[str, Field(max_length=ID_MAX, pattern=ID_PATTERN)]
+ToolName = Annotated[str, Field(max_length=TOOL_MAX, pattern=TOOL_PATTERN)]
+Criterion = Annotated[str, Field(max_length=CRITERION_MAX)]
+
+
+class PlanStepBase(BaseModel):
+    model_config = ConfigDict(extra="ignore")
 
 
 class PlanDraftBase(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    # What mending changed in the reply before it validated (plan_mend.py); not part of the
+    # JSON schema the model sees, and whatever the model writes here is replaced.
+    mends: SkipJsonSchema[list[str]] = Field(default_factory=list, exclude=True)
 
 
 @lru_cache(maxsize=64)
-def _schema_for(agents: tuple[str, ...], max_subtasks: int) -> type[PlanDraftBase]:
-    agent_type: Any = Literal[agents]  # type: ignore[valid-type]
+def _schema_for(roster: Roster, max_subtasks: int) -> type[PlanDraftBase]:
+    agent_type: Any = Literal[roster.names]  # type: ignore[valid-type]
     step = create_model(
         "PlanStep",
-        __base__=PlanDraftBase,
-        id=(str, Field(max_length=24, pattern=ID_PATTERN, description="short id like t1")),
+        __base__=PlanStepBase,
+        id=(str, Field(max_length=ID_MAX, pattern=ID_PATTERN, description="short id like t1")),
         agent=(agent_type, Field(description="the team member who does it")),
-        description=(str, Field(min_length=1, max_length=300)),
-        depends_on=(list[Short], Field(default_factory=list, max_length=8)),
-        acceptance_criteria=(list[Criterion], Field(default_factory=list, max_length=3)),
-        estimated_tokens=(int, Field(default=1500, ge=0, le=50_000)),
-        tools=(list[Short], Field(default_factory=list, max_length=4)),
+        description=(str, Field(min_length=1, max_length=DESCRIPTION_MAX)),
+        depends_on=(list[StepId], Field(default_factory=list, max_length=DEPENDS_MAX)),
+        acceptance_criteria=(list[Criterion], Field(default_factory=list, max_length=CRITERIA_MAX)),
+        estimated_tokens=(int, Field(default=1500, ge=0, le=TOKENS_MAX)),
+        tools=(list[ToolName], Field(default_factory=list, max_length=TOOLS_MAX)),
     )
+
+    def mend(cls: type[BaseModel], data: Any) -> Any:
+        mended, notes = mend_plan(data, roster, max_subtasks)
+        return {**mended, "mends": notes} if isinstance(mended, dict) else mended
+
     return create_model(
         "PlanDraft",
         __base__=PlanDraftBase,
-        rationale=(str, Field(default="", max_length=400)),
+        __validators__={"mend": model_validator(mode="before")(mend)},  # type: ignore[dict-item]
+        rationale=(str, Field(default="", max_length=RATIONALE_MAX)),
         subtasks=(list[step], Field(min_length=1, max_length=max_subtasks)),  # type: ignore[valid-type]
     )
 
 
 def plan_schema(team: Team, max_subtasks: int = 12) -> type[PlanDraftBase]:
-    """The pydantic model the leader must fill: agent names are an enum of this team's."""
-    return _schema_for(tuple(team.agent_names), max_subtasks)
+    """The pydantic model the leader must fill: agent names are an enum of this team's.
+
+    Validating a reply mends it first (plan_mend.py): the instance's `mends` say what changed.
+    """
+    return _schema_for(Roster.of(team), max_subtasks)
 
 
 def draft_to_plan(draft: BaseModel) -> Plan:
     data = draft.model_dump()
     subtasks = []
     for s in data["subtasks"]:
-        criteria = [c.strip()[:160] for c in s.get("acceptance_criteria", []) if c and c.strip()]
+        criteria = [c.strip()[:CRITERION_MAX] for c in s.get("acceptance_criteria", []) if c and c.strip()]
         subtasks.append(Subtask(
             id=s["id"], agent=s["agent"], description=s["description"].strip() or s["id"],
             depends_on=list(s.get("depends_on", [])), acceptance_criteria=criteria,
             estimated_tokens=s.get("estimated_tokens", 1500), tools=list(s.get("tools", [])),
         ))
-    return Plan(subtasks=subtasks, rationale=data.get("rationale", ""))
+    mends = list(getattr(draft, "mends", []))
+    return Plan(subtasks=subtasks, rationale=data.get("rationale", ""), mends=mends)
 
 
 def validate_plan(plan: Plan, team: Team) -> list[str]:
@@ -92,34 +126,6 @@ def validate_plan(plan: Plan, team: Team) -> list[str]:
     if cycle:
         errors.append(f"dependency cycle: {' -> '.join(cycle)}; dependencies must form a DAG")
     return errors
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A cycle in `graph` (node -> dependencies) as a path that returns to its start, or None."""
-    white, grey, black = 0, 1, 2
-    colour = dict.fromkeys(graph, white)
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        colour[node] = grey
-        stack.append(node)
-        for dep in graph.get(node, []):
-            if colour.get(dep, black) == grey:
-                return [*stack[stack.index(dep):], dep]
-            if colour.get(dep) == white:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        colour[node] = black
-        return None
-
-    for node in graph:
-        if colour[node] == white:
-            found = visit(node)
-            if found:
-                return found
-    return None
 
 
 def fallback_plan(objective: str, team: Team) -> Plan:

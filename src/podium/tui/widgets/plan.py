@@ -209,6 +209,8 @@ class PlanPane(Vertical):
                     f" · est {human_tokens(est)} tokens")
             if plan.fallback:
                 line += " · fallback plan (the leader's plan was invalid)"
+            elif plan.plan.mends:
+                line += f" · mended ({len(plan.plan.mends)} fixes, see the transcript)"
             totals.update(line)
         self.show_detail(state, now)
 

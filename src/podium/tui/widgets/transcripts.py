@@ -161,6 +161,9 @@ class Transcripts(Vertical):
         elif t == ev.PLAN_PROPOSED:
             n = len((p.get("plan") or {}).get("subtasks", []))
             extra = " (fallback: the leader's plan was invalid)" if p.get("fallback") else ""
+            mends = (p.get("plan") or {}).get("mends") or []
+            if mends:
+                extra += f" (mended: {'; '.join(mends)})"
             await self.note(None, f"▣ plan v{p.get('version', '?')} proposed: {n} subtasks{extra}", "plan")
         elif t == ev.PLAN_REJECTED:
             feedback = p.get("feedback", "")
