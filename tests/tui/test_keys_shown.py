@@ -209,3 +209,23 @@ async def test_on_a_live_run_approve_shows_only_while_a_plan_awaits_approval(pro
         await app.store.append_event(ev.RUN_STATUS, "r1", status="completed")
         keys = await settled_footer(pilot, lambda k: "review" not in k, "finished")
         assert not {"approve", "reject", "guide", "pause", "halt", "review", "tool ok?"} & set(keys)
+
+
+async def test_back_from_a_run_the_runs_table_has_focus_so_the_home_keys_act(project: Path) -> None:
+    await seed_run(project, status="completed")
+    app = PodiumApp(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        home = await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen, what="home")
+        table = home.query_one("#runs", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, what="runs")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: app.focused is home.query_one("#objective"), what="field")
+        await pilot.press("enter")  # an empty objective: a warning, the field keeps focus
+        app.open_run("r1")
+        replay = await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen,
+                                what="replay")
+        await wait_for(pilot, lambda: replay.loaded.is_set(), what="loaded")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is home and app.focused is table, what="runs focused")
+        keys = await settled_footer(pilot, lambda k: "theme" in k, "home keys")
+        assert keys["quit"] == "q" and "new run" in keys

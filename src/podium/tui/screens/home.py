@@ -240,6 +240,13 @@ class HomeScreen(Screen[None]):
             return
         self.query_one("#objective", Input).focus()
 
+    def focus_runs(self) -> None:
+        """Back from a run: the runs table has focus (so the home keys act), unless an objective
+        is being typed."""
+        table = self.query_one("#runs", DataTable)
+        if table.row_count and not self.query_one("#objective", Input).value:
+            table.focus()
+
     def selected_run(self) -> str | None:
         table = self.query_one("#runs", DataTable)
         if not table.row_count:

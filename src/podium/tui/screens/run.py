@@ -511,6 +511,10 @@ class RunScreen(Screen[None]):
 
     def action_home(self) -> None:
         self.podium.go_home()
+        home = self.podium.screen
+        focus_runs = getattr(home, "focus_runs", None)
+        if focus_runs is not None:
+            focus_runs()
 
     def _control_commands(self) -> list[PaletteCommand]:
         """The controls that apply now (a replay has none, whatever moment it shows)."""
