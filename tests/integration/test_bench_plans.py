@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import run_cli
+from tests.integration.run_helpers import write_script
 
 # research (analyst): a valid plan, first try.
 # software (architect): a duplicate id, mended without a second call.
@@ -80,3 +81,23 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert out.stderr.count("\n") == 1 and "legal" in out.stderr and "research" in out.stderr
     out = run_cli("bench", "plans", "--model", f"scripted:{tmp_path / 'missing.toml'}")
     assert out.returncode == 2 and out.stderr.count("\n") == 1
+
+
+MENDABLE = """
+[[rules]]
+phase = "planning"
+json = { subtasks = [{ id = "t1", agent = "Researcher", description = "Collect facts" },
+                     { id = "t1", agent = "writer", description = "Write the report", depends_on = ["t1"] }] }
+"""
+
+
+def test_podium_run_shows_the_mends_and_show_keeps_them(tmp_path):
+    model = write_script(tmp_path, extra=MENDABLE)
+    out = run_cli("run", "A short report on heat pumps", "--team", "research", "--model", model, "--yes")
+    assert out.returncode == 0, out.stderr
+    assert "mended: 2 fixable problems in the leader's plan" in out.stdout
+    assert "mended: t1: agent 'Researcher' read as researcher" in out.stdout
+    assert "mended: subtask 2: duplicate id t1, renamed t2" in out.stdout
+    run_id = json.loads(run_cli("runs", "--json").stdout)[0]["id"]
+    shown = run_cli("show", run_id, "--format", "md").stdout
+    assert "(mended)" in shown and "- mended: subtask 2: duplicate id t1, renamed t2" in shown
