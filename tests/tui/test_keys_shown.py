@@ -146,8 +146,10 @@ async def test_replaying_an_archive_offers_no_control_and_no_new_run(project: Pa
         keys = await settled_footer(pilot, lambda k: "quit" in k, "home footer")
         assert "new run" not in keys and "objective" not in keys and {"quit", "keys", "export"} <= set(keys)
         assert not {"new_run", "focus_objective"} & active_actions(app)
-        await pilot.press("n")  # bound to nothing here: no new run, no message box
-        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("n")  # bound to nothing here, but says why
+        await wait_for(pilot, lambda: any("new runs cannot be started" in str(n.message)
+                                          for n in app._notifications), what="a read-only notice")
+        assert isinstance(app.screen, HomeScreen) and app.focused is home.query_one("#runs")
 
         await pilot.press("enter")
         replay = await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen,
@@ -179,7 +181,7 @@ async def test_replaying_an_archive_offers_no_control_and_no_new_run(project: Pa
         help_screen = await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen,
                                      what="keys")
         notes = {description: note for _, description, note in help_screen.rows}
-        assert "(read-only archive)" in notes["approve"] and "(read-only archive)" in notes["halt"]
+        assert notes["approve"].endswith("(read-only)") and notes["halt"].endswith("(read-only)")
 
 
 async def test_on_a_live_run_approve_shows_only_while_a_plan_awaits_approval(project: Path) -> None:
@@ -229,3 +231,15 @@ async def test_back_from_a_run_the_runs_table_has_focus_so_the_home_keys_act(pro
         await wait_for(pilot, lambda: app.screen is home and app.focused is table, what="runs focused")
         keys = await settled_footer(pilot, lambda k: "theme" in k, "home keys")
         assert keys["quit"] == "q" and "new run" in keys
+
+
+async def test_keys_typed_right_after_quit_open_nothing(project: Path) -> None:
+    """`q` then `e` before the app has gone: the export box must not open on a closing app."""
+    app = PodiumApp(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        home, _ = await home_of_empty_project(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.focused is home.query_one("#runs"), what="runs")
+        app.exit()
+        assert not await app.run_action("export") and not await app.run_action("help")
+        assert app.screen is home

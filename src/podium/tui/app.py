@@ -68,6 +68,7 @@ class PodiumApp(App[None], inherit_bindings=False):
         self._wanted_theme = theme
         self._live: Counter[str] = Counter()
         self.exit_message: str | None = None
+        self.leaving = False  # set by exit(): no key acts any more (a dialog opened now would crash)
         # Elapsed times are measured against this clock (tests fix it for stable snapshots).
         self.clock: Callable[[], float] = time.time
 
@@ -300,9 +301,14 @@ class PodiumApp(App[None], inherit_bindings=False):
             self.exit_message = "halted " + ", ".join(live) + "; continue with `podium resume RUN_ID`"
         self.exit()
 
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self.leaving = True
+        super().exit(*args, **kwargs)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A read-only archive offers no new run (the footer leaves `n` out)."""
-        return not (action == "new_run" and self.readonly)
+        """A read-only archive offers no new run (the footer leaves `n` out); nothing acts once
+        the app is leaving (a key typed right after `q`)."""
+        return not (self.leaving or (action == "new_run" and self.readonly))
 
     def action_help_quit(self) -> None:
         """Ctrl+C copies; say which key quits instead."""
@@ -348,7 +354,7 @@ class PodiumApp(App[None], inherit_bindings=False):
                 note = binding.tooltip or ""
                 if applies is False:
                     changing = binding.action in CHANGING_ACTIONS or binding.action == "new_run"
-                    note += " (read-only archive)" if self.readonly and changing else " (not now)"
+                    note += " (read-only)" if self.readonly and changing else " (not now)"
                 keys[slot] = [display]
                 rows[slot] = (binding.description, note)
         self.push_screen(HelpScreen([(" / ".join(keys[slot]), description, note)

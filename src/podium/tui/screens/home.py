@@ -158,7 +158,19 @@ class HomeScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # No new runs in an archive: `f` is not in its footer.
-        return not (action == "focus_objective" and self.podium.readonly)
+        return not (self.podium.leaving or (action == "focus_objective" and self.podium.readonly))
+
+    def on_key(self, event: events.Key) -> None:
+        """An archive binds no new-run key, so it would do nothing at all: say why."""
+        app = self.podium
+        if not app.readonly:
+            return
+        bound = [*app.bindings_of(self).key_to_bindings.get(event.key, []),
+                 *app.bindings_of(app).key_to_bindings.get(event.key, [])]
+        if any(b.action in ("new_run", "focus_objective") for b in bound):
+            event.stop()
+            self.notify("Read-only archive: new runs cannot be started here.", severity="warning",
+                        title="read-only")
 
     def on_resize(self) -> None:
         table = self.query_one("#runs", DataTable)

@@ -323,6 +323,8 @@ class RunScreen(Screen[None]):
         """Offer a control only while it can act: never in a replay (an archive is read-only, a
         replayed run has finished, whatever moment the timeline shows), and on a live run only
         in the state it acts on. False leaves it out of the footer (`?` still lists it)."""
+        if self.podium.leaving:
+            return False
         if action not in CHANGING_ACTIONS:
             return True
         if self.replay or self.podium.readonly:
