@@ -163,7 +163,8 @@ class Transcripts(Vertical):
             extra = " (fallback: the leader's plan was invalid)" if p.get("fallback") else ""
             mends = (p.get("plan") or {}).get("mends") or []
             if mends:
-                extra += f" (mended: {'; '.join(mends)})"
+                more = f"; +{len(mends) - 3} more" if len(mends) > 3 else ""
+                extra += f" (mended: {'; '.join(mends[:3])}{more})"
             await self.note(None, f"▣ plan v{p.get('version', '?')} proposed: {n} subtasks{extra}", "plan")
         elif t == ev.PLAN_REJECTED:
             feedback = p.get("feedback", "")
