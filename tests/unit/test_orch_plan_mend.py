@@ -10,7 +10,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from podium.orchestrator.plan_mend import Roster, match_agent, mend_plan
+from podium.orchestrator.plan_agents import Roster, match_agent
+from podium.orchestrator.plan_mend import mend_plan
 from podium.orchestrator.planning import draft_to_plan, plan_schema, validate_plan
 from podium.orchestrator.teams import PRESETS
 

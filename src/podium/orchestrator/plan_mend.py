@@ -11,14 +11,13 @@ schema's own errors reach the model in its repair round.
 
 from __future__ import annotations
 
-import difflib
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from podium.domain import Team
+from podium.orchestrator.plan_agents import Roster, match_agent
+from podium.orchestrator.plan_graph import closing_edge, dependency_order, find_cycle
 
 # Limits shared with the plan schema (planning.py imports them from here).
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
@@ -35,23 +34,6 @@ TOKENS_MAX = 50_000
 
 _LIST_KEYS = ("subtasks", "tasks", "steps", "plan")
 _TEXT_KEYS = ("description", "task", "title", "name", "summary")
-_STOP = frozenset({"about", "after", "also", "from", "have", "into", "more", "that", "their", "them",
-                   "then", "they", "this", "what", "when", "which", "with", "your", "will", "each",
-                   "other", "plans"})
-
-
-@dataclass(frozen=True)
-class Roster:
-    """What mending needs to know of a team: member names, the leader, words about each member."""
-
-    names: tuple[str, ...]
-    leader: str
-    profiles: tuple[frozenset[str], ...]  # per member: stems of its name, role and skills
-
-    @classmethod
-    def of(cls, team: Team) -> Roster:
-        profiles = tuple(frozenset(_stems(" ".join([a.name, a.role, *a.skills]))) for a in team.agents)
-        return cls(tuple(team.agent_names), team.leader, profiles)
 
 
 def mend_plan(data: Any, roster: Roster, max_subtasks: int) -> tuple[Any, list[str]]:
@@ -283,41 +265,6 @@ def _agent(given: Any, description: str, sid: str, roster: Roster, notes: list[s
     return name
 
 
-def match_agent(given: Any, description: str, roster: Roster) -> tuple[str, str]:
-    """The team member meant by `given`, and how it was found: "name" (a spelling of a member's
-    name), "role" (words of its role), "task" (the subtask's description fits it), "leader"."""
-    text = _clean(given).lower()
-    norm = re.sub(r"[\s_]+", "-", text).strip("-")
-    if norm in roster.names:
-        return norm, "name"
-    inside = [n for n in roster.names if re.search(rf"(^|[^a-z]){re.escape(n)}([^a-z]|$)", norm)]
-    if inside:
-        return max(inside, key=len), "name"
-    close = difflib.get_close_matches(norm, roster.names, n=1, cutoff=0.75) if norm else []
-    if close:
-        return close[0], "name"
-    for stems, how in ((_stems(text), "role"), (_stems(description), "task")):
-        best = _best_fit(stems, roster)
-        if best is not None:
-            return best, how
-    return roster.leader, "leader"
-
-
-def _best_fit(stems: set[str], roster: Roster) -> str | None:
-    if not stems:
-        return None
-    scores = [len(stems & profile) for profile in roster.profiles]
-    top = max(scores)
-    if top == 0:
-        return None
-    return roster.names[scores.index(top)]  # ties: the earlier member in team order
-
-
-def _stems(text: str) -> set[str]:
-    words = re.findall(r"[a-z]{4,}", text.lower())
-    return {w[:4] for w in words if w not in _STOP}
-
-
 # ------------------------------------------------------------------ dependencies
 
 
@@ -349,13 +296,8 @@ def _break_cycles(steps: Sequence[_Step], notes: list[str]) -> None:
     """Drop, per cycle, the edge that closes it in plan order: a dependency on a later subtask."""
     position = {s.id: i for i, s in enumerate(steps)}
     by_id = {s.id: s for s in steps}
-    while True:
-        cycle = find_cycle({s.id: list(s.depends_on) for s in steps})
-        if not cycle:
-            return
-        edges = list(itertools.pairwise(cycle))  # (dependent, dependency)
-        forward = [e for e in edges if position[e[1]] > position[e[0]]] or edges[-1:]
-        dependent, dependency = max(forward, key=lambda e: position[e[1]] - position[e[0]])
+    while cycle := find_cycle({s.id: list(s.depends_on) for s in steps}):
+        dependent, dependency = closing_edge(cycle, position)
         by_id[dependent].depends_on.remove(dependency)
         notes.append(f"{dependent}: dropped its dependency on {dependency} to break the cycle "
                      f"{' -> '.join(cycle)}")
@@ -364,46 +306,12 @@ def _break_cycles(steps: Sequence[_Step], notes: list[str]) -> None:
 def _topological(steps: list[_Step], notes: list[str]) -> list[_Step]:
     """Steps ordered so each comes after its dependencies, keeping the given order where it can."""
     position = {s.id: i for i, s in enumerate(steps)}
-    if all(position[d] < position[s.id] for s in steps for d in s.depends_on):
-        return steps
-    done: set[str] = set()
-    ordered: list[_Step] = []
-    pending = list(steps)
-    while pending:
-        ready = next(s for s in pending if all(d in done for d in s.depends_on))  # acyclic by now
-        pending.remove(ready)
-        ordered.append(ready)
-        done.add(ready.id)
     moved = [s.id for s in steps if any(position[d] > position[s.id] for d in s.depends_on)]
+    if not moved:
+        return steps
+    by_id = {s.id: s for s in steps}
+    order = dependency_order([s.id for s in steps], {s.id: s.depends_on for s in steps})
     one = len(moved) == 1
     notes.append(f"reordered the subtasks so {', '.join(moved)} {'comes' if one else 'come'} after "
                  f"what {'it depends' if one else 'they depend'} on")
-    return ordered
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A cycle in `graph` (node -> dependencies) as a path that returns to its start, or None."""
-    white, grey, black = 0, 1, 2
-    colour = dict.fromkeys(graph, white)
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        colour[node] = grey
-        stack.append(node)
-        for dep in graph.get(node, []):
-            if colour.get(dep, black) == grey:
-                return [*stack[stack.index(dep):], dep]
-            if colour.get(dep) == white:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        colour[node] = black
-        return None
-
-    for node in graph:
-        if colour[node] == white:
-            found = visit(node)
-            if found:
-                return found
-    return None
+    return [by_id[i] for i in order]

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from podium.domain import Plan, Subtask, Team
+from podium.orchestrator.plan_agents import Roster
+from podium.orchestrator.plan_graph import find_cycle
 from podium.orchestrator.plan_mend import (
     CRITERIA_MAX,
     CRITERION_MAX,
@@ -27,8 +29,6 @@ from podium.orchestrator.plan_mend import (
     TOOL_MAX,
     TOOL_PATTERN,
     TOOLS_MAX,
-    Roster,
-    find_cycle,
     mend_plan,
 )
 
