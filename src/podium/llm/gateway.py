@@ -254,9 +254,11 @@ class Gateway:
         return target.kind == "litellm" and (bool(target.api_base) or not self._supports_schema(target))
 
     async def json_mode(self, model: str | None = None, *, refresh: bool = False,
-                        probe_timeout: float = 15.0) -> json_modes.JsonMode:
+                        probe_timeout: float | None = None) -> json_modes.JsonMode:
         """How structured calls to `model` ask for JSON: probed once per (API base, model) and cached
-        in the user config dir (see json_modes); `refresh` probes again."""
+        in the user config dir (see json_modes); `refresh` probes again. Each probe request (a few
+        tokens) waits at most `probe_timeout`, by default the gateway's per-call deadline: a slow
+        local server is slow for the probe too, and a probe that times out is not cached."""
         target = await self._atarget(model)
         if target.kind in ("local", "scripted"):
             mode = json_modes.GRAMMAR if target.kind == "local" else json_modes.JSON_OBJECT
@@ -269,7 +271,8 @@ class Gateway:
                 known = json_modes.cached(target.name, target.api_base)
             if known is None:
                 found, steps = await json_modes.probe_endpoint(
-                    target.litellm_model, target.api_base, target.api_key, timeout=probe_timeout)
+                    target.litellm_model, target.api_base, target.api_key,
+                    timeout=probe_timeout or self.timeout)
                 known = json_modes.JsonMode(
                     model=target.name, api_base=target.api_base, mode=found or json_modes.PROMPT,
                     source="probe" if found else "unprobed", probed=json_modes.today(), steps=steps)

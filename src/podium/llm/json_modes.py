@@ -231,10 +231,11 @@ def today() -> str:
 
 
 async def describe(model: str, api_base: str | None = None, *, refresh: bool = False,
-                   timeout: float = 15.0, gateway: Gateway | None = None) -> JsonMode:
+                   timeout: float = 30.0, gateway: Gateway | None = None) -> JsonMode:
     """Which JSON mode `model` (at `api_base`) uses for structured calls, probing the endpoint when it
     has not been probed (or when `refresh`). Raises podium.llm.types.ModelConfigError for a model
-    that cannot be used at all (unknown provider, missing key)."""
+    that cannot be used at all (unknown provider, missing key). Each probe request waits at most
+    `timeout` seconds; an unanswered one leaves mode "prompt" with source "unprobed", not cached."""
     from podium.llm.gateway import Gateway
 
     gw = gateway or Gateway(model, api_base=api_base, max_retries=0)
