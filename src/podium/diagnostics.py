@@ -9,7 +9,6 @@ finding, not the end of the doctor.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -180,17 +179,13 @@ async def check_model(model: str | None, api_base: str | None, project: Path) ->
 
 
 async def _json_mode(model: str, api_base: str | None) -> str | None:
-    """How structured output is asked of this endpoint (probed once, cached), when known."""
+    """How structured output is asked of this endpoint (probed once, then cached)."""
+    from podium.errors import PodiumError
+    from podium.llm.json_modes import describe
+
     try:
-        from podium.llm import json_modes  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    describe: Callable[..., Awaitable[str | None]] | None = getattr(json_modes, "describe", None)
-    if describe is None:
-        return None
-    try:
-        return await describe(model, api_base)
-    except Exception as exc:  # a probe failure is part of the answer, not a crash
+        return (await describe(model, api_base)).summary()
+    except PodiumError as exc:  # a probe failure is part of the answer, not a crash
         return f"unknown ({exc})"
 
 

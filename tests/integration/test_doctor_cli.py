@@ -43,3 +43,15 @@ def test_doctor_names_a_model_that_cannot_work(tmp_path):
     assert result.returncode == 1
     [model] = [f for f in json.loads(result.stdout)["findings"] if f["check"] == "model"]
     assert model["level"] == "problem" and "missing.toml" in model["summary"]
+
+
+def test_doctor_says_which_json_mode_a_local_server_gets(tmp_path):
+    from tests.support.openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer("json_object") as server:
+        result = run_cli("doctor", "--no-local", "--model", "openai/smollm2", "--api-base",
+                         server.base_url, "--json", env={"OPENAI_API_KEY": ""})
+    assert result.returncode == 0, result.stdout + result.stderr
+    [model] = [f for f in json.loads(result.stdout)["findings"] if f["check"] == "model"]
+    assert model["level"] == "ok" and model["details"]["api_base"] == server.base_url
+    assert "json_object + schema" in model["details"]["json_mode"]
