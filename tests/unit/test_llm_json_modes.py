@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from podium.llm import json_modes
 from podium.llm.gateway import Gateway
-from podium.llm.structured import json_schema
+from podium.llm.structured import json_schema, validate
 from podium.llm.types import CallContext
 from tests.support.openai_server import FakeOpenAIServer
 
@@ -161,3 +161,10 @@ async def test_streaming_through_the_fake_server(server: FakeOpenAIServer) -> No
         [{"role": "user", "content": "hi"}], context=CallContext(phase="ask"), on_delta=seen.append)
     assert result.content == "Hello! How can I help you today?" and len(seen) > 1
     assert server.chat_requests()[-1]["stream"] is True and result.usage.completion_tokens > 0
+
+
+def test_a_raw_newline_inside_a_string_still_validates() -> None:
+    # what SmolLM2 under llama.cpp's JSON grammar really sent: the grammar lets control characters
+    # into strings, which strict JSON refuses
+    value, errors = validate('{ "ok" : true, "reason" : "#01EB9F}\n```" }', Verdict)
+    assert errors == [] and value == Verdict(ok=True, reason="#01EB9F}\n```")

@@ -47,10 +47,12 @@ def extract_json(text: str) -> Any:
     stripped = text.strip()
     candidates = [stripped]
     candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
-    decoder = json.JSONDecoder()
+    # strict=False: a raw newline or tab inside a string is unambiguous, and grammar-constrained
+    # small models (llama.cpp's JSON grammar allows them) emit them
+    decoder = json.JSONDecoder(strict=False)
     for candidate in candidates:
         try:
-            return json.loads(candidate)
+            return decoder.decode(candidate)
         except ValueError:
             pass
     for start in (i for i, ch in enumerate(text) if ch in "{["):
