@@ -272,6 +272,9 @@ def resume(
                 max_tokens=max_tokens, review=review, yes=True if yes else False if ask else None,
                 allow_tools=allow_tools)
             settings = session.configure(settings, endpoint, await repo.get_team(execution.id))
+            if {"model", "api_base"} & set(changed):  # a model that cannot work is not recorded
+                for name in dict.fromkeys(settings.agents.values()):
+                    await asyncio.to_thread(session.engine.gateway.prepare, name)
             if changed or execution.settings is None or settings != execution.settings:
                 await repo.set_settings(execution.id, settings, source="resume", changed=changed)
             if any(v is not None for v in (budget_tokens, budget_usd, budget_steps, budget_seconds)):

@@ -25,7 +25,7 @@ from podium.llm.types import ModelConfigError
 FaultKind = Literal["rate_limit", "server_error", "timeout", "malformed_json", "disconnect"]
 FAULT_KINDS: tuple[str, ...] = ("rate_limit", "server_error", "timeout", "malformed_json", "disconnect")
 
-_PLACEHOLDER = re.compile(r"\{(agent|subtask|phase|execution|call|last_user)\}")
+_PLACEHOLDER = re.compile(r"\{(agent|subtask|phase|execution|call|last_user|max_tokens)\}")
 
 
 class _Strict(BaseModel):
@@ -119,6 +119,7 @@ class ScriptedRequest(BaseModel):
     subtask_id: str | None = None
     execution_id: str | None = None
     last_user: str = ""
+    max_tokens: int | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     structured: bool = False
     tools: bool = False
@@ -177,6 +178,7 @@ class ScriptRunner:
             "execution": req.execution_id or "",
             "call": str(self.calls),
             "last_user": req.last_user[:200],
+            "max_tokens": "" if req.max_tokens is None else str(req.max_tokens),
         }
         # Only known placeholders are replaced, so JSON braces in replies survive.
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)

@@ -75,6 +75,7 @@ def _request(
         subtask_id=meta.get("subtask_id"),
         execution_id=meta.get("execution_id"),
         last_user=last_user,
+        max_tokens=optional_params.get("max_tokens"),
         schema=schema,
         structured=bool(fmt),
         tools=bool(optional_params.get("tools")),
