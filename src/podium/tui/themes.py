@@ -1,4 +1,4 @@
-"""Theme files: TOML or YAML, from the repository's themes/ and the user's config dir.
+"""Theme files: TOML or YAML, shipped in the package (podium/themes/) and from the user's config dir.
 
 A file that does not parse or validate is reported (file + reason) and
 skipped; the app then falls back to the next theme that did load.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -53,27 +55,30 @@ class ThemeFile(BaseModel):
         return Theme(**self.model_dump())
 
 
-def theme_dirs() -> list[Path]:
+def shipped_themes_dir() -> Traversable:
+    """The themes that ship inside the package (package data, found wherever podium is installed)."""
+    return files("podium") / "themes"
+
+
+def theme_dirs() -> list[Path | Traversable]:
     """Shipped themes first, then the user's (which may override by name)."""
-    dirs = []
+    dirs: list[Path | Traversable] = []
     override = os.environ.get("PODIUM_THEMES_DIR")
     if override:
         dirs.append(Path(override))
-    repo = Path(__file__).resolve().parents[3] / "themes"
-    if repo.is_dir():
-        dirs.append(repo)
+    dirs.append(shipped_themes_dir())
     dirs.append(user_config_dir() / "themes")
     return dirs
 
 
-def load_theme_file(path: Path) -> Theme:
+def load_theme_file(path: Path | Traversable) -> Theme:
     """Parse one theme file; raises ValueError with a one-line reason."""
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read it ({exc})") from None
     try:
-        if path.suffix == ".toml":
+        if Path(path.name).suffix == ".toml":
             data = tomllib.loads(raw)
         else:
             import yaml
@@ -84,7 +89,7 @@ def load_theme_file(path: Path) -> Theme:
         raise ValueError(f"does not parse: {reason}") from None
     if not isinstance(data, dict):
         raise ValueError("is not a table of theme settings")
-    data.setdefault("name", path.stem)
+    data.setdefault("name", Path(path.name).stem)
     try:
         return ThemeFile.model_validate(data).to_theme()
     except ValidationError as exc:
@@ -93,14 +98,15 @@ def load_theme_file(path: Path) -> Theme:
         raise ValueError(f"{where}: {first['msg']}") from None
 
 
-def load_themes(dirs: list[Path] | None = None) -> tuple[list[Theme], list[str]]:
+def load_themes(dirs: list[Path | Traversable] | None = None) -> tuple[list[Theme], list[str]]:
     """Every theme that loads, and one message per file that did not."""
     themes: dict[str, Theme] = {}
     problems: list[str] = []
     for folder in dirs if dirs is not None else theme_dirs():
         if not folder.is_dir():
             continue
-        for path in sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES):
+        for path in sorted((p for p in folder.iterdir() if Path(p.name).suffix in SUFFIXES),
+                           key=lambda p: p.name):
             try:
                 theme = load_theme_file(path)
             except ValueError as exc:
