@@ -253,6 +253,10 @@ def resume(
     if not path.exists():
         raise PodiumError(f"{path} does not exist")
     if _resume_elsewhere(path, run_id):
+        given = (model, api_base, concurrency, max_tokens, review, allow_tools)
+        if any(v is not None for v in given):
+            print("podium: the process running it goes on with its own settings: the options given "
+                  "here were not applied or recorded", file=sys.stderr)
         return
 
     from podium.domain import ExecutionStatus
