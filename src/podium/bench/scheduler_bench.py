@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from podium.app.session import ProjectSession
 from podium.domain import Agent, Budget, Execution, Plan, Subtask, Team
-from podium.orchestrator.engine import Engine
 from podium.orchestrator.settings import EngineSettings
-from podium.store import ProjectStore
-from podium.store.runs import RunRepository
 
 TEAM = Team(name="bench", leader="lead", agents=[
     Agent(name="lead", role="leader"), Agent(name="worker", role="worker"),
@@ -90,23 +88,29 @@ class _TimedGateway:
 
 async def _one(folder: Path, name: str, subtasks: list[Subtask], latency_ms: float,
                concurrency: int) -> Timing:
-    from podium.llm.gateway import Gateway
-
     script = folder / f"{name}.toml"
     script.write_text(
         f'[[rules]]\nphase = "execution"\nreply = "result of {{subtask}}"\nlatency_ms = {latency_ms}\n'
         '[[rules]]\nphase = "synthesis"\nreply = "done"\n', encoding="utf-8")
-    store = await ProjectStore.open(folder / f"{name}.podium")
-    try:
-        inner = Gateway(f"scripted:{script}")
+    timed: list[_TimedGateway] = []
+
+    def wrap(inner: Any) -> Any:
+        timed.append(_TimedGateway(inner))
+        return timed[-1]
+
+    # The window query is part of the measured work (kept small); no memory, no tools, and the
+    # runs record no settings.
+    async with ProjectSession(folder / f"{name}.podium", model=f"scripted:{script}", tools=False,
+                              memory=False, record=False, wrap_gateway=wrap,
+                              settings=EngineSettings(concurrency=concurrency, window_messages=5)) as session:
+        engine = await session.ensure_engine()
+        gateway = timed[0]
         # Warm up: the first call imports litellm (~3 s), which is not scheduling.
         from podium.llm.types import CallContext
 
-        await inner.complete([{"role": "user", "content": "warm up"}], context=CallContext(phase="warmup"))
-        gateway = _TimedGateway(inner)
-        # The window query and memory are part of the measured work; the window is kept small.
-        engine = Engine(store, gateway, settings=EngineSettings(concurrency=concurrency, window_messages=5))
-        repo = RunRepository(store)
+        await gateway.inner.complete([{"role": "user", "content": "warm up"}],
+                                     context=CallContext(phase="warmup"))
+        repo = session.runs
         execution = Execution(objective="benchmark", team=TEAM.name, budget=Budget())
         await repo.create_execution(execution, TEAM)
         plan = Plan(subtasks=[s.model_copy() for s in subtasks])
@@ -117,12 +121,10 @@ async def _one(folder: Path, name: str, subtasks: list[Subtask], latency_ms: flo
         wall = time.perf_counter() - start
         if final.status.value != "completed":
             raise RuntimeError(f"benchmark run ended {final.status.value}")
-        rows = await store.query(
+        rows = await session.store.query(
             "SELECT min(started_at), max(finished_at) FROM subtasks WHERE execution_id = ?", (execution.id,))
         makespan = rows[0][1] - rows[0][0]
         return Timing(makespan=makespan, wall=wall, model_time=gateway.model_time)
-    finally:
-        await store.close()
 
 
 async def run(n: int = 200, max_width: int = 20, latency_ms: float = 500.0, concurrency: int = 8,
