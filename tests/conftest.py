@@ -1,14 +1,25 @@
-"""Shared fixtures: every test runs offline, in its own folder and config dir."""
+"""Shared fixtures: every test runs offline, in its own folder and config dir.
+
+Waiting: tests wait for a condition or an event with `eventually()` (async) or
+`eventually_sync()`, both bounded, never for a fixed time.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from podium.store import ProjectStore
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
@@ -35,3 +46,56 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[ProjectStore]:
+    """A fresh project file (tmp_path/p.podium), open for the test, closed after it."""
+    from podium.store import ProjectStore
+
+    opened = await ProjectStore.open(tmp_path / "p.podium")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def eventually(condition: Callable[[], Any], *, what: str, timeout: float = 10.0,
+                     interval: float = 0.01, pause: Callable[[float], Awaitable[Any]] | None = None,
+                     detail: Callable[[], str] | None = None) -> Any:
+    """Wait until `condition()` (a plain or async callable) is truthy and return its value.
+
+    Bounded: after `timeout` seconds it fails with an AssertionError naming `what` (and `detail()`,
+    if given). `pause` replaces asyncio.sleep between checks (a Textual pilot's `pause`).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        await (pause or asyncio.sleep)(interval)
+    value = condition()
+    if inspect.isawaitable(value):
+        value = await value
+    if value:
+        return value
+    extra = f"; {detail()}" if detail is not None else ""
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{extra}")
+
+
+def eventually_sync(condition: Callable[[], Any], *, what: str, timeout: float = 10.0,
+                    interval: float = 0.02, detail: Callable[[], str] | None = None) -> Any:
+    """`eventually()` for code outside an event loop (subprocesses, worker processes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    value = condition()
+    if value:
+        return value
+    extra = f"; {detail()}" if detail is not None else ""
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{extra}")

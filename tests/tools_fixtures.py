@@ -9,16 +9,15 @@ from podium.tools.vault import Vault
 
 
 @pytest.fixture
-async def store(tmp_path):
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    await s.write(
+async def store(store: ProjectStore) -> ProjectStore:
+    """The shared `store` fixture (tests/conftest.py), holding run `run1`."""
+    await store.write(
         lambda tx: tx.execute(
             "INSERT INTO executions (id, objective, team, status, created_at, updated_at)"
             " VALUES ('run1', 'o', 'software', 'running', 0, 0)"
         )
     )
-    yield s
-    await s.close()
+    return store
 
 
 @pytest.fixture

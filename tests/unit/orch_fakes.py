@@ -113,3 +113,27 @@ def plan_json(*subtasks: tuple[str, str, list[str]]) -> dict[str, Any]:
         {"id": sid, "agent": agent, "description": f"do {sid}", "depends_on": deps,
          "acceptance_criteria": [f"{sid} is done"], "estimated_tokens": 100}
         for sid, agent, deps in subtasks]}
+
+
+class PauseProbe:
+    """Counts the tasks held at a run's pause: RunControl.wait_running entered while paused.
+
+    Every step of a run (an agent's turn boundary, the scheduler's gate, the holds before the
+    synthesis and the review) passes `wait_running`; a task blocked there moves on only when the
+    run is resumed or halted. So once `held` is non-zero after the turns in flight have finished,
+    the run has reached its hold: a test can check that nothing else started without sleeping.
+    """
+
+    def __init__(self, control: Any) -> None:
+        self.held = 0
+        original = control.wait_running
+
+        async def wait_running() -> None:
+            paused = bool(control.paused)
+            self.held += paused
+            try:
+                await original()
+            finally:
+                self.held -= paused
+
+        control.wait_running = wait_running

@@ -23,13 +23,6 @@ NOISE = [
 ]
 
 
-@pytest.fixture
-async def store(tmp_path):
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    yield s
-    await s.close()
-
-
 async def _events(store: ProjectStore, type: str) -> list[dict]:
     rows = await store.query("SELECT payload FROM events WHERE type = ? ORDER BY seq", (type,))
     import json

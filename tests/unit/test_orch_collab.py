@@ -11,16 +11,9 @@ from podium import events as ev
 from podium.domain import Budget, ExecutionStatus, InterventionKind, SubtaskStatus
 from podium.errors import PodiumError
 from podium.store import ProjectStore
-from tests.unit.orch_fakes import Call, tool_call
+from tests.conftest import eventually
+from tests.unit.orch_fakes import Call, PauseProbe, tool_call
 from tests.unit.test_orch_engine import DONE, default, engine_for, event_types, planned
-
-
-@pytest.fixture
-async def store(tmp_path):
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    yield s
-    await s.close()
-
 
 CONSULT = '```json\n{{"action": "consult", "peer": "{peer}", "question": "{q}"}}\n```'
 
@@ -252,9 +245,11 @@ async def test_help_request_waits_for_the_answer_while_independent_work_continue
                                  settings={"discussion": False, "concurrency": 1})
     run_id = await planned(engine)
     task = asyncio.create_task(engine.execute(run_id))
-    async with asyncio.timeout(5):
-        while (await engine.repo.subtasks(run_id))[2].status is not SubtaskStatus.DONE:
-            await asyncio.sleep(0.01)
+
+    async def t3_done() -> bool:
+        return (await engine.repo.subtasks(run_id))[2].status is SubtaskStatus.DONE
+
+    await eventually(t3_done, what="t3 done while t2 waits for the human", timeout=5)
     st = {s.id: s.status for s in await engine.repo.subtasks(run_id)}
     assert st == {"t1": SubtaskStatus.DONE, "t2": SubtaskStatus.NEEDS_HELP, "t3": SubtaskStatus.DONE,
                   "t4": SubtaskStatus.PENDING}  # the dependent waits
@@ -285,9 +280,9 @@ async def test_rows_written_by_another_process_are_applied_by_the_watcher(store)
     engine, gateway = engine_for(store, settings={"discussion": False, "concurrency": 1})
     run_id = await planned(engine)
     gateway.latency = 0.3  # t1's turn is in flight while the rows arrive
+    probe = PauseProbe(engine.control(run_id))
     task = asyncio.create_task(engine.execute(run_id))
-    while not any(c.context.subtask_id == "t1" for c in gateway.calls):
-        await asyncio.sleep(0.005)
+    await eventually(lambda: any(c.context.subtask_id == "t1" for c in gateway.calls), what="t1's first call")
 
     async def post(kind, text=""):
         iid = await engine.repo.add_intervention(run_id, InterventionKind(kind), text=text, source="cli")
@@ -300,7 +295,8 @@ async def test_rows_written_by_another_process_are_applied_by_the_watcher(store)
     assert await post("pause") < 0.5
     assert (await engine.repo.get_execution(run_id)).status is ExecutionStatus.PAUSED
     frozen = len(gateway.calls)
-    await asyncio.sleep(0.3)
+    # The turn in flight finishes; the next step then holds at the pause.
+    await eventually(lambda: probe.held, what="the run held at the pause")
     assert len(gateway.calls) <= frozen + 1 and not task.done()
     await post("resume")
     final = await asyncio.wait_for(task, 5)
@@ -318,8 +314,7 @@ async def test_halt_from_another_process_cancels_in_flight_turns_and_keeps_state
     run_id = await planned(engine)
     gateway.latency = 5.0
     task = asyncio.create_task(engine.execute(run_id))
-    while not any(c.context.subtask_id == "t1" for c in gateway.calls):
-        await asyncio.sleep(0.01)
+    await eventually(lambda: any(c.context.subtask_id == "t1" for c in gateway.calls), what="t1's first call")
     await engine.repo.add_intervention(run_id, InterventionKind.HALT, text="halted from the CLI",
                                        source="cli")
     final = await asyncio.wait_for(task, 2)
@@ -345,7 +340,6 @@ async def test_stale_control_rows_do_not_act_on_a_new_session(store):
 
 async def test_control_on_a_read_only_store_changes_nothing(tmp_path, store):
     from podium.errors import ReadOnlyError
-    from podium.store import ProjectStore
 
     engine, _ = engine_for(store, settings={"discussion": False})
     run_id = await planned(engine)
@@ -454,8 +448,7 @@ async def test_halt_during_planning_cancels_the_call_in_flight(store):
     engine, gateway = engine_for(store, latency=5.0)
     run_id = await engine.create_run("Heat pumps", TEAM)
     task = asyncio.create_task(engine.plan(run_id))
-    while not gateway.calls:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: gateway.calls, what="the planning call")
     await engine.repo.add_intervention(run_id, InterventionKind.HALT, text="not now", source="cli")
     with pytest.raises(RunStopped, match="not now"):
         await asyncio.wait_for(task, 2)

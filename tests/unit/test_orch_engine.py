@@ -14,8 +14,8 @@ from podium.llm.types import LLMError
 from podium.orchestrator.engine import Engine, RunStopped
 from podium.orchestrator.settings import EngineSettings
 from podium.orchestrator.teams import PRESETS
-from podium.store import ProjectStore
-from tests.unit.orch_fakes import Call, FakeGateway, plan_json, tool_call
+from tests.conftest import eventually
+from tests.unit.orch_fakes import Call, FakeGateway, PauseProbe, plan_json, tool_call
 
 TEAM = PRESETS["research"]
 DIAMOND = plan_json(("t1", "researcher", []), ("t2", "analyst", ["t1"]), ("t3", "fact-checker", ["t1"]),
@@ -32,13 +32,6 @@ def default(call: Call):
     if ctx.phase == "synthesis":
         return "FINAL: " + " | ".join(line for line in call.prompt.splitlines() if line.startswith("out-"))
     return f"out-{ctx.subtask_id} by {ctx.agent}{DONE}"
-
-
-@pytest.fixture
-async def store(tmp_path):
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    yield s
-    await s.close()
 
 
 def engine_for(store, respond=default, **kw) -> tuple[Engine, FakeGateway]:
@@ -274,8 +267,7 @@ async def test_guidance_reaches_a_running_agent_at_its_next_turn(store):
     engine, gateway = engine_for(store, respond, latency=0.1, settings={"discussion": False})
     run_id = await planned(engine)
     task = asyncio.create_task(engine.execute(run_id))
-    while not any(c.context.subtask_id == "t1" for c in gateway.calls):
-        await asyncio.sleep(0.01)
+    await eventually(lambda: any(c.context.subtask_id == "t1" for c in gateway.calls), what="t1's first call")
     await engine.control(run_id).guide("Use metric units", source="tui")
     assert (await task).status is ExecutionStatus.COMPLETED
     t1_calls = [c for c in gateway.calls if c.context.subtask_id == "t1"]
@@ -293,14 +285,14 @@ async def test_guidance_reaches_a_running_agent_at_its_next_turn(store):
 async def test_pause_holds_at_the_turn_boundary_and_resume_continues(store):
     engine, gateway = engine_for(store, latency=0.05, settings={"discussion": False, "concurrency": 1})
     run_id = await planned(engine)
-    task = asyncio.create_task(engine.execute(run_id))
-    while not gateway.calls[2:]:  # plan, t1 running
-        await asyncio.sleep(0.005)
     control = engine.control(run_id)
+    probe = PauseProbe(control)
+    task = asyncio.create_task(engine.execute(run_id))
+    await eventually(lambda: gateway.calls[2:], what="t1's call in flight")  # plan, t1 running
     await control.pause()
-    await asyncio.sleep(0.3)
-    frozen = len(gateway.calls)
-    await asyncio.sleep(0.2)
+    frozen = len(gateway.calls)  # the turn in flight is counted already
+    # It finishes; the next turn (or the next subtask) then holds at the pause.
+    await eventually(lambda: probe.held, what="the run held at the pause")
     assert len(gateway.calls) == frozen and not task.done()
     assert (await engine.repo.get_execution(run_id)).status is ExecutionStatus.PAUSED
     await control.resume()
@@ -315,8 +307,7 @@ async def test_halt_cancels_in_flight_turns_and_resume_restarts_them(store):
     run_id = await planned(engine)
     gateway.latency = 5.0
     task = asyncio.create_task(engine.execute(run_id))
-    while not any(c.context.subtask_id == "t1" for c in gateway.calls):
-        await asyncio.sleep(0.01)
+    await eventually(lambda: any(c.context.subtask_id == "t1" for c in gateway.calls), what="t1's first call")
     await engine.control(run_id).halt(reason="stop for lunch")
     final = await asyncio.wait_for(task, 2)
     assert final.status is ExecutionStatus.HALTED

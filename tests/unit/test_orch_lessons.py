@@ -12,18 +12,10 @@ from podium.domain import ExecutionStatus, Subtask, SubtaskStatus
 from podium.llm.structured import json_schema
 from podium.llm.types import LLMError
 from podium.orchestrator.lessons import LESSON_CHARS, MAX_LESSONS, lessons_of, lessons_schema
-from podium.store import ProjectStore
 from tests.unit.orch_fakes import Call
 from tests.unit.test_orch_engine import TEAM, default, engine_for, planned
 
 LESSON = "Check local electricity prices before estimating heat pump running costs."
-
-
-@pytest.fixture
-async def store(tmp_path):
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    yield s
-    await s.close()
 
 
 class Memory:

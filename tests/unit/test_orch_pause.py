@@ -14,16 +14,10 @@ import pytest
 
 from podium import events as ev
 from podium.domain import ExecutionStatus, InterventionKind, SubtaskStatus
-from podium.store import ProjectStore
+from tests.conftest import eventually
+from tests.unit.orch_fakes import PauseProbe
 from tests.unit.test_orch_collab import reviewing
 from tests.unit.test_orch_engine import engine_for, planned
-
-
-@pytest.fixture
-async def store(tmp_path):  # type: ignore[no-untyped-def]
-    s = await ProjectStore.open(tmp_path / "p.podium")
-    yield s
-    await s.close()
 
 
 def phases(gateway) -> list[str]:  # type: ignore[no-untyped-def]
@@ -40,32 +34,24 @@ async def last_seq(store) -> int:  # type: ignore[no-untyped-def]
     return (await store.query_one("SELECT max(seq) FROM events"))[0]
 
 
-async def until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 async def pause_during_last_subtask(store, **settings):  # type: ignore[no-untyped-def]
     """Concurrency 1 on the diamond: t4 runs alone, last; pause while its turn is in flight."""
     engine, gateway = engine_for(store, latency=0.2, settings={"discussion": False, "concurrency": 1,
                                                                **settings})
     run_id = await planned(engine)
+    probe = PauseProbe(engine.control(run_id))
     task = asyncio.create_task(engine.execute(run_id))
-
-    async def t4_asked() -> bool:
-        return any(c.context.subtask_id == "t4" for c in gateway.calls)
-
-    await until(t4_asked)
+    await eventually(lambda: any(c.context.subtask_id == "t4" for c in gateway.calls), what="t4's call")
     mark = await last_seq(store)
     await engine.control(run_id).pause()
 
-    async def t4_done() -> bool:
-        return {s.id: s.status for s in await engine.repo.subtasks(run_id)}["t4"] is SubtaskStatus.DONE
+    async def t4_done_and_held() -> bool:
+        subtasks = {s.id: s.status for s in await engine.repo.subtasks(run_id)}
+        return subtasks["t4"] is SubtaskStatus.DONE and probe.held > 0
 
-    await until(t4_done)  # the turn in flight finished: the subtask is done, the pause stands
-    await asyncio.sleep(0.4)  # longer than a model call: a synthesis would have started
+    # The turn in flight finished (the subtask is done) and the next step holds at the pause:
+    # the synthesis would have started instead.
+    await eventually(t4_done_and_held, what="t4 done and the run held before the synthesis")
     return engine, gateway, run_id, task, mark
 
 
@@ -99,14 +85,12 @@ async def test_a_pause_during_synthesis_holds_the_review_until_resume(store):
     engine, gateway = engine_for(store, reviewing(), latency=0.2,
                                  settings={"discussion": False, "review": "human"})
     run_id = await planned(engine)
+    probe = PauseProbe(engine.control(run_id))
     task = asyncio.create_task(engine.execute(run_id))
-
-    async def synthesising() -> bool:
-        return "synthesis" in phases(gateway)
-
-    await until(synthesising)
+    await eventually(lambda: "synthesis" in phases(gateway), what="the synthesis call")
     await engine.control(run_id).pause()
-    await asyncio.sleep(0.6)  # the synthesis call returned meanwhile; a review would have started
+    # The synthesis call returns meanwhile and the run holds where the review would have started.
+    await eventually(lambda: probe.held, what="the run held before the review")
     assert "review" not in phases(gateway) and not task.done()
     assert (await engine.repo.get_execution(run_id)).status is ExecutionStatus.PAUSED
 
@@ -121,12 +105,9 @@ async def pause_during_review(store, review: str, *, other_process: bool = False
     engine, gateway = engine_for(store, reviewing(), latency=0.2,
                                  settings={"discussion": False, "review": review})
     run_id = await planned(engine)
+    probe = PauseProbe(engine.control(run_id))
     task = asyncio.create_task(engine.execute(run_id))
-
-    async def reviewing_now() -> bool:
-        return "review" in phases(gateway)
-
-    await until(reviewing_now)
+    await eventually(lambda: "review" in phases(gateway), what="the review call")
     mark = await last_seq(store)
     if other_process:
         iid = await engine.repo.add_intervention(run_id, InterventionKind.PAUSE, source="cli")
@@ -138,8 +119,8 @@ async def pause_during_review(store, review: str, *, other_process: bool = False
         return bool(await store.query("SELECT 1 FROM events WHERE execution_id = ? AND type = ?",
                                       (run_id, ev.REVIEW_VERDICT)))
 
-    await until(verdict_recorded)  # the review call returned while paused
-    await asyncio.sleep(0.3)
+    await eventually(verdict_recorded, what="the review verdict")  # the review call returned while paused
+    await eventually(lambda: probe.held, what="the run held after the verdict")
     return engine, gateway, run_id, task, mark
 
 
