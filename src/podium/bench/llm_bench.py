@@ -83,7 +83,7 @@ def _version_seconds(runs: int = 5) -> float:
     return statistics.median(times)
 
 
-async def _local_speed(tokens: int, rounds: int = 3) -> dict[str, float]:
+async def _local_speed(tokens: int, rounds: int = 5) -> dict[str, float]:
     """The local model's generation speed (first token to last) three ways, interleaved, same
     prompt and sampling: through the gateway (litellm + the worker's pipe), through the worker's
     pipe alone, and llama.cpp direct (timed inside the worker, next to the model). Medians."""

