@@ -204,16 +204,17 @@ from podium.llm.gateway import Gateway
 from podium.llm.types import CallContext
 
 async def main():
-    gaps, done = [], False
+    gaps, done, ticking = [], False, asyncio.Event()
     async def tick():
         last = time.perf_counter()
-        while not done:
+        while not done:  # the measurement: a 10 ms tick until the call has returned
             await asyncio.sleep(0.01)
             now = time.perf_counter()
             gaps.append(now - last)
             last = now
+            ticking.set()
     ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0.05)  # the ticker is running before the call starts
+    await asyncio.wait_for(ticking.wait(), 10)  # the ticker is running before the call starts
     result = await Gateway("scripted:{script}").complete(
         [{{"role": "user", "content": "hello"}}], context=CallContext(), on_delta=lambda d: None)
     done = True

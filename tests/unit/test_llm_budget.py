@@ -10,6 +10,7 @@ admits K of them run exactly K.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -17,8 +18,9 @@ from podium.domain import Budget, Execution, ExecutionStatus, Usage
 from podium.llm.gateway import Gateway
 from podium.llm.types import BudgetExceeded, BudgetGuard, CallContext, LLMError, estimate_prompt_tokens
 from podium.orchestrator.runstate import RunGuard
+from tests.conftest import eventually
 from tests.unit.orch_fakes import plan_json
-from tests.unit.test_orch_engine import TEAM, default, engine_for, store  # noqa: F401 (store: a fixture)
+from tests.unit.test_orch_engine import TEAM, default, engine_for
 
 ASK = [{"role": "user", "content": "Write the summary."}]
 MAX_TOKENS = 20
@@ -78,20 +80,19 @@ async def test_a_call_waits_for_reservations_in_flight_instead_of_being_refused(
     gw = gateway(tmp_path, "latency_ms = 30\n[[rules]]\nreply = 'short'\n")
     reservation = estimate_prompt_tokens(ASK) + MAX_TOKENS
     guard = BudgetGuard(Budget(tokens=2 * reservation - 1))
-    most = 0
+    admitted: list[int] = []  # calls in flight each time one was admitted
+    reserve = guard.reserve
 
-    async def watch() -> None:
-        nonlocal most
-        while True:
-            most = max(most, guard.in_flight)
-            await asyncio.sleep(0.005)
+    @contextlib.asynccontextmanager
+    async def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        async with reserve(*args, **kwargs) as slot:
+            admitted.append(guard.in_flight)
+            yield slot
 
-    watcher = asyncio.create_task(watch())
-    try:
-        ran, refused = split(await gather_calls(gw, guard, 3))
-    finally:
-        watcher.cancel()
+    guard.reserve = recording  # type: ignore[method-assign]
+    ran, refused = split(await gather_calls(gw, guard, 3))
     assert len(ran) == 3 and not refused and guard.steps == 3
+    most = max(admitted)
     assert most == 1  # never two in flight: the second reservation did not fit beside the first
 
 
@@ -115,10 +116,10 @@ async def test_a_cancelled_call_releases_its_reservation(tmp_path):
     reservation = estimate_prompt_tokens(ASK) + MAX_TOKENS
     guard = BudgetGuard(Budget(tokens=reservation + 5))
     slow = asyncio.create_task(gw.complete(ASK, context=ctx(0), guard=guard, max_tokens=MAX_TOKENS))
-    while guard.in_flight == 0:
-        await asyncio.sleep(0.005)
+    await eventually(lambda: guard.in_flight, what="the slow call's reservation")
     quick = asyncio.create_task(gw.complete(ASK, context=ctx(1), guard=guard, max_tokens=MAX_TOKENS))
-    await asyncio.sleep(0.05)
+    # The quick call does not fit beside the slow one: it waits for a release (its wake-up event).
+    await eventually(lambda: guard._released is not None, what="the quick call waiting for a reservation")
     assert not quick.done() and guard.in_flight == 1  # waiting for the slow call's reservation
 
     slow.cancel()
@@ -148,7 +149,7 @@ WIDE = plan_json(*[(f"t{i}", agent, []) for i, agent in
                    enumerate(["researcher", "analyst", "fact-checker", "writer", "researcher", "analyst"])])
 
 
-async def test_parallel_subtasks_take_exactly_the_steps_left_in_the_budget(store):  # noqa: F811
+async def test_parallel_subtasks_take_exactly_the_steps_left_in_the_budget(store):
     def respond(call):
         return WIDE if call.context.phase == "planning" else default(call)
 

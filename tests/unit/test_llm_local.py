@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from podium.llm.gateway import Gateway
 from podium.llm.types import CallContext
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.local_model
 
@@ -56,15 +57,6 @@ async def test_local_embeddings_place_similar_texts_closer():
 
 # ----------------------------------------------------------------- the worker process
 
-def _wait_for(predicate, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 async def test_llama_cpp_runs_in_a_worker_process_not_this_one():
     import os
     import sys
@@ -92,7 +84,7 @@ async def test_a_worker_killed_mid_generation_fails_the_call_with_the_signal_and
         async for item in local.stream([{"role": "user", "content": "Tell a long story."}], max_tokens=400):
             if isinstance(item, Delta):
                 os.kill(victim, signal.SIGSEGV)
-    _wait_for(lambda: local.worker_pid not in (None, victim))
+    await eventually(lambda: local.worker_pid not in (None, victim), what="a new worker process")
     parts = [i async for i in local.stream([{"role": "user", "content": "Say hi."}], max_tokens=8)]
     assert parts[-1].completion_tokens > 0
 

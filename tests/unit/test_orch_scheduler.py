@@ -8,6 +8,7 @@ import time
 import pytest
 
 from podium.orchestrator.scheduler import StopRun, bottom_levels, run_graph
+from tests.conftest import eventually
 
 
 class Recorder:
@@ -86,7 +87,7 @@ async def test_external_cancel_halts_the_graph():
     rec = Recorder({"a": 5.0, "b": 5.0})
 
     async def halt_soon():
-        await asyncio.sleep(0.05)
+        await eventually(lambda: cancel and rec.running == 2, what="both nodes running")
         cancel[0]()
 
     def register(fn):

@@ -15,9 +15,29 @@ from podium.tools import builtins
 from podium.tools.approvals import decide, list_approvals, set_policy
 from podium.tools.toolbox import ToolBox
 from podium.tools.types import Policy, ToolContext
+from tests.conftest import eventually
 from tests.tools_fixtures import store, vault  # noqa: F401  (fixtures)
 
 CTX = ToolContext(execution_id="run1", subtask_id="t1", agent="developer")
+
+
+@dataclasses.dataclass
+class Reads:
+    count: int = 0
+
+
+def count_reads(project: ProjectStore) -> Reads:
+    """Counts the reads made through `project` (query, query_one) from now on."""
+    reads = Reads()
+    for name in ("query", "query_one"):
+        original = getattr(project, name)
+
+        def counted(*args, _original=original, **kwargs):
+            reads.count += 1
+            return _original(*args, **kwargs)
+
+        setattr(project, name, counted)
+    return reads
 
 
 async def _events(store, type_):
@@ -119,10 +139,13 @@ async def test_ask_pauses_until_approved_in_process(store, vault):
         seen.append(request)
 
     box = await ToolBox.open(store, vault=vault, on_approval=hook, approval_poll=0.05)
+    reads = count_reads(store)
     call = asyncio.create_task(box.call("run_command", {"command": "echo approved-run"}, ctx=CTX))
-    while not seen:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: seen, what="the approval hook")
+    # The waiting call polls the file for a decision (and for an answer); once a second round has
+    # begun, the first found none, and the call still waits.
+    after_hook = reads.count
+    await eventually(lambda: reads.count >= after_hook + 3, what="the waiting call polling for a decision")
     assert not call.done(), "the call must wait for a decision"
     (request,) = seen
     assert request.tool == "run_command" and request.subtask_id == "t1" and request.agent == "developer"
@@ -138,10 +161,8 @@ async def test_deny_from_another_process_reaches_the_waiting_agent(store, vault,
     call = asyncio.create_task(box.call("run_command", {"command": "touch should-not-exist"}, ctx=CTX))
     other = await ProjectStore.open(tmp_path / "p.podium")  # a second connection, as `podium approve` has
     try:
-        pending = []
-        while not pending:
-            await asyncio.sleep(0.02)
-            pending = await list_approvals(other, "run1", pending_only=True)
+        pending = await eventually(lambda: list_approvals(other, "run1", pending_only=True),
+                                   what="the pending approval, seen from the second connection")
         await decide(other, pending[0].id, False, by="cli", reason="not on my machine")
     finally:
         await other.close()
@@ -161,8 +182,7 @@ async def test_allow_tools_approves_up_front_and_records_the_decision(store, vau
 async def test_aclose_denies_what_still_waits(store, vault):
     box = await ToolBox.open(store, vault=vault, approval_poll=0.05)
     call = asyncio.create_task(box.call("run_command", {"command": "echo x"}, ctx=CTX))
-    while not box.approvals.pending:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: box.approvals.pending, what="the pending approval")
     await box.aclose()
     assert "denied by podium" in (await call).error
 
@@ -243,8 +263,7 @@ async def test_waiting_for_approval_moves_the_card_to_needs_help_and_back(store,
     )
     box = await ToolBox.open(store, vault=vault, approval_poll=0.05)
     call = asyncio.create_task(box.call("run_command", {"command": "true"}, ctx=CTX))
-    while not box.approvals.pending:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: box.approvals.pending, what="the pending approval")
     status = lambda: store.query_one("SELECT status FROM subtasks WHERE id = 't1'")  # noqa: E731
     assert (await status())["status"] == "needs_help"
     await box.approvals.pending[0].approve()
@@ -263,8 +282,7 @@ async def test_a_halt_while_waiting_withdraws_the_request(store, vault):
     )
     box = await ToolBox.open(store, vault=vault, approval_poll=0.05)
     call = asyncio.create_task(box.call("run_command", {"command": "true"}, ctx=CTX))
-    while not box.approvals.pending:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: box.approvals.pending, what="the pending approval")
     call.cancel()  # what the engine does to in-flight turns on halt
     with pytest.raises(asyncio.CancelledError):
         await call
@@ -280,8 +298,7 @@ async def test_podium_answer_to_the_waiting_subtask_decides_the_tool_call(store,
 
     box = await ToolBox.open(store, vault=vault, approval_poll=0.05)
     call = asyncio.create_task(box.call("run_command", {"command": "echo via-answer"}, ctx=CTX))
-    while not box.approvals.pending:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: box.approvals.pending, what="the pending approval")
     # What `podium answer RUN t1 ...` writes (the interventions table of the control channel).
     await store.write(
         lambda tx: tx.execute(
