@@ -192,8 +192,8 @@ def test_embeddings_are_deterministic_unit_vectors(tmp_path):
 
 
 def test_the_readme_example_script_loads_and_behaves_as_documented(tmp_path):
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme[readme.index("### Scripted model") :]
+    readme = (Path(__file__).parents[2] / "docs" / "models.md").read_text()
+    section = readme[readme.index("## Scripted model") :]
     block = section[section.index("```toml") + len("```toml") :]
     path = write(tmp_path, block[: block.index("```\n")])
     script = load_script(path)
