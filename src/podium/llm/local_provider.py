@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litellm import CustomLLM
-from litellm.types.utils import GenericStreamingChunk, Message, ModelResponse, Usage
-
+from podium.llm.custom_provider import Call, Done, PodiumProvider, Reply, StreamItem, text_of
 from podium.llm.local_model import Delta, Finished, get_local_model
 
 
@@ -19,10 +17,7 @@ def _plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for m in messages:
         role = m.get("role", "user")
-        content = m.get("content")
-        if isinstance(content, list):
-            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-        content = str(content or "")
+        content = text_of(m.get("content"))
         if role == "tool":
             role, content = (
                 "user",
@@ -55,99 +50,25 @@ def _options(optional_params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class LocalProvider(CustomLLM):
-    async def acompletion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response: ModelResponse,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        acompletion=None,
-        litellm_params=None,
-        logger_fn=None,
-        headers=None,
-        timeout=None,
-        client=None,
-    ):
+class LocalProvider(PodiumProvider):
+    name = "podium-local"
+
+    async def reply(self, call: Call) -> Reply:
         parts: list[str] = []
         done = Finished("stop", 0, 0)
-        async for item in get_local_model().stream(_plain_messages(messages), **_options(optional_params)):
+        async for item in get_local_model().stream(_plain_messages(call.messages), **_options(call.params)):
             if isinstance(item, Delta):
                 parts.append(item.text)
             else:
                 done = item
-        model_response.choices[0].message = Message(content="".join(parts))  # type: ignore[union-attr]
-        model_response.choices[0].finish_reason = done.finish_reason
-        model_response.usage = Usage(  # type: ignore[attr-defined]
-            prompt_tokens=done.prompt_tokens,
-            completion_tokens=done.completion_tokens,
-            total_tokens=done.prompt_tokens + done.completion_tokens,
-        )
-        model_response.model = f"podium-local/{model}"
-        return model_response
+        return Reply("".join(parts), done.prompt_tokens, done.completion_tokens, done.finish_reason)
 
-    async def astreaming(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        acompletion=None,
-        litellm_params=None,
-        logger_fn=None,
-        headers=None,
-        timeout=None,
-        client=None,
-    ) -> AsyncIterator[GenericStreamingChunk]:
-        async for item in get_local_model().stream(_plain_messages(messages), **_options(optional_params)):
+    async def stream(self, call: Call) -> AsyncIterator[StreamItem]:
+        async for item in get_local_model().stream(_plain_messages(call.messages), **_options(call.params)):
             if isinstance(item, Delta):
-                yield GenericStreamingChunk(
-                    text=item.text, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
-                )
+                yield item.text
             else:
-                yield GenericStreamingChunk(
-                    text="",
-                    is_finished=True,
-                    finish_reason=item.finish_reason,
-                    index=0,
-                    tool_use=None,
-                    usage={
-                        "prompt_tokens": item.prompt_tokens,
-                        "completion_tokens": item.completion_tokens,
-                        "total_tokens": item.prompt_tokens + item.completion_tokens,
-                    },
-                )
+                yield Done(item.finish_reason, item.prompt_tokens, item.completion_tokens)
 
-    async def aembedding(
-        self,
-        model,
-        input,
-        model_response,
-        print_verbose,
-        logging_obj,
-        optional_params,
-        api_key=None,
-        api_base=None,
-        timeout=None,
-        litellm_params=None,
-    ):
-        texts = [input] if isinstance(input, str) else list(input)
-        vectors, tokens = await get_local_model().embed(texts)
-        model_response.data = [
-            {"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)
-        ]
-        model_response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
-        model_response.model = f"podium-local/{model}"
-        return model_response
+    async def embed_texts(self, model: str, texts: list[str]) -> tuple[list[list[float]], int]:
+        return await get_local_model().embed(texts)

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import litellm
-from litellm import CustomLLM
-from litellm.types.utils import GenericStreamingChunk, Message, ModelResponse, Usage
 
+from podium.llm.custom_provider import Call, Done, PodiumProvider, Reply, StreamItem, ToolCallOut, text_of
 from podium.llm.scripted import ScriptedRequest, ScriptRunner, approx_tokens, load_script
 
 _RUNNERS: dict[str, ScriptRunner] = {}
@@ -52,19 +51,9 @@ def runner_for(model: str) -> ScriptRunner:
         ) from None
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
-def _request(
-    messages: list[dict[str, Any]], optional_params: dict, litellm_params: dict | None
-) -> ScriptedRequest:
-    meta = (litellm_params or {}).get("metadata") or {}
-    last_user = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+def _request(call: Call) -> ScriptedRequest:
+    messages, optional_params, meta = call.messages, call.params, call.metadata
+    last_user = next((text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     fmt = optional_params.get("response_format") or {}
     schema = None
     if isinstance(fmt, dict):
@@ -95,137 +84,48 @@ def _raise_fault(kind: str, model: str) -> None:
 
 
 def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    return sum(approx_tokens(_text_of(m.get("content"))) + 3 for m in messages)
+    return sum(approx_tokens(text_of(m.get("content"))) + 3 for m in messages)
 
 
-class ScriptedProvider(CustomLLM):
-    async def acompletion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response: ModelResponse,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        acompletion=None,
-        litellm_params=None,
-        logger_fn=None,
-        headers=None,
-        timeout=None,
-        client=None,
-    ):
-        runner = runner_for(model)
-        reply = runner.answer(_request(messages, optional_params, litellm_params))
+def _completion_tokens(reply: Any) -> int:
+    return approx_tokens(reply.text) + sum(approx_tokens(c["arguments"]) for c in reply.tool_calls)
+
+
+class ScriptedProvider(PodiumProvider):
+    name = "podium-scripted"
+
+    async def reply(self, call: Call) -> Reply:
+        reply = runner_for(call.model).answer(_request(call))
         if reply.latency_s:
             await asyncio.sleep(reply.latency_s)
         if reply.fault:
-            _raise_fault(reply.fault, model)
-        calls = [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-            for c in reply.tool_calls
-        ]
-        model_response.choices[0].message = Message(content=reply.text or None, tool_calls=calls or None)  # type: ignore[union-attr]
-        model_response.choices[0].finish_reason = "tool_calls" if calls else "stop"
-        completion = approx_tokens(reply.text) + sum(approx_tokens(c["arguments"]) for c in reply.tool_calls)
-        prompt = _prompt_tokens(messages)
-        model_response.usage = Usage(
-            prompt_tokens=prompt,
-            completion_tokens=completion,  # type: ignore[attr-defined]
-            total_tokens=prompt + completion,
-        )
-        model_response.model = f"podium-scripted/{model}"
-        return model_response
+            _raise_fault(reply.fault, call.model)
+        calls = [ToolCallOut(c["id"], c["name"], c["arguments"]) for c in reply.tool_calls]
+        return Reply(reply.text, _prompt_tokens(call.messages), _completion_tokens(reply),
+                     "tool_calls" if calls else "stop", calls)
 
-    async def astreaming(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        acompletion=None,
-        litellm_params=None,
-        logger_fn=None,
-        headers=None,
-        timeout=None,
-        client=None,
-    ) -> AsyncIterator[GenericStreamingChunk]:
-        runner = runner_for(model)
-        reply = runner.answer(_request(messages, optional_params, litellm_params))
+    async def stream(self, call: Call) -> AsyncIterator[StreamItem]:
+        reply = runner_for(call.model).answer(_request(call))
         pieces = re.findall(r"\s*\S+\s*", reply.text) or ([reply.text] if reply.text else [])
         pause = reply.latency_s / (len(pieces) + 1)
         if reply.fault and reply.fault != "disconnect":
             await asyncio.sleep(reply.latency_s)
-            _raise_fault(reply.fault, model)
+            _raise_fault(reply.fault, call.model)
         if pause:
             await asyncio.sleep(pause)
         for i, piece in enumerate(pieces):
             if reply.fault == "disconnect" and i >= len(pieces) // 2:
-                _raise_fault("disconnect", model)  # the connection drops mid-stream
-            yield GenericStreamingChunk(
-                text=piece, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
-            )
+                _raise_fault("disconnect", call.model)  # the connection drops mid-stream
+            yield piece
             if pause:
                 await asyncio.sleep(pause)
         if reply.fault == "disconnect":
-            _raise_fault("disconnect", model)
-        for n, call in enumerate(reply.tool_calls):
-            yield GenericStreamingChunk(
-                text="",
-                is_finished=False,
-                finish_reason="",
-                usage=None,
-                index=0,
-                tool_use={
-                    "id": call["id"],
-                    "type": "function",
-                    "index": n,
-                    "function": {"name": call["name"], "arguments": call["arguments"]},
-                },
-            )
-        completion = approx_tokens(reply.text) + sum(approx_tokens(c["arguments"]) for c in reply.tool_calls)
-        prompt = _prompt_tokens(messages)
-        yield GenericStreamingChunk(
-            text="",
-            is_finished=True,
-            finish_reason="tool_calls" if reply.tool_calls else "stop",
-            index=0,
-            tool_use=None,
-            usage={
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-            },
-        )
+            _raise_fault("disconnect", call.model)
+        for c in reply.tool_calls:
+            yield ToolCallOut(c["id"], c["name"], c["arguments"])
+        yield Done("tool_calls" if reply.tool_calls else "stop", _prompt_tokens(call.messages),
+                   _completion_tokens(reply))
 
-    async def aembedding(
-        self,
-        model,
-        input,
-        model_response,
-        print_verbose,
-        logging_obj,
-        optional_params,
-        api_key=None,
-        api_base=None,
-        timeout=None,
-        litellm_params=None,
-    ):
+    async def embed_texts(self, model: str, texts: list[str]) -> tuple[list[list[float]], int]:
         runner = runner_for(model)
-        texts = [input] if isinstance(input, str) else list(input)
-        model_response.data = [
-            {"object": "embedding", "index": i, "embedding": runner.embed(t)} for i, t in enumerate(texts)
-        ]
-        tokens = sum(approx_tokens(t) for t in texts)
-        model_response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
-        model_response.model = f"podium-scripted/{model}"
-        return model_response
+        return [runner.embed(t) for t in texts], sum(approx_tokens(t) for t in texts)
