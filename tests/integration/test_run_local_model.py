@@ -6,24 +6,13 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.integration.run_helpers import rows
-
-DUO = """
-description = "A two-person team for quick local runs."
-leader = "planner"
-[[agents]]
-name = "planner"
-role = "planner who splits the work and writes the final answer"
-[[agents]]
-name = "writer"
-role = "writer who drafts short texts"
-"""
+from tests.support.teams import write_duo
 
 
 @pytest.mark.local_model
 @pytest.mark.timeout(900)
 def test_full_run_on_the_local_model_stores_a_result(tmp_path):
-    (tmp_path / "teams").mkdir()
-    (tmp_path / "teams" / "duo.toml").write_text(DUO)
+    write_duo(tmp_path)
     result = run_cli("run", "List three benefits of heat pumps", "--team", "duo", "--model", "local",
                      "--yes", "--max-tokens", "96", timeout=900)
     assert result.returncode in (0, 1), result.stderr  # completed, or partial if a subtask failed

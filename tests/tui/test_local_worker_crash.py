@@ -13,19 +13,9 @@ from podium.llm.local_model import get_local_model
 from podium.orchestrator.settings import EngineSettings
 from podium.tui.app import PodiumApp
 from podium.tui.backend import EngineBackend
+from tests.support.teams import write_duo
 from tests.tui.conftest import wait_for
 from tests.tui.test_flow import accept_review, start_run
-
-DUO = """
-description = "A two-person team for quick local runs."
-leader = "planner"
-[[agents]]
-name = "planner"
-role = "planner who splits the work and writes the final answer"
-[[agents]]
-name = "writer"
-role = "writer who drafts short texts"
-"""
 
 
 @pytest.mark.local_model
@@ -33,8 +23,7 @@ role = "writer who drafts short texts"
 async def test_a_worker_killed_with_sigsegv_mid_run_leaves_the_app_up_and_the_run_completes(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "teams").mkdir()
-    (tmp_path / "teams" / "duo.toml").write_text(DUO)
+    write_duo(tmp_path)
     project = tmp_path / "project.podium"
     small = EngineSettings(review="human", discussion=False, perspective_max_tokens=48,
                            plan_max_tokens=400, turn_max_tokens=64, synthesis_max_tokens=96,
