@@ -24,7 +24,7 @@ def doctor(
 ) -> None:
     """Check the machine, the local model (in its worker), the model in use, the project file,
     the vault and the shell's network isolation. Exit 1 when something needed does not work."""
-    from podium.diagnostics import run_checks
+    from podium.app.diagnostics import run_checks
 
     report = run_async(
         run_checks(project_path(None, project), model=model, api_base=api_base, local=not no_local)
