@@ -7,11 +7,10 @@ import pytest
 from podium import events
 from podium.domain import MemoryKind
 from podium.errors import NotFoundError, PodiumError, ReadOnlyError
-from podium.memory import vectors
 from podium.memory.embedders import GatewayEmbedder, HashedEmbedder
 from podium.memory.ranking import Mode
 from podium.memory.service import MemoryService
-from podium.store import ProjectStore
+from podium.store import ProjectStore, vectors
 
 FACT = "Our customers are mostly in Tromsø, Norway, and heat their homes with heat pumps."
 NOISE = [

@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from podium.memory import vectors
 from podium.memory.embedders import HashedEmbedder
 from podium.memory.service import CANDIDATES, MemoryService
-from podium.store import ProjectStore
+from podium.store import ProjectStore, vectors
 
 AGENTS = ["researcher", "analyst", "writer", "fact-checker", "leader"]
 SCOPES: list[str | None] = [*AGENTS, None]

@@ -1,5 +1,8 @@
 """Keyword search over memories_fts (FTS5, porter stemming) with BM25 strengths.
 
+Synchronous, on a raw connection: the memory repository runs these inside
+its one database visit per search.
+
 Query words are the text's distinct content words; each is quoted, and
 words are letters and digits only (see text.words), so no user text can
 be read as FTS5 syntax.

@@ -13,8 +13,10 @@ costs under 10 ms. So each space's vec0 table holds:
 - `scope`: a partition key (agent name, '' for project-wide), so recall for
   one agent scans only that agent's vectors.
 
-Everything here is synchronous and takes a raw connection: it runs on the
-store's database thread inside `store.run` / `store.write`.
+The functions here are synchronous and take a raw connection: they run on
+the store's database thread inside `store.run` / `store.write` (the memory
+repository calls them inside its own transactions). `VectorIndex` is the
+async face the memory service uses for spaces themselves.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from podium.store.project import ProjectStore
 
 DEFAULT_COARSE_BITS = 1024
 PROJECT_SCOPE = ""
@@ -198,3 +202,24 @@ def _rerank(query: np.ndarray, rows: list[Any]) -> list[tuple[int, float]]:
     sims = matrix @ query.astype(np.float32)
     order = np.argsort(-sims, kind="stable")
     return [(ids[i], float(sims[i])) for i in order]
+
+
+class VectorIndex:
+    """The embedding spaces of one project file, for the memory service."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self.store = store
+
+    async def active_space(self) -> Space | None:
+        """The space recall uses now; None before the first memory is embedded."""
+        return await self.store.run(active_space)
+
+    async def ensure_space(self, embedder: str, dim: int, *, activate_if_first: bool = True) -> Space:
+        """The space for (embedder, dim), created (in its own transaction) if new."""
+        return await self.store.write(
+            lambda tx: ensure_space(tx.conn, embedder, dim, activate_if_first=activate_if_first)
+        )
+
+    async def missing_ids(self, space: Space) -> list[int]:
+        """Memories without a vector in `space`, oldest first."""
+        return await self.store.run(lambda conn: missing_ids(conn, space))
