@@ -5,10 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 def now() -> float:
@@ -290,12 +298,81 @@ class Message(Model):
     created_at: float = Field(default_factory=now)
 
 
+class EventPayload(BaseModel):
+    """What an event says: the base of the one model per event type in `podium.events`.
+
+    Each subclass declares `type: Literal["..."] = "..."` and is registered under it, so a
+    stored payload is parsed by the model of its type. Lenient when read (fields a newer
+    writer added are kept as extras); `podium.events.validate_payload` is the strict check
+    every write goes through. Frozen: an event, once said, does not change.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    models: ClassVar[dict[str, type[EventPayload]]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        field = cls.model_fields.get("type")
+        if field is not None and isinstance(field.default, str):
+            EventPayload.models[field.default] = cls
+
+    def as_dict(self) -> dict[str, Any]:
+        """The payload as JSON-ready values, as it was given (defaults it did not set left out)."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"type"})
+
+
+class UnparsedPayload(EventPayload):
+    """A payload of a type this build does not know, or one its model refuses (a newer or
+    buggy writer): kept whole, so it can be shown and copied, and skipped by the fold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    raw: dict[str, Any] = Field(default_factory=dict)
+    problem: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+def read_payload(type: str, raw: Any) -> EventPayload:
+    """A stored payload parsed by its type's model; never raises (see UnparsedPayload).
+
+    The models register when `podium.events` is imported (the store imports it).
+    """
+    if not isinstance(raw, dict):
+        return UnparsedPayload(type=type, raw={"value": raw}, problem="not a JSON object")
+    model = EventPayload.models.get(type)
+    if model is None:
+        return UnparsedPayload(type=type, raw=raw, problem="unknown event type")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        return UnparsedPayload(type=type, raw=raw, problem=str(exc))
+
+
 class Event(Model):
+    """One entry of the event log; `payload` is its type's model (see `podium.events`).
+
+    Built from a plain dict payload (a stored row, a test), the payload is parsed with
+    `read_payload`, once.
+    """
+
     seq: int | None = None
     execution_id: str | None = None
     type: str = Field(min_length=1)
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: SerializeAsAny[EventPayload]
     created_at: float = Field(default_factory=now)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_payload(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data.get("payload"), EventPayload):
+            raw = data.get("payload")
+            data = {**data, "payload": read_payload(str(data.get("type")), {} if raw is None else raw)}
+        return data
 
 
 class Consultation(Model):

@@ -3,9 +3,37 @@
 Every committed state change has one event row; `STREAM_DELTA` alone is
 transient (published on the bus, never stored) because per-token rows
 would bloat the file; the full text lands in a `MESSAGE_ADDED` event.
+
+Each type has one payload model here (a `domain.EventPayload` subclass whose
+`type` field is its discriminator); `AnyPayload` is their discriminated union.
+Writers keep calling `tx.emit(RUN_STATUS, run_id, status=...)`: the store checks
+the keyword arguments with `validate_payload` before the row is written, so a
+wrong payload is a programming error raised at once, never a row. Readers get
+`Event.payload` already parsed (`domain.read_payload`): lenient, so rows written
+by an older Podium (fewer fields) or a newer one (more fields) still parse.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from podium.domain import (
+    Budget,
+    EventPayload,
+    ExecutionStatus,
+    InterventionKind,
+    MemoryKind,
+    Phase,
+    Plan,
+    Role,
+    RunSettings,
+    SubtaskStatus,
+    read_payload,
+)
+from podium.domain import UnparsedPayload as UnparsedPayload  # re-exported: ev.UnparsedPayload
 
 RUN_CREATED = "run.created"  # objective, team, model, budget
 # How the run was started, or goes on after `podium resume` flags: source (run|resume),
@@ -43,3 +71,371 @@ MCP_SERVER_CHANGED = "mcp.server"  # name, action (added|removed), transport
 # round, message_id, verdicts: [{subtask_id, ok, reasons}], ok, overall (one line), reasons
 REVIEW_VERDICT = "review.verdict"
 REVIEW_DECIDED = "review.decided"  # round, decision (accept|rework), feedback?, subtasks, reopened, by
+
+
+class InvalidEventError(ValueError):
+    """A payload that does not match its type's model, or a type with no model: a bug in
+    the writer, raised before anything is written."""
+
+
+class _Item(BaseModel):
+    """A nested record inside a payload (lenient like the payloads themselves)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# ------------------------------------------------------------------ the run
+
+
+class RunCreated(EventPayload):
+    type: Literal["run.created"] = "run.created"
+    objective: str
+    team: str
+    model: str | None = None
+    budget: Budget = Field(default_factory=Budget)
+    agents: list[str] = Field(default_factory=list)  # older files: absent
+    leader: str | None = None
+
+
+class RunSettingsRecorded(EventPayload):
+    """Every `RunSettings` field (kept in step by a test), plus where they came from."""
+
+    type: Literal["run.settings"] = "run.settings"
+    source: str = "run"  # run | resume
+    changed: list[str] = Field(default_factory=list)
+    model: str | None = None
+    default_model: str = "local"
+    agents: dict[str, str] = Field(default_factory=dict)
+    api_base: str | None = None
+    api_base_withheld: bool = False
+    concurrency: int = 4
+    max_tokens: int | None = None
+    review: str = "auto"
+    approve_plans: bool = False
+    allow_tools: list[str] = Field(default_factory=list)
+
+    @property
+    def settings(self) -> RunSettings:
+        return RunSettings.model_validate(self.model_dump(include=set(RunSettings.model_fields)))
+
+
+class RunStatusChanged(EventPayload):
+    type: Literal["run.status"] = "run.status"
+    status: ExecutionStatus
+    reason: str | None = None
+    budget: Budget | None = None  # the budget was changed (with reason "budget changed")
+
+
+class RunUsageRecorded(EventPayload):
+    type: Literal["run.usage"] = "run.usage"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    steps: int = 0
+    active_seconds: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class RunResult(EventPayload):
+    type: Literal["run.result"] = "run.result"
+    result: str | None = None
+
+
+# ------------------------------------------------------------------ discussion and plans
+
+
+class DiscussionContribution(EventPayload):
+    type: Literal["discussion.contribution"] = "discussion.contribution"
+    agent: str
+    content: str = ""
+    message_id: int | None = None
+
+
+class PlanProposed(EventPayload):
+    type: Literal["plan.proposed"] = "plan.proposed"
+    version: int
+    plan: Plan
+    fallback: bool = False
+    errors: list[str] | None = None
+
+
+class PlanApproved(EventPayload):
+    type: Literal["plan.approved"] = "plan.approved"
+    version: int | None = None
+    by: str | None = None
+
+
+class PlanRejected(EventPayload):
+    type: Literal["plan.rejected"] = "plan.rejected"
+    version: int | None = None
+    feedback: str | None = None
+
+
+# ------------------------------------------------------------------ subtasks and messages
+
+
+class SubtaskStatusChanged(EventPayload):
+    type: Literal["subtask.status"] = "subtask.status"
+    subtask_id: str
+    agent: str = "?"
+    status: SubtaskStatus
+    output: str | None = None
+    error: str | None = None
+    reason: str | None = None
+
+
+class MessageAdded(EventPayload):
+    type: Literal["message.added"] = "message.added"
+    message_id: int | None = None
+    agent: str
+    subtask_id: str | None = None
+    role: Role = Role.ASSISTANT
+    phase: Phase = Phase.EXECUTION
+    content: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class StreamDelta(EventPayload):
+    """Transient: published on the bus while a reply streams, never stored."""
+
+    type: Literal["stream.delta"] = "stream.delta"
+    agent: str
+    subtask_id: str | None = None
+    phase: Phase = Phase.EXECUTION
+    text: str
+
+
+# ------------------------------------------------------------------ collaboration and control
+
+
+class ConsultationStarted(EventPayload):
+    type: Literal["consultation.started"] = "consultation.started"
+    id: int | None = None  # the consultations row
+    subtask_id: str | None = None
+    asker: str
+    peer: str
+    question: str
+    depth: int = 1
+
+
+class ConsultationFinished(EventPayload):
+    type: Literal["consultation.finished"] = "consultation.finished"
+    id: int | None = None  # the consultations row
+    subtask_id: str | None = None
+    asker: str
+    peer: str
+    answer: str | None = None
+    error: str | None = None
+    tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+
+class InterventionRecorded(EventPayload):
+    type: Literal["intervention"] = "intervention"
+    id: int | None = None
+    kind: InterventionKind
+    subtask_id: str | None = None  # review decisions: the subtasks sent back, comma-separated
+    text: str = ""
+    source: str = "cli"
+
+
+class InterventionApplied(EventPayload):
+    type: Literal["intervention.applied"] = "intervention.applied"
+    id: int
+    kind: InterventionKind
+    subtask_id: str | None = None
+    by: str
+    latency_ms: float | None = None
+    applied: bool = True  # False: swept as stale (see reason)
+    reason: str | None = None
+
+
+class HelpRequested(EventPayload):
+    type: Literal["help.requested"] = "help.requested"
+    subtask_id: str
+    agent: str
+    question: str = ""
+
+
+# ------------------------------------------------------------------ memory
+
+
+class RecalledItem(_Item):
+    id: int | None = None
+    text: str = ""
+    kind: str = ""
+    score: float | None = None
+
+
+class MemoryRecalled(EventPayload):
+    type: Literal["memory.recalled"] = "memory.recalled"
+    subtask_id: str | None = None
+    agent: str
+    items: list[RecalledItem] = Field(default_factory=list)
+    phase: Phase | None = None  # consultation: recalled for the peer
+    error: str | None = None  # recall failed; the subtask went on without memory
+
+
+class MemoryStored(EventPayload):
+    type: Literal["memory.stored"] = "memory.stored"
+    id: int
+    kind: MemoryKind
+    agent: str | None = None
+    source_execution: str | None = None
+    embedded: bool = False
+    text: str = ""  # the first 200 characters
+
+
+class MemoryForgotten(EventPayload):
+    type: Literal["memory.forgotten"] = "memory.forgotten"
+    id: int
+    kind: MemoryKind
+    agent: str | None = None
+
+
+class MemoryReembedded(EventPayload):
+    type: Literal["memory.reembedded"] = "memory.reembedded"
+    embedder: str
+    dim: int
+    space: int
+    embedded: int = 0
+    dropped_spaces: list[str] = Field(default_factory=list)
+
+
+class MemoryLessonsSkipped(EventPayload):
+    type: Literal["memory.lessons_skipped"] = "memory.lessons_skipped"
+    reason: str
+    fallback: int = 0  # lessons stored without the leader
+
+
+# ------------------------------------------------------------------ tools
+
+
+class FileWritten(_Item):
+    path: str
+    sha256: str = ""
+    size: int = 0
+
+
+class ToolCalled(EventPayload):
+    type: Literal["tool.called"] = "tool.called"
+    subtask_id: str | None = None
+    agent: str
+    tool: str
+    arguments: Any = None  # the arguments as recorded (secrets scrubbed; clipped text when long)
+    result: str | None = None
+    error: str | None = None
+    files: list[FileWritten] = Field(default_factory=list)
+    ms: float = 0.0
+    approval_id: int | None = None
+
+
+class ToolApprovalRequested(EventPayload):
+    type: Literal["tool.approval_requested"] = "tool.approval_requested"
+    id: int
+    subtask_id: str | None = None
+    agent: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolApprovalDecided(EventPayload):
+    type: Literal["tool.approval_decided"] = "tool.approval_decided"
+    id: int
+    subtask_id: str | None = None
+    agent: str
+    tool: str
+    approved: bool
+    by: str
+    reason: str | None = None
+
+
+class McpServerChanged(EventPayload):
+    type: Literal["mcp.server"] = "mcp.server"
+    name: str
+    action: str  # added | removed | listed
+    transport: str | None = None
+    tools: int | None = None  # listed: how many tools the server offers
+
+
+# ------------------------------------------------------------------ review
+
+
+class SubtaskVerdict(_Item):
+    subtask_id: str
+    ok: bool
+    reasons: str = ""
+
+
+class ReviewVerdict(EventPayload):
+    type: Literal["review.verdict"] = "review.verdict"
+    round: int = 1
+    message_id: int | None = None
+    verdicts: list[SubtaskVerdict] = Field(default_factory=list)
+    ok: bool | None = None  # None: not reviewed (see error)
+    overall: str = ""
+    reasons: str = ""
+    error: str | None = None
+
+
+class ReviewDecided(EventPayload):
+    type: Literal["review.decided"] = "review.decided"
+    round: int
+    decision: str  # accept | rework
+    feedback: str | None = None
+    subtasks: list[str] = Field(default_factory=list)
+    reopened: list[str] = Field(default_factory=list)
+    by: str | None = None
+
+
+# ------------------------------------------------------------------ the union
+
+AnyPayload = Annotated[
+    RunCreated | RunSettingsRecorded | RunStatusChanged | RunUsageRecorded | RunResult
+    | DiscussionContribution | PlanProposed | PlanApproved | PlanRejected
+    | SubtaskStatusChanged | MessageAdded | StreamDelta
+    | ConsultationStarted | ConsultationFinished | InterventionRecorded | InterventionApplied
+    | HelpRequested | MemoryRecalled | MemoryStored | MemoryForgotten | MemoryReembedded
+    | MemoryLessonsSkipped | ToolCalled | ToolApprovalRequested | ToolApprovalDecided
+    | McpServerChanged | ReviewVerdict | ReviewDecided,
+    Field(discriminator="type"),
+]
+"""Any event's payload, told apart by `type` (input must carry it, e.g. `{"type": ..., **payload}`)."""
+
+PAYLOADS: TypeAdapter[AnyPayload] = TypeAdapter(AnyPayload)
+
+# Every event type and its model (the union's members, registered as they were defined).
+MODELS: dict[str, type[EventPayload]] = dict(EventPayload.models)
+
+
+def validate_payload(type: str, payload: Mapping[str, Any]) -> EventPayload:
+    """The payload an emitter gives, checked against its type's model: what every write does.
+
+    Strict where reading is lenient: an unknown type, a missing or wrong field, or a field
+    the model does not declare raises InvalidEventError (before the row is written).
+    """
+    model = MODELS.get(type)
+    if model is None:
+        raise InvalidEventError(f"no event type {type!r}: declare its payload model in podium.events")
+    try:
+        typed = model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidEventError(f"{type} payload does not match {model.__name__}: {exc}") from None
+    extra = typed.__pydantic_extra__
+    if extra:
+        raise InvalidEventError(
+            f"{type} payload has fields {model.__name__} does not declare: {', '.join(sorted(extra))}")
+    return typed
+
+
+def parse_payload(type: str, payload: Mapping[str, Any]) -> EventPayload:
+    """A stored payload as its model, leniently (an UnparsedPayload if it cannot be)."""
+    return read_payload(type, dict(payload))
+

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from podium import events as ev
 from podium.errors import NotAProjectError, ReadOnlyError
 from podium.store import SCHEMA_VERSION, ProjectStore
 from podium.store.connection import SqliteError
@@ -38,7 +39,7 @@ async def test_write_publishes_events_only_after_commit(tmp_path):
         async with store.bus.subscribe() as queue:
 
             def failing(tx):
-                tx.emit("will.vanish")
+                tx.emit(ev.RUN_RESULT, None, result="will vanish")
                 raise RuntimeError("boom")
 
             with pytest.raises(RuntimeError):
@@ -46,16 +47,17 @@ async def test_write_publishes_events_only_after_commit(tmp_path):
             assert queue.empty()
             assert await store.query("SELECT * FROM events") == []
 
-            event = await store.append_event("run.created", None, objective="x")
+            event = await store.append_event("run.created", None, objective="x", team="research")
             got = await asyncio.wait_for(queue.get(), 1)
         assert got.seq == event.seq and got.type == "run.created"
-        assert got.payload == {"objective": "x"}
+        assert got.payload == ev.RunCreated(objective="x", team="research")
+        assert got.payload.as_dict() == {"objective": "x", "team": "research"}
         assert [e.type for e in await store.events_since(0)] == ["run.created"]
 
 
 async def test_events_are_append_only(tmp_path):
     async with await ProjectStore.open(tmp_path / "p.podium") as store:
-        await store.append_event("a")
+        await store.append_event(ev.RUN_RESULT, None, result="a")
         with pytest.raises(SqliteError, match="append-only"):
             await store.write(lambda tx: tx.execute("UPDATE events SET type = 'b'"))
         with pytest.raises(SqliteError, match="append-only"):
@@ -88,11 +90,11 @@ async def test_fts_indexes_messages_and_memories(tmp_path):
 async def test_readonly_refuses_writes_and_leaves_file(tmp_path):
     path = tmp_path / "p.podium"
     async with await ProjectStore.open(path) as store:
-        await store.append_event("a")
+        await store.append_event(ev.RUN_RESULT, None, result="a")
     before = digest(path)
     async with await ProjectStore.open(path, readonly=True) as store:
         with pytest.raises(ReadOnlyError, match="read-only"):
-            await store.append_event("b")
+            await store.append_event(ev.RUN_RESULT, None, result="b")
     assert digest(path) == before
 
 
@@ -129,7 +131,7 @@ async def test_truncated_project_is_refused(tmp_path):
     path = tmp_path / "p.podium"
     async with await ProjectStore.open(path) as store:
         for i in range(200):
-            await store.append_event("fill", None, text="x" * 500, i=i)
+            await store.append_event(ev.RUN_RESULT, None, result=f"{i} " + "x" * 500)
         await store.run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").close())
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -147,7 +149,7 @@ async def main(path, tag, n):
     for i in range(n):
         def step(tx, i=i):
             tx.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (f"{tag}-{i}", "v"))
-            tx.emit("writer.step", None, tag=tag, i=i)
+            tx.emit("intervention", None, kind="guidance", text=f"{tag}-{i}", source="writer")
         await store.write(step)
     await store.close()
 
@@ -163,7 +165,7 @@ async def test_two_processes_share_a_project_safely(tmp_path):
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     async with await ProjectStore.open(path) as store:
-        events = await store.query("SELECT count(*) FROM events WHERE type = 'writer.step'")
+        events = await store.query("SELECT count(*) FROM events WHERE type = 'intervention'")
         meta = await store.query("SELECT count(*) FROM meta")
         check = await store.query_one("PRAGMA integrity_check")
     assert events[0][0] == 600 and meta[0][0] == 600 and check[0] == "ok"

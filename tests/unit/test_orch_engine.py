@@ -352,9 +352,9 @@ async def test_stream_deltas_are_published_but_never_stored(store):
     seen = []
     while not queue.empty():
         seen.append(queue.get_nowait())
-    deltas = [e for e in seen if e.type == ev.STREAM_DELTA]
-    assert deltas and {e.payload["subtask_id"] for e in deltas} >= {"t1", "t4"}
-    assert "".join(e.payload["text"] for e in deltas if e.payload["subtask_id"] == "t1").startswith("out-t1")
+    deltas = [e.payload for e in seen if isinstance(e.payload, ev.StreamDelta)]
+    assert deltas and {d.subtask_id for d in deltas} >= {"t1", "t4"}
+    assert "".join(d.text for d in deltas if d.subtask_id == "t1").startswith("out-t1")
     assert ev.STREAM_DELTA not in await event_types(store, run_id)
 
 

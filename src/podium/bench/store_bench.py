@@ -6,6 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from podium import events as ev
 from podium.store import ProjectStore, Tx
 
 
@@ -15,7 +16,8 @@ def _file_bytes(path: Path) -> int:
 
 
 async def run(n: int = 10_000, batch: int = 1_000) -> dict[str, float]:
-    payload = {"subtask": "t3", "agent": "analyst", "tokens": 42, "text": "x" * 80}
+    # A real event type (writes are checked against its model): a subtask status with a reason.
+    payload = {"subtask_id": "t3", "agent": "analyst", "status": "running", "reason": "x" * 80}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.podium"
         store = await ProjectStore.open(path)
@@ -23,12 +25,12 @@ async def run(n: int = 10_000, batch: int = 1_000) -> dict[str, float]:
             await store.set_meta("bench", "1")
             start = time.perf_counter()
             for _ in range(n):
-                await store.append_event("bench.durable", None, **payload)
+                await store.append_event(ev.SUBTASK_STATUS, None, **payload)
             durable = n / (time.perf_counter() - start)
 
             def append_batch(tx: Tx) -> None:
                 for _ in range(batch):
-                    tx.emit("bench.batched", None, **payload)
+                    tx.emit(ev.SUBTASK_STATUS, None, **payload)
 
             checkpoint = lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").close()  # noqa: E731
             await store.run(checkpoint)

@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from podium import events as ev
-from podium.domain import Event, Plan
+from podium.domain import Event, Phase, Plan
+from podium.runview import RunState
 
 _SYMBOL = {"pending": "○", "running": "●", "waiting_peer": "◐", "needs_help": "⚑", "review": "◇",
            "done": "✔", "failed": "✘", "blocked": "⊘"}
@@ -39,17 +40,22 @@ def plan_table(plan: Plan, title: str = "Plan") -> Any:
 
 
 class JsonLines:
-    """Every committed event as one JSON object per line on stdout."""
+    """Every committed event as one JSON object per line on stdout (its payload as written),
+    folded into the run's view as it goes (`state`), like the live panel."""
 
     def __init__(self) -> None:
         self.out = sys.stdout
         self.closed = False
+        self.state = RunState("")
 
     def handle(self, event: Event) -> None:
-        if event.type == ev.STREAM_DELTA or self.closed:
+        if isinstance(event.payload, ev.StreamDelta):
+            return
+        self.state.apply(event)
+        if self.closed:
             return
         line = json.dumps({"seq": event.seq, "type": event.type, "execution_id": event.execution_id,
-                           "created_at": event.created_at, **event.payload}, default=str)
+                           "created_at": event.created_at, **event.payload.as_dict()}, default=str)
         try:
             self.out.write(line + "\n")
             self.out.flush()
@@ -62,58 +68,45 @@ class JsonLines:
 
 
 class LiveProgress:
-    """A rich panel: run status, subtasks with their state, tokens, cost, elapsed."""
+    """A rich panel: run status, subtasks with their state, tokens, cost, elapsed.
+
+    The run itself is the shared reducer's (`podium.runview.RunState`) folded from the bus;
+    this keeps only what is display: the streamed tail of each running subtask."""
 
     def __init__(self, console: Any, objective: str, team: str, model: str) -> None:
         self.console = console
         self.objective = objective
         self.team = team
         self.model = model
-        self.status = "planning"
-        self.reason = ""
-        self.subtasks: dict[str, dict[str, Any]] = {}
-        self.usage: dict[str, Any] = {}
+        self.state = RunState("")
         self.started = time.monotonic()
         self.live: Any = None
         self.streaming: dict[str, str] = {}
-        # The leader's end-of-run lessons (agent or None, text), or why there are none.
-        self.lessons: list[tuple[str | None, str]] = []
-        self.lessons_skipped: str | None = None
+
+    @property
+    def lessons(self) -> list[tuple[str | None, str]]:
+        """The leader's end-of-run lessons (agent or None, text)."""
+        return self.state.lessons
+
+    @property
+    def lessons_skipped(self) -> str | None:
+        """Why there are no lessons, if the leader's call for them failed."""
+        return self.state.lessons_skipped
 
     # -------------------------------------------------------------- events
 
     def handle(self, event: Event) -> None:
         p = event.payload
-        if event.type == ev.RUN_STATUS:
-            self.status = p.get("status", self.status)
-            self.reason = p.get("reason", "") or ""
-        elif event.type == ev.RUN_USAGE:
-            self.usage = p
-        elif event.type == ev.PLAN_APPROVED:
-            pass
-        elif event.type == ev.PLAN_PROPOSED:
-            self.subtasks = {s["id"]: {"agent": s["agent"], "description": s["description"],
-                                       "status": "pending", "tokens": 0} for s in p["plan"]["subtasks"]}
-        elif event.type == ev.SUBTASK_STATUS:
-            row = self.subtasks.setdefault(p["subtask_id"], {"agent": p.get("agent", "?"), "description": "",
-                                                             "status": "pending", "tokens": 0})
-            row["status"] = p["status"]
-            row["note"] = p.get("error") or p.get("reason") or ""
-        elif event.type == ev.MESSAGE_ADDED:
-            sid = p.get("subtask_id")
-            if sid in self.subtasks:
-                self.subtasks[sid]["tokens"] += p.get("prompt_tokens", 0) + p.get("completion_tokens", 0)
-                self.streaming.pop(sid, None)
-            if p.get("phase") == "discussion" and self.live is None:
-                self.console.print(f"[bold]{p['agent']}[/bold]: {p['content'].strip()}")
-        elif event.type == ev.MEMORY_STORED and p.get("kind") == "lesson":
-            self.lessons.append((p.get("agent"), p.get("text", "")))
-        elif event.type == ev.MEMORY_LESSONS_SKIPPED:
-            self.lessons_skipped = p.get("reason", "")
-        elif event.type == ev.STREAM_DELTA:
-            sid = p.get("subtask_id")
-            if sid:
-                self.streaming[sid] = (self.streaming.get(sid, "") + p.get("text", ""))[-200:]
+        if isinstance(p, ev.StreamDelta):
+            if p.subtask_id:
+                self.streaming[p.subtask_id] = (self.streaming.get(p.subtask_id, "") + p.text)[-200:]
+        else:
+            self.state.apply(event)
+            if isinstance(p, ev.MessageAdded):
+                if p.subtask_id in self.state.subtasks:
+                    self.streaming.pop(p.subtask_id or "", None)
+                if p.phase is Phase.DISCUSSION and self.live is None:
+                    self.console.print(f"[bold]{p.agent}[/bold]: {p.content.strip()}")
         if self.live is not None:
             self.live.update(self.render())
 
@@ -124,16 +117,16 @@ class LiveProgress:
         from rich.table import Table
         from rich.text import Text
 
+        state = self.state
         elapsed = time.monotonic() - self.started
-        tokens = self.usage.get("prompt_tokens", 0) + self.usage.get("completion_tokens", 0)
         counts: dict[str, int] = {}
-        for row in self.subtasks.values():
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        for task in state.subtasks.values():
+            counts[task.status.value] = counts.get(task.status.value, 0) + 1
         head = Text.assemble(
-            (f"{self.status}", "bold"), "  ",
-            f"{counts.get('done', 0)}/{len(self.subtasks)} done · {counts.get('running', 0)} running · ",
-            f"tokens {tokens:,} · ${self.usage.get('cost_usd', 0.0):.4f} · "
-            f"steps {self.usage.get('steps', 0)} · {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}",
+            (f"{state.status.value}", "bold"), "  ",
+            f"{counts.get('done', 0)}/{len(state.subtasks)} done · {counts.get('running', 0)} running · ",
+            f"tokens {state.usage.tokens:,} · ${state.usage.cost_usd:.4f} · "
+            f"steps {state.steps} · {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}",
         )
         table = Table(box=None, expand=False, show_header=True, pad_edge=False)
         table.add_column("", width=1, no_wrap=True)
@@ -141,12 +134,14 @@ class LiveProgress:
         table.add_column("agent", no_wrap=True)
         table.add_column("tokens", justify="right", no_wrap=True)
         table.add_column("", overflow="ellipsis", no_wrap=True, max_width=70)
-        for sid, row in self.subtasks.items():
-            status = row["status"]
+        for sid, task in state.subtasks.items():
+            status = task.status.value
             live = self.streaming.get(sid, "").replace("\n", " ")
-            detail = row.get("note") or (live[-60:] if status == "running" else row["description"])
-            table.add_row(Text(_SYMBOL.get(status, "?"), style=_STYLE.get(status, "")), sid, row["agent"],
-                          f"{row['tokens']:,}", detail)
+            # A subtask first seen by its status (no plan in view) has no description to show.
+            description = "" if task.description == sid else task.description
+            detail = state.notes.get(sid) or (live[-60:] if status == "running" else description)
+            table.add_row(Text(_SYMBOL.get(status, "?"), style=_STYLE.get(status, "")), sid, task.agent,
+                          f"{task.usage.tokens:,}", detail)
         return Group(head, table)
 
     def start(self) -> None:

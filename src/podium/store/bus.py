@@ -10,7 +10,8 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from podium.domain import Event
+from podium.domain import Event, EventPayload, UnparsedPayload
+from podium.events import InvalidEventError, validate_payload
 
 
 class EventBus:
@@ -18,7 +19,15 @@ class EventBus:
         self._subscribers: list[tuple[asyncio.Queue[Event], str | None]] = []
 
     def publish(self, events: Iterable[Event]) -> None:
+        """Hand events to the subscribers. The store's events come typed (checked when
+        written); one built with a plain dict payload (the transient stream deltas) is
+        checked here, strictly: a bad payload raises InvalidEventError, nobody sees it."""
         for event in events:
+            payload = event.payload
+            if not isinstance(payload, EventPayload):
+                event = event.model_copy(update={"payload": validate_payload(event.type, payload)})
+            elif isinstance(payload, UnparsedPayload):
+                raise InvalidEventError(f"{event.type} event not published: {payload.problem}")
             for queue, execution_id in self._subscribers:
                 if execution_id is None or event.execution_id in (execution_id, None):
                     queue.put_nowait(event)

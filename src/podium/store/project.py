@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from podium.domain import Event
+from podium.domain import Event, EventPayload, read_payload
 from podium.errors import NotAProjectError, ReadOnlyError
+from podium.events import validate_payload
 from podium.store.bus import EventBus
 from podium.store.connection import BUSY_TIMEOUT_MS, SqliteError, connect
 from podium.store.header import APPLICATION_ID, check_project_file
@@ -39,7 +40,12 @@ class Tx:
         return self.conn.execute(sql, params)
 
     def emit(self, type: str, execution_id: str | None = None, **payload: Any) -> int:
-        """Append an event in this transaction; returns its sequence number."""
+        """Append an event in this transaction; returns its sequence number.
+
+        The payload is checked against its type's model first (`podium.events`): a wrong one
+        raises InvalidEventError and nothing is written. The row keeps the arguments as given.
+        """
+        typed = validate_payload(type, payload)
         created = time.time()
         cur = self.conn.execute(
             "INSERT INTO events (execution_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
@@ -47,12 +53,12 @@ class Tx:
         )
         seq: int = cur.lastrowid
         cur.close()
-        # Kept raw: Event objects are built after COMMIT, and only if someone listens.
-        self.events.append((seq, execution_id, type, payload, created))
+        # Event objects are built after COMMIT, and only if someone listens.
+        self.events.append((seq, execution_id, type, typed, created))
         return seq
 
 
-RawEvent = tuple[int, str | None, str, dict[str, Any], float]
+RawEvent = tuple[int, str | None, str, EventPayload, float]
 
 
 def _to_event(raw: RawEvent) -> Event:
@@ -242,9 +248,12 @@ def _stamp(conn: Any) -> tuple[int, int]:
 
 
 def row_to_event(row: Any) -> Event:
-    return Event(
-        seq=row["seq"], execution_id=row["execution_id"], type=row["type"],
-        payload=json.loads(row["payload"]), created_at=row["created_at"],
+    """A stored row as an Event, its payload parsed once by its type's model (leniently:
+    rows of older or newer writers parse; what cannot is an UnparsedPayload)."""
+    type = row["type"]
+    return Event.model_construct(
+        seq=row["seq"], execution_id=row["execution_id"], type=type,
+        payload=read_payload(type, json.loads(row["payload"])), created_at=row["created_at"],
     )
 
 

@@ -485,8 +485,8 @@ class RunScreen(Screen[None]):
             self.notify("No tool call is waiting for approval.", severity="warning")
             return
         approval_id, request = next(iter(self.state.tool_approvals.items()))
-        detail = (f"{request.get('agent')} ({request.get('subtask_id') or '-'}) wants to run "
-                  f"{request.get('tool')} with {request.get('arguments')}")
+        detail = (f"{request.agent} ({request.subtask_id or '-'}) wants to run "
+                  f"{request.tool} with {request.arguments}")
 
         def done(allow: bool | None) -> None:
             self.podium.decide_tool(approval_id, bool(allow))

@@ -129,11 +129,14 @@ class Timeline(Static):
 
 
 def _describe(event: Event) -> str:
+    """The few words a timeline shows for an event: its subtask, agent, status or kind."""
     p = event.payload
-    for key in ("status", "subtask_id", "agent", "kind", "version"):
-        if key in p and p[key] is not None:
-            bits = [str(p[k]) for k in ("subtask_id", "agent", "status", "kind") if p.get(k) is not None]
-            return " ".join(dict.fromkeys(bits)) or f"{key} {p[key]}"
+    values = {key: getattr(p, key, None) for key in ("status", "subtask_id", "agent", "kind", "version")}
+    for key, value in values.items():
+        if value is not None:
+            shown = ("subtask_id", "agent", "status", "kind")
+            bits = [str(values[k]) for k in shown if values[k] is not None]
+            return " ".join(dict.fromkeys(bits)) or f"{key} {value}"
     return ""
 
 

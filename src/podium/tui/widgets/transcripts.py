@@ -106,95 +106,88 @@ class Transcripts(Vertical):
 
     async def handle(self, event: Event) -> None:
         p = event.payload
-        t = event.type
-        agent = p.get("agent")
-        if t == ev.STREAM_DELTA:
+        if isinstance(p, ev.StreamDelta):
             if not self.live:
                 return
-            key: StreamKey = (agent or "?", p.get("subtask_id"), p.get("phase", ""))
+            key: StreamKey = (p.agent, p.subtask_id, p.phase.value)
             self._headers[key] = _header(key)
-            for log in await self._both(agent):
-                self._pending[(log.id or "", key)].append(p.get("text", ""))
-        elif t == ev.MESSAGE_ADDED:
-            await self._message(p)
-        elif t == ev.DISCUSSION_CONTRIBUTION:
-            if p.get("message_id") not in self._shown_messages or p.get("message_id") is None:
-                await self._message({**p, "role": "assistant", "phase": "discussion"})
-        elif t == ev.CONSULTATION_STARTED:
-            text = f"↳ {p.get('asker')} asked {p.get('peer')}: “{p.get('question', '')}”"
-            for who in {p.get("asker"), p.get("peer")} - {None}:
+            for log in await self._both(p.agent):
+                self._pending[(log.id or "", key)].append(p.text)
+        elif isinstance(p, ev.MessageAdded):
+            await self._message(p.agent, p.role.value, p.phase.value, p.subtask_id, p.content, p.message_id)
+        elif isinstance(p, ev.DiscussionContribution):
+            if p.message_id not in self._shown_messages or p.message_id is None:
+                await self._message(p.agent, "assistant", "discussion", None, p.content, p.message_id)
+        elif isinstance(p, ev.ConsultationStarted):
+            text = f"↳ {p.asker} asked {p.peer}: “{p.question}”"
+            for who in {p.asker, p.peer}:
                 (await self.log_for(who)).add_note(text, "consult")
             (await self.log_for(None)).add_note(text, "consult")
-        elif t == ev.CONSULTATION_FINISHED:
-            if p.get("error"):
-                text, kind = f"↳ {p.get('peer')} could not answer: {p['error']}", "error"
+        elif isinstance(p, ev.ConsultationFinished):
+            if p.error:
+                text, kind = f"↳ {p.peer} could not answer: {p.error}", "error"
             else:
-                answer = p.get("answer", "")
-                text, kind = f"↳ {p.get('peer')} answered {p.get('asker')}: “{answer}”", "consult"
-            for who in {p.get("asker"), p.get("peer")} - {None}:
+                text, kind = f"↳ {p.peer} answered {p.asker}: “{p.answer or ''}”", "consult"
+            for who in {p.asker, p.peer}:
                 (await self.log_for(who)).add_note(text, kind)
             (await self.log_for(None)).add_note(text, kind)
-        elif t == ev.INTERVENTION:
+        elif isinstance(p, ev.InterventionRecorded):
             await self._intervention(p)
-        elif t == ev.HELP_REQUESTED:
-            question = p.get("question", "")
-            await self.note(agent, f"⚑ {agent} ({p.get('subtask_id')}) asks you: “{question}”  — h to answer",
+        elif isinstance(p, ev.HelpRequested):
+            await self.note(p.agent, f"⚑ {p.agent} ({p.subtask_id}) asks you: “{p.question}”  — h to answer",
                             "help")
-        elif t == ev.MEMORY_RECALLED:
-            for item in (p.get("items") or [])[:5]:
-                score = item.get("score")
-                score_text = f", {score:.2f}" if isinstance(score, int | float) else ""
-                recalled = _short(item.get("text", ""), 90)
-                what = f"{item.get('kind', '?')}{score_text}"
-                await self.note(agent, f"↳ recalled: “{recalled}” ({what})", "memory")
-        elif t == ev.TOOL_CALLED:
-            outcome = f"✘ {p['error']}" if p.get("error") else f"→ {_short(str(p.get('result', '')), 80)}"
-            args = _short(str(p.get("arguments", "")), 60)
-            await self.note(agent, f"⚙ {p.get('tool')}({args}) {outcome}", "tool")
-        elif t == ev.TOOL_APPROVAL_REQUESTED:
-            args = _short(str(p.get("arguments", "")), 60)
-            tool = p.get("tool")
-            await self.note(agent, f"⚑ {agent} wants to run {tool}({args}) — y to allow or deny", "help")
-        elif t == ev.TOOL_APPROVAL_DECIDED:
-            verdict = "allowed" if p.get("approved") else "denied"
-            await self.note(agent, f"⚙ {p.get('tool')} {verdict} by {p.get('by', '?')}", "tool")
-        elif t == ev.PLAN_PROPOSED:
-            n = len((p.get("plan") or {}).get("subtasks", []))
-            extra = " (fallback: the leader's plan was invalid)" if p.get("fallback") else ""
-            mends = (p.get("plan") or {}).get("mends") or []
+        elif isinstance(p, ev.MemoryRecalled):
+            for item in p.items[:5]:
+                score_text = f", {item.score:.2f}" if item.score is not None else ""
+                recalled = _short(item.text, 90)
+                what = f"{item.kind or '?'}{score_text}"
+                await self.note(p.agent, f"↳ recalled: “{recalled}” ({what})", "memory")
+        elif isinstance(p, ev.ToolCalled):
+            outcome = f"✘ {p.error}" if p.error else f"→ {_short(str(p.result or ''), 80)}"
+            args = _short(str(p.arguments if p.arguments is not None else ""), 60)
+            await self.note(p.agent, f"⚙ {p.tool}({args}) {outcome}", "tool")
+        elif isinstance(p, ev.ToolApprovalRequested):
+            args = _short(str(p.arguments), 60)
+            await self.note(p.agent, f"⚑ {p.agent} wants to run {p.tool}({args}) — y to allow or deny",
+                            "help")
+        elif isinstance(p, ev.ToolApprovalDecided):
+            verdict = "allowed" if p.approved else "denied"
+            await self.note(p.agent, f"⚙ {p.tool} {verdict} by {p.by}", "tool")
+        elif isinstance(p, ev.PlanProposed):
+            n = len(p.plan.subtasks)
+            extra = " (fallback: the leader's plan was invalid)" if p.fallback else ""
+            mends = p.plan.mends
             if mends:
                 more = f"; +{len(mends) - 3} more" if len(mends) > 3 else ""
                 extra += f" (mended: {'; '.join(mends[:3])}{more})"
-            await self.note(None, f"▣ plan v{p.get('version', '?')} proposed: {n} subtasks{extra}", "plan")
-        elif t == ev.PLAN_REJECTED:
-            feedback = p.get("feedback", "")
-            await self.note(None, f"✘ plan v{p.get('version', '?')} rejected: “{feedback}”", "guidance")
-        elif t == ev.PLAN_APPROVED:
-            await self.note(None, f"✔ plan v{p.get('version', '?')} approved", "plan")
-        elif t == ev.SUBTASK_STATUS:
-            status = str(p.get("status", "")).replace("_", " ")
-            extra = f": {_short(p['error'], 80)}" if p.get("error") else ""
-            kind = "error" if p.get("error") else "status"
-            await self.note(agent, f"▸ {p.get('subtask_id')} {status}{extra}", kind)
-        elif t == ev.RUN_STATUS:
-            reason = f" ({p['reason']})" if p.get("reason") else ""
-            await self.note(None, f"■ run {str(p.get('status', '')).replace('_', ' ')}{reason}", "status")
-        elif t == ev.REVIEW_VERDICT:
-            overall = p.get("overall")
-            await self.note(None, f"◆ review: {overall if overall is not None else 'done'}", "plan")
-        elif t == ev.RUN_RESULT and p.get("result"):
+            await self.note(None, f"▣ plan v{p.version} proposed: {n} subtasks{extra}", "plan")
+        elif isinstance(p, ev.PlanRejected):
+            await self.note(None, f"✘ plan v{_version(p.version)} rejected: “{p.feedback or ''}”", "guidance")
+        elif isinstance(p, ev.PlanApproved):
+            await self.note(None, f"✔ plan v{_version(p.version)} approved", "plan")
+        elif isinstance(p, ev.SubtaskStatusChanged):
+            status = p.status.value.replace("_", " ")
+            extra = f": {_short(p.error, 80)}" if p.error else ""
+            kind = "error" if p.error else "status"
+            await self.note(p.agent, f"▸ {p.subtask_id} {status}{extra}", kind)
+        elif isinstance(p, ev.RunStatusChanged):
+            reason = f" ({p.reason})" if p.reason else ""
+            await self.note(None, f"■ run {p.status.value.replace('_', ' ')}{reason}", "status")
+        elif isinstance(p, ev.ReviewVerdict):
+            overall = p.overall if "overall" in p.model_fields_set else "done"
+            await self.note(None, f"◆ review: {overall}", "plan")
+        elif isinstance(p, ev.RunResult) and p.result:
             # The leader's synthesis usually is the result: do not show it twice.
-            if str(p["result"]).strip() != self._last_synthesis:
-                (await self.log_for(None)).add_message("Result", str(p["result"]))
+            if p.result.strip() != self._last_synthesis:
+                (await self.log_for(None)).add_message("Result", p.result)
             else:
                 await self.note(None, "■ the synthesis above is the run's result", "plan")
 
-    async def _message(self, p: dict[str, Any]) -> None:
-        role = p.get("role", "assistant")
-        agent = p.get("agent") or "?"
-        if p.get("message_id") is not None:
-            self._shown_messages.add(p["message_id"])
-        content = str(p.get("content", ""))
+    async def _message(self, agent: str, role: str, phase: str, subtask_id: str | None, content: str,
+                       message_id: int | None) -> None:
+        agent = agent or "?"
+        if message_id is not None:
+            self._shown_messages.add(message_id)
         if role == "human":
             target = agent if agent not in ("human", "you") else None
             await self.note(target, f"⚑ from you: “{_short(content, 200)}”", "guidance")
@@ -208,8 +201,8 @@ class Transcripts(Vertical):
             # A model without tool calls ends its reply with a fenced JSON signal; what it
             # asked for shows as its own note (consultation, help, tool, status), not as JSON.
             content = parse_reply(content).text
-        key: StreamKey = (agent, p.get("subtask_id"), p.get("phase", ""))
-        if p.get("phase") == "synthesis":
+        key: StreamKey = (agent, subtask_id, phase)
+        if phase == "synthesis":
             self._last_synthesis = content.strip()
         header = _header(key)
         for log in await self._both(agent):
@@ -217,17 +210,12 @@ class Transcripts(Vertical):
             self._pending.pop((log.id or "", key), None)
             log.finish(key, header, content)
 
-    async def _intervention(self, p: dict[str, Any]) -> None:
-        kind = p.get("kind")
-        text = p.get("text", "")
-        target = None
-        if p.get("agent"):
-            target = p["agent"]
+    async def _intervention(self, p: ev.InterventionRecorded) -> None:
+        kind, text = p.kind.value, p.text
         if kind == "guidance":
-            await self.note(target, f"⚑ guidance from you: “{_short(text, 200)}”", "guidance")
+            await self.note(None, f"⚑ guidance from you: “{_short(text, 200)}”", "guidance")
         elif kind == "answer":
-            sid = p.get("subtask_id")
-            await self.note(target, f"⚑ your answer to {sid}: “{_short(text, 200)}”", "guidance")
+            await self.note(None, f"⚑ your answer to {p.subtask_id}: “{_short(text, 200)}”", "guidance")
         elif kind in ("rework", "reject"):
             await self.note(None, f"⚑ {kind}: “{_short(text, 200)}”", "guidance")
         else:
@@ -282,6 +270,10 @@ def _header(key: StreamKey) -> str:
     if phase and phase != "execution":
         parts.append(phase)
     return " · ".join(parts)
+
+
+def _version(version: int | None) -> str:
+    return "?" if version is None else str(version)
 
 
 def _short(text: str, n: int) -> str:
