@@ -14,6 +14,7 @@ import pytest
 from podium.tools.mcp_registry import MCPServerConfig, add_server, get_server
 from podium.tools.toolbox import ToolBox
 from podium.tools.types import ToolContext
+from tests.conftest import eventually_sync
 from tests.tools_fixtures import store, vault  # noqa: F401  (fixtures)
 
 SERVER = str(Path(__file__).resolve().parents[1] / "tools_mcp_server.py")
@@ -104,13 +105,16 @@ def http_server(tmp_path):
         stdout=log,
         stderr=log,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
         except OSError:
-            time.sleep(0.1)
+            return False
+        return True
+
+    eventually_sync(listening, what=f"the MCP test server on port {port}", timeout=30, interval=0.1,
+                    detail=lambda: f"exit code {proc.poll()}")
     yield f"http://127.0.0.1:{port}/mcp", token
     proc.terminate()
     proc.wait(10)

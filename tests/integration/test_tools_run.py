@@ -8,10 +8,9 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import eventually_sync, run_cli
 
 SERVER = str(Path(__file__).resolve().parents[1] / "tools_mcp_server.py")
 MODULE = (
@@ -112,18 +111,18 @@ def _run_id(tmp_path: Path) -> str:
 def _wait_for_approval_request(tmp_path: Path) -> tuple[str, list[dict]]:
     """Poll the project file (written by another process) until a tool approval is requested."""
     db = tmp_path / "project.podium"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        if db.exists():
-            try:
-                run_id = _run_id(tmp_path)
-                waiting = _events(db, run_id, "tool.approval_requested")
-            except (AssertionError, IndexError, json.JSONDecodeError, sqlite3.Error):
-                continue
-            if waiting:
-                return run_id, waiting
-    raise AssertionError("no tool approval was requested within 120 s")
+
+    def requested() -> tuple[str, list[dict]] | None:
+        if not db.exists():
+            return None
+        try:
+            run_id = _run_id(tmp_path)
+            waiting = _events(db, run_id, "tool.approval_requested")
+        except (AssertionError, IndexError, json.JSONDecodeError, sqlite3.Error):
+            return None
+        return (run_id, waiting) if waiting else None
+
+    return eventually_sync(requested, what="a tool approval request", timeout=120, interval=0.2)
 
 def test_software_run_writes_tests_runs_and_exports_its_files(tmp_path):
     env = _setup(tmp_path)
@@ -207,13 +206,13 @@ def test_ask_pauses_the_agent_until_approved_from_another_terminal(tmp_path):
         db = tmp_path / "project.podium"
         run_id, waiting = _wait_for_approval_request(tmp_path)
         assert waiting and waiting[0]["tool"] == "run_command" and waiting[0]["subtask_id"] == "t2"
-        time.sleep(0.5)
-        assert proc.poll() is None, "the run must wait for the decision"
         statuses = [e["status"] for e in _events(db, run_id, "subtask.status") if e["subtask_id"] == "t2"]
         assert statuses[-1] == "needs_help"
 
         listed = run_cli("approve", run_id)
         assert f"#{waiting[0]['id']}" in listed.stdout and "run_command" in listed.stdout
+        # A whole `podium approve` later, the request is still listed and the run still waits for it.
+        assert proc.poll() is None, "the run must wait for the decision"
         decided = run_cli("approve", run_id, str(waiting[0]["id"]))
         assert decided.returncode == 0 and "approved" in decided.stdout, decided.stderr
         _, stderr = proc.communicate(timeout=120)
