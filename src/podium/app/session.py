@@ -25,17 +25,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from podium.domain import RunSettings, Team, url_has_secret
+from podium.app.queries import Queries
+from podium.app.run_settings import ResumeOptions
+from podium.domain import ExecutionStatus, RunSettings, Team, url_has_secret
 from podium.errors import NotFoundError, PodiumError, ReadOnlyError
 from podium.store import ProjectStore
 from podium.store.runs import RunRepository
 
 if TYPE_CHECKING:
+    from podium.app.drive import DriveOutcome, Driver
+    from podium.domain import Budget, Execution
     from podium.memory.service import MemoryService
-    from podium.orchestrator.engine import Engine
+    from podium.orchestrator.control import RunControl
+    from podium.orchestrator.engine import Engine, PlanProposal
     from podium.orchestrator.ports import GatewayPort
     from podium.orchestrator.settings import EngineSettings
-    from podium.tools.approvals import ApprovalRequest
+    from podium.orchestrator.steering import Steering
+    from podium.tools.approvals import ApprovalRecord, ApprovalRequest
     from podium.tools.toolbox import ToolBox
 
 ToolApprovalHook = Callable[["ApprovalRequest"], Awaitable[None] | None]
@@ -74,6 +80,7 @@ class ProjectSession:
         self._with_tools = tools
         self._with_memory = memory
         self._record = record
+        self._per_run = run_settings is None  # runs go on with their recorded settings (the TUI)
         self._on_tool_approval = on_tool_approval
         self._wrap_gateway = wrap_gateway
         self._store: ProjectStore | None = None
@@ -137,7 +144,13 @@ class ProjectSession:
 
     @property
     def runs(self) -> RunRepository:
+        """The run repository (for the application layer and benches; front ends use the use cases)."""
         return RunRepository(self.store)
+
+    @property
+    def queries(self) -> Queries:
+        """The typed queries (runs, a run's detail, board, usage) over this session's store."""
+        return Queries(self.store)
 
     def team_names(self) -> list[str]:
         from podium.orchestrator.teams import all_teams
@@ -168,7 +181,7 @@ class ProjectSession:
         as this session lives, so its control channel is the one the run listens to."""
         async with self._lock:
             engine = await self._default_engine()
-            if run_id is None:
+            if run_id is None or not self._per_run:
                 return engine
             if run_id not in self._by_run:
                 self._by_run[run_id] = await self._engine_for(engine, run_id)
@@ -258,6 +271,12 @@ class ProjectSession:
         return Engine(self.store, gateway, memory=self.memory, tools=self.tools, settings=settings,
                       run_settings=recorded)
 
+    def configure(self, run_settings: RunSettings, endpoint: str | None) -> None:
+        """Before the engine is built: it goes by these run settings (and calls `endpoint`)."""
+        if self._engine is not None:
+            raise PodiumError("the session's engine is already built; reconfigure it instead")
+        self._run_settings, self._endpoint, self._per_run = run_settings, endpoint, False
+
     def reconfigure(self, settings: RunSettings, endpoint: str | None, team: Team) -> RunSettings:
         """Go on with these run settings (before anything runs): a new gateway and engine settings
         on the session's engine. Returns the settings with the team's models resolved."""
@@ -272,3 +291,171 @@ class ProjectSession:
         resolved = engine.settings_for(team, settings)
         engine.run_settings = self._run_settings = resolved
         return resolved
+
+    # ------------------------------------------------------------ use cases: runs
+
+    async def create_run(self, objective: str, team: Team | str, *, model: str | None = None,
+                         budget: Budget | None = None) -> Execution:
+        """A new run of `team` on `objective`, recording this session's settings (not planned yet)."""
+        engine = await self.engine_for()
+        chosen = self.get_team(team) if isinstance(team, str) else team
+        run_id = await engine.create_run(objective, chosen, model=model, budget=budget)
+        return await self.runs.get_execution(run_id)
+
+    async def plan(self, run_id: str, feedback: str | None = None) -> PlanProposal:
+        """Discussion, then the leader's plan; the run then awaits approval."""
+        return await (await self.engine_for(run_id)).plan(run_id, feedback)
+
+    async def approve(self, run_id: str, *, by: str = "user", execute: bool = False) -> Execution:
+        """Approve the latest plan; with `execute`, run it to its end (or a stop)."""
+        engine = await self.engine_for(run_id)
+        await engine.approve(run_id, by=by)
+        if execute:
+            return await engine.execute(run_id)
+        return await self.runs.get_execution(run_id)
+
+    async def reject(self, run_id: str, feedback: str) -> PlanProposal:
+        """Send the plan back with feedback: the leader plans again."""
+        return await (await self.engine_for(run_id)).reject(run_id, feedback)
+
+    async def execute(self, run_id: str) -> Execution:
+        return await (await self.engine_for(run_id)).execute(run_id)
+
+    async def drive(self, run_id: str, driver: Driver) -> DriveOutcome:
+        """Plan, decide (through `driver`), execute: from wherever the run is to its end or a stop."""
+        from podium.app.drive import drive
+
+        return await drive(await self.engine_for(run_id), run_id, driver)
+
+    async def resume(self, run_id: str, *, paused_here: bool = False) -> Execution:
+        """Continue a run: when this process's engine holds it paused, release the pause; else
+        resume it here from the tables (done subtasks are kept)."""
+        engine = await self.engine_for(run_id)
+        if paused_here and (await self.runs.get_execution(run_id)).status is ExecutionStatus.PAUSED:
+            await engine.control(run_id).resume()
+            return await self.runs.get_execution(run_id)
+        return await engine.resume(run_id)
+
+    async def accept(self, run_id: str, *, by: str = "user", source: str = "tui") -> Execution:
+        """Accept a result awaiting review: the run completes (or ends partial)."""
+        return await (await self.engine_for(run_id)).accept(run_id, by=by, source=source)
+
+    async def rework(self, run_id: str, feedback: str, subtasks: list[str] | None = None, *,
+                     by: str = "user", source: str = "tui", run: bool = True) -> Execution:
+        """Send a reviewed result back: the named subtasks (and what depends on them) run again
+        with the feedback, or with none named only the synthesis; then it is reviewed again.
+        `run=False`: only check and record it (the caller drives the run)."""
+        return await (await self.engine_for(run_id)).rework(run_id, feedback, subtasks, by=by,
+                                                             source=source, run=run)
+
+    async def has_plan(self, run_id: str) -> bool:
+        """Whether the run has an approved plan (subtasks)."""
+        return bool(await self.runs.subtasks(run_id))
+
+    def model_name(self) -> str:
+        """The model the session's engine calls when neither agent nor team names one."""
+        return self.engine.gateway.resolve(None)
+
+    async def prepare_resume(self, run_id: str, options: ResumeOptions) -> tuple[Execution, RunSettings]:
+        """Check the run can be resumed here, go on with its recorded settings with `options` in place
+        (a changed model is checked before it is recorded), record them and the budget. Returns the
+        run and the settings it goes on with; `drive` then continues it."""
+        from podium.app.run_settings import merged_budget, resumed_settings
+
+        repo = self.runs
+        await self.ensure_engine()
+        execution = await repo.get_execution(run_id)
+        if execution.status.finished:
+            raise PodiumError(f"run {execution.id} is already {execution.status.value}; nothing to resume")
+        if execution.status is ExecutionStatus.REVIEW:
+            raise PodiumError(f"run {execution.id} awaits your review: `podium review {execution.id}` "
+                              "shows it; then --accept or --rework \"...\"")
+        settings, endpoint, changed = resumed_settings(
+            execution, self.project, model=options.model, api_base=options.api_base,
+            concurrency=options.concurrency, max_tokens=options.max_tokens, review=options.review,
+            yes=options.approve_plans, allow_tools=options.allow_tools)
+        settings = self.reconfigure(settings, endpoint, await repo.get_team(execution.id))
+        if {"model", "api_base"} & set(changed):  # a model that cannot work is not recorded
+            gateway = self.engine.gateway
+            prepare = getattr(gateway, "prepare", None)
+            if prepare is not None:
+                for name in dict.fromkeys(settings.agents.values()):
+                    await asyncio.to_thread(prepare, name)
+        if changed or execution.settings is None or settings != execution.settings:
+            await repo.set_settings(execution.id, settings, source="resume", changed=changed)
+        if options.changes_budget:
+            await repo.set_budget(execution.id, merged_budget(
+                execution.budget, tokens=options.budget_tokens, usd=options.budget_usd,
+                steps=options.budget_steps, seconds=options.budget_seconds))
+        return execution, settings
+
+    async def prepare_rework(self, run_id: str, feedback: str, subtasks: list[str], *, by: str = "cli",
+                             source: str = "cli") -> Execution:
+        """Send a reviewed result back, to be driven here with the settings the run was started with
+        (it then awaits review again). Checked and recorded first: bad input changes nothing."""
+        from podium.app.run_settings import resumed_settings
+
+        repo = self.runs
+        await self.ensure_engine()
+        execution = await repo.get_execution(run_id)
+        settings, endpoint, _ = resumed_settings(execution, self.project)
+        self.reconfigure(settings.model_copy(update={"review": "human"}), endpoint,
+                         await repo.get_team(execution.id))
+        await self.engine.rework(execution.id, feedback, subtasks, by=by, source=source, run=False)
+        return execution
+
+    # ------------------------------------------------------------ use cases: steering
+
+    async def control(self, run_id: str) -> RunControl:
+        """The control channel of a run this process drives (pause, resume, halt, guide, answer)."""
+        return (await self.engine_for(run_id)).control(run_id)
+
+    async def pause(self, run_id: str) -> None:
+        await (await self.control(run_id)).pause()
+
+    async def halt(self, run_id: str, reason: str = "halted by the user", *, source: str = "tui") -> None:
+        await (await self.control(run_id)).halt(source=source, reason=reason)
+
+    async def guide(self, run_id: str, text: str, subtask_id: str | None = None) -> None:
+        await (await self.control(run_id)).guide(text, subtask_id=subtask_id)
+
+    async def answer(self, run_id: str, subtask_id: str, text: str) -> None:
+        await (await self.control(run_id)).answer(subtask_id, text)
+
+    def steering(self, *, source: str = "cli") -> Steering:
+        """Steering a run another process may drive (`podium guide/pause/halt/answer/resume`)."""
+        from podium.orchestrator.steering import Steering
+
+        return Steering(self.store, source=source)
+
+    # ------------------------------------------------------------ use cases: tool approvals
+
+    async def decide_tool(self, approval_id: int, allow: bool, *, by: str, reason: str | None = None,
+                          run_id: str | None = None) -> ApprovalRecord:
+        """Approve or deny a waiting tool call (the agent waiting on it, in any process, goes on).
+        With `run_id`, the approval must belong to that run."""
+        from podium.tools.approvals import decide, list_approvals
+
+        if run_id is not None:
+            run_id = await self.runs.resolve_id(run_id)
+            if approval_id not in {a.id for a in await list_approvals(self.store, run_id)}:
+                raise NotFoundError(f"no tool approval #{approval_id} in run {run_id}")
+        return await decide(self.store, approval_id, allow, by=by, reason=reason)
+
+    async def pending_tool_approvals(self, run_id: str) -> list[ApprovalRecord]:
+        from podium.tools.approvals import list_approvals
+
+        return await list_approvals(self.store, await self.runs.resolve_id(run_id), pending_only=True)
+
+
+async def accept_review(project: Path, run_id: str, *, by: str = "cli", source: str = "cli") -> Execution:
+    """Accept a result awaiting review from a command: the run ends, its result goes to long-term
+    memory and the leader writes its lessons (one model call, with the run's own model and endpoint
+    as recorded; best effort: without a model it is skipped). No tools are started."""
+    from podium.app.run_settings import accept_gateway_settings
+
+    async with ProjectSession(project, create=False, tools=False, record=False) as session:
+        execution = await session.runs.get_execution(run_id)
+        model, endpoint = accept_gateway_settings(execution, project)
+        session.configure(RunSettings(default_model=model), endpoint)
+        return await session.accept(execution.id, by=by, source=source)

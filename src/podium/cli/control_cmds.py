@@ -23,8 +23,9 @@ from podium.cli.bench_cmds import bench_app
 from podium.errors import PodiumError, ReadOnlyError
 
 if TYPE_CHECKING:
-    from podium.orchestrator.steering import Steered
-    from podium.store import ProjectStore
+    from collections.abc import Awaitable, Callable
+
+    from podium.orchestrator.steering import Steered, Steering
 
 RunId = Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).", show_default=False)]
 
@@ -45,21 +46,12 @@ def controllable(path: Path) -> Path:
     return path
 
 
-async def _open(project: Path | None) -> ProjectStore:
-    from podium.store import ProjectStore
-
-    return await ProjectStore.open(controllable(project_path(None, project)), create=False)
-
-
-def _steer(project: Path | None, act: Any) -> Steered:
-    from podium.orchestrator.steering import Steering
+def _steer(project: Path | None, act: Callable[[Steering], Awaitable[Steered]]) -> Steered:
+    from podium.app.session import ProjectSession
 
     async def go() -> Steered:
-        store = await _open(project)
-        try:
-            return await act(Steering(store))
-        finally:
-            await store.close()
+        async with ProjectSession(controllable(project_path(None, project)), create=False) as session:
+            return await act(session.steering())
 
     result = run_async(go())
     print(result.message)
@@ -169,47 +161,21 @@ def _verdict_lines(run_id: str, result: str | None, latest: Any) -> str:
 
 
 async def _accept(path: Path, run_id: str) -> str:
-    from podium.cli.run_cmds import resumed_settings
-    from podium.llm.config import resolve_api_base, resolve_model
-    from podium.llm.gateway import Gateway
-    from podium.memory.service import MemoryService
-    from podium.orchestrator.engine import Engine
-    from podium.store import ProjectStore
-    from podium.store.runs import RunRepository
+    from podium.app.session import accept_review
 
-    store = await ProjectStore.open(path, create=False)
-    try:
-        # Accepting ends the run: the result goes to long-term memory and the leader writes its
-        # lessons (one model call, the run's own model and endpoint as recorded; best effort:
-        # without a model it is skipped).
-        execution = await RunRepository(store).get_execution(run_id)
-        try:
-            settings, endpoint, _ = resumed_settings(execution, path)
-            default = settings.model or settings.default_model
-        except PodiumError:  # its endpoint carried credentials, never recorded: today's config then
-            default, endpoint = resolve_model(project=path).model, resolve_api_base(None, path)
-        gateway = Gateway(default, api_base=endpoint)
-        engine = Engine(store, gateway, memory=MemoryService(store))
-        execution = await engine.accept(execution.id, by="cli", source="cli")
-        return f"accepted: run {execution.id} {execution.status.value}"
-    finally:
-        await store.close()
+    execution = await accept_review(path, run_id, by="cli", source="cli")
+    return f"accepted: run {execution.id} {execution.status.value}"
 
 
 def _rework(path: Path, run_id: str, feedback: str, subtasks: list[str]) -> None:
     """Re-open and re-run here, with live progress, like `podium resume` (with the settings the run
     was started with; the run then awaits review again)."""
-    from podium.cli.run_cmds import _Session, resumed_settings
+    from podium.cli.run_cmds import _Session
 
     async def go() -> Any:
         async with _Session(path, None, False, create=False) as session:
-            repo = session.engine.repo
-            execution = await repo.get_execution(run_id)
-            settings, endpoint, _ = resumed_settings(execution, path)
-            session.configure(settings.model_copy(update={"review": "human"}), endpoint,
-                              await repo.get_team(execution.id))
             # Checked and recorded first: bad input prints one line and changes nothing.
-            await session.engine.rework(execution.id, feedback, subtasks, by="cli", source="cli", run=False)
+            execution = await session.app.prepare_rework(run_id, feedback, subtasks, by="cli", source="cli")
             session.announce(execution.id, execution.objective, execution.team)
             return await session.drive(execution.id, yes=True)
 

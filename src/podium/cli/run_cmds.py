@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json as _json
-import os
 import signal
 import sys
 import time
@@ -23,8 +22,12 @@ from podium.cli.bench_cmds import bench_app
 from podium.errors import PodiumError, ReadOnlyError
 
 if TYPE_CHECKING:
-    from podium.domain import Budget, Execution, RunSettings, Team
-    from podium.orchestrator.engine import Engine
+    from collections.abc import Awaitable, Callable
+
+    from podium.app.drive import PlanDecision
+    from podium.app.session import ProjectSession
+    from podium.domain import Budget, Execution, RunSettings, RunSummary
+    from podium.store.runs import PlanRecord
 
 RunIdArgument = Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).", show_default=False)]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Approve the plan without asking.")]
@@ -84,90 +87,10 @@ def teams(project: ProjectOption = None, json: JsonOption = False) -> None:
 # ---------------------------------------------------------------- run / resume
 
 
-def _budget(tokens: int | None, usd: float | None, steps: int | None, seconds: float | None,
-            base: Budget | None = None) -> Budget:
-    from podium.domain import Budget
+def _budget(tokens: int | None, usd: float | None, steps: int | None, seconds: float | None) -> Budget:
+    from podium.app.run_settings import merged_budget
 
-    current = base or Budget()
-    return Budget(
-        tokens=tokens if tokens is not None else current.tokens,
-        usd=usd if usd is not None else current.usd,
-        steps=steps if steps is not None else current.steps,
-        wall_seconds=seconds if seconds is not None else current.wall_seconds,
-    )
-
-
-def _explicit_model(flag: str | None) -> str | None:
-    """A model that overrides every agent's own: the flag, else $PODIUM_MODEL."""
-    from podium.llm.config import MODEL_ENV
-
-    return flag or os.environ.get(MODEL_ENV) or None
-
-
-def _tool_patterns(items: list[str] | None) -> list[str]:
-    return [t.strip() for item in items or [] for t in item.split(",") if t.strip()]
-
-
-def _endpoint(url: str | None) -> tuple[str | None, bool]:
-    """(what may be recorded of an endpoint, whether it was withheld for carrying credentials)."""
-    from podium.domain import url_has_secret
-
-    if url is not None and url_has_secret(url):
-        return None, True
-    return url, False
-
-
-def _start_settings(path: Path, *, model: str | None, api_base: str | None, concurrency: int,
-                    max_tokens: int | None, review: bool, yes: bool, allow_tools: list[str] | None
-                    ) -> tuple[RunSettings, str | None]:
-    """The settings a new run records (models are resolved once the gateway exists), and the
-    endpoint to call (the same as recorded unless it carries credentials)."""
-    from podium.domain import RunSettings
-    from podium.llm.config import resolve_api_base, resolve_model
-
-    endpoint = resolve_api_base(api_base, path)
-    recorded, withheld = _endpoint(endpoint)
-    return RunSettings(model=_explicit_model(model), default_model=resolve_model(project=path).model,
-                       api_base=recorded, api_base_withheld=withheld, concurrency=concurrency,
-                       max_tokens=max_tokens, review="human" if review else "auto", approve_plans=yes,
-                       allow_tools=_tool_patterns(allow_tools)), endpoint
-
-
-def resumed_settings(execution: Execution, path: Path, *, model: str | None = None,
-                     api_base: str | None = None, concurrency: int | None = None,
-                     max_tokens: int | None = None, review: bool | None = None, yes: bool | None = None,
-                     allow_tools: list[str] | None = None) -> tuple[RunSettings, str | None, list[str]]:
-    """How a run goes on: as recorded when it started (or last resumed), with the flags given now
-    in place. A run from before settings were recorded gets today's defaults. Returns the
-    settings, the endpoint to call and the names of the settings the flags changed."""
-    from podium.domain import RunSettings
-    from podium.llm.config import resolve_api_base, resolve_model
-
-    base = execution.settings
-    endpoint: str | None = None
-    if base is None:
-        endpoint = resolve_api_base(None, path)
-        recorded, withheld = _endpoint(endpoint)
-        base = RunSettings(model=execution.model, default_model=resolve_model(project=path).model,
-                           api_base=recorded, api_base_withheld=withheld)
-    flags: dict[str, Any] = {
-        "model": model, "concurrency": concurrency, "max_tokens": max_tokens,
-        "review": None if review is None else ("human" if review else "auto"), "approve_plans": yes,
-        "allow_tools": None if allow_tools is None else
-        [p for p in _tool_patterns(allow_tools) if p.lower() != "none"]}
-    moved = False
-    if api_base is not None:
-        endpoint = api_base
-        recorded, withheld = _endpoint(api_base)
-        moved = (recorded, withheld) != (base.api_base, base.api_base_withheld)
-        base = base.model_copy(update={"api_base": recorded, "api_base_withheld": withheld})
-    elif base.api_base_withheld and endpoint is None:
-        raise PodiumError(f"run {execution.id} was started with an --api-base that carries credentials, "
-                          "which are never recorded: give it again with --api-base")
-    settings, changed = base.override(**flags)
-    if moved:
-        changed = ["api_base", *changed]
-    return settings, endpoint or settings.api_base, changed
+    return merged_budget(tokens=tokens, usd=usd, steps=steps, seconds=seconds)
 
 
 @app.command()
@@ -199,15 +122,17 @@ def run(
     path = project_path(None, project)
     chosen = get_team(team, path)
     budget = _budget(budget_tokens, budget_usd, budget_steps, budget_seconds)
-    settings, endpoint = _start_settings(path, model=model, api_base=api_base, concurrency=concurrency,
+    from podium.app.run_settings import start_settings
+
+    settings, endpoint = start_settings(path, model=model, api_base=api_base, concurrency=concurrency,
                                          max_tokens=max_tokens, review=review, yes=yes,
                                          allow_tools=allow_tools)
 
     async def go() -> Execution:
         async with _Session(path, settings, json, endpoint=endpoint) as session:
-            run_id = await session.engine.create_run(objective, chosen, budget=budget)
-            session.announce(run_id, objective, chosen.name)
-            return await session.drive(run_id, yes=yes)
+            execution = await session.app.create_run(objective, chosen, budget=budget)
+            session.announce(execution.id, objective, chosen.name)
+            return await session.drive(execution.id, yes=yes)
 
     _finish(run_async(go()))
 
@@ -259,33 +184,18 @@ def resume(
                   "here were not applied or recorded", file=sys.stderr)
         return
 
-    from podium.domain import ExecutionStatus
+    from podium.app.run_settings import ResumeOptions
+
+    options = ResumeOptions(model=model, api_base=api_base, concurrency=concurrency, max_tokens=max_tokens,
+                            review=review, approve_plans=True if yes else False if ask else None,
+                            allow_tools=allow_tools, budget_tokens=budget_tokens, budget_usd=budget_usd,
+                            budget_steps=budget_steps, budget_seconds=budget_seconds)
 
     async def go() -> Execution:
         async with _Session(path, None, json, create=False) as session:
-            repo = session.engine.repo
-            execution = await repo.get_execution(run_id)
-            if execution.status.finished:
-                raise PodiumError(
-                    f"run {execution.id} is already {execution.status.value}; nothing to resume")
-            if execution.status is ExecutionStatus.REVIEW:
-                raise PodiumError(f"run {execution.id} awaits your review: `podium review {execution.id}` "
-                                  "shows it; then --accept or --rework \"...\"")
-            settings, endpoint, changed = resumed_settings(
-                execution, path, model=model, api_base=api_base, concurrency=concurrency,
-                max_tokens=max_tokens, review=review, yes=True if yes else False if ask else None,
-                allow_tools=allow_tools)
-            settings = session.configure(settings, endpoint, await repo.get_team(execution.id))
-            if {"model", "api_base"} & set(changed):  # a model that cannot work is not recorded
-                for name in dict.fromkeys(settings.agents.values()):
-                    await asyncio.to_thread(session.engine.gateway.prepare, name)
-            if changed or execution.settings is None or settings != execution.settings:
-                await repo.set_settings(execution.id, settings, source="resume", changed=changed)
-            if any(v is not None for v in (budget_tokens, budget_usd, budget_steps, budget_seconds)):
-                await repo.set_budget(execution.id, _budget(
-                    budget_tokens, budget_usd, budget_steps, budget_seconds, execution.budget))
+            execution, settings = await session.app.prepare_resume(run_id, options)
             approve = settings.approve_plans
-            if not approve and not sys.stdin.isatty() and not await session.has_plan(execution.id):
+            if not approve and not sys.stdin.isatty() and not await session.app.has_plan(execution.id):
                 raise PodiumError("no terminal to ask for plan approval: pass --yes to approve automatically")
             session.announce(execution.id, execution.objective, execution.team)
             return await session.drive(execution.id, yes=approve)
@@ -295,21 +205,17 @@ def resume(
 
 def _resume_elsewhere(path: Path, run_id: str) -> bool:
     """A run another live process holds is resumed there (a RESUME intervention), not here."""
+    from podium.app.session import ProjectSession
     from podium.cli.control_cmds import controllable
-    from podium.orchestrator.steering import Steering
-    from podium.store import ProjectStore
 
     async def go() -> str | None:
         try:
             target = controllable(path)
         except ReadOnlyError:
             return None  # an archive or read-only file: the ordinary path says what it can do
-        store = await ProjectStore.open(target, create=False)
-        try:
-            done = await Steering(store).resume_live(run_id)
+        async with ProjectSession(target, create=False) as session:
+            done = await session.steering().resume_live(run_id)
             return None if done is None else done.message
-        finally:
-            await store.close()
 
     message = run_async(go())
     if message is not None:
@@ -328,21 +234,23 @@ def _finish(execution: Execution) -> None:
 
 
 class _Session:
-    """A store, a gateway and an engine for one command, plus the view it prints with."""
+    """The project session for one command (the app layer composes it), plus the view it prints
+    with; it is the drive's front end: shows plans, asks for approval, runs the live view."""
 
     def __init__(self, path: Path, settings: RunSettings | None, json: bool, *, create: bool = True,
                  endpoint: str | None = None) -> None:
-        """`settings`: how runs go (None: decided by `configure` once the run is read);
+        """`settings`: how runs go (None: decided by `prepare_resume` once the run is read);
         `endpoint`: the API base to call when it differs from the recorded one (credentials)."""
         from podium.domain import RunSettings
 
         self.path = path
         self.settings = settings or RunSettings()
-        self.endpoint = endpoint if endpoint is not None else self.settings.api_base
+        self.endpoint = endpoint
         self.json = json
         self.create = create
-        self.engine: Engine
+        self.app: ProjectSession
         self.view: Any = None
+        self.yes = False
         self._pump: asyncio.Task[None] | None = None
         self._subscription: Any = None
         from rich.console import Console
@@ -350,42 +258,18 @@ class _Session:
         # In JSON mode stdout carries only events; everything for people goes to stderr.
         self.console = Console(stderr=json, highlight=False)
 
-    def _gateway(self) -> Any:
-        """A gateway whose default is the run's one model, else the configured default; agents'
-        and teams' own models sit between those two (Execution.model_for)."""
-        from podium.llm.gateway import Gateway
-
-        return Gateway(self.settings.model or self.settings.default_model, api_base=self.endpoint)
-
-    def _engine_settings(self) -> Any:
-        from podium.orchestrator.settings import EngineSettings
-
-        return EngineSettings().for_run(self.settings)
-
-    def configure(self, settings: RunSettings, endpoint: str | None, team: Team) -> RunSettings:
-        """Go on with these settings (before anything runs); returns them with the models resolved."""
-        self.settings, self.endpoint = settings, endpoint
-        engine = self.engine
-        engine.gateway = self._gateway()
-        engine.settings = self._engine_settings()
-        self.tools.allow_tools = list(settings.allow_tools)
-        engine.run_settings = self.settings = engine.settings_for(team, settings)
-        return self.settings
-
     async def __aenter__(self) -> _Session:
-        from podium.memory.service import MemoryService
-        from podium.orchestrator.engine import Engine
-        from podium.store import ProjectStore
-        from podium.tools.toolbox import ToolBox
+        from podium.app.session import ProjectSession
 
-        self.store = await ProjectStore.open(self.path, create=self.create)
-        memory = MemoryService(self.store)
-        self.tools = await ToolBox.open(self.store, allow_tools=self.settings.allow_tools,
-                                        on_approval=self._tool_approval, memory=memory)
-        self.engine = Engine(self.store, self._gateway(), tools=self.tools, memory=memory,
-                             settings=self._engine_settings(), run_settings=self.settings)
-        self._subscription = self.store.bus.subscribe()
-        queue = await self._subscription.__aenter__()
+        self.app = await ProjectSession.open(self.path, run_settings=self.settings, endpoint=self.endpoint,
+                                             create=self.create, on_tool_approval=self._tool_approval)
+        try:
+            await self.app.ensure_engine()
+            self._subscription = self.app.store.bus.subscribe()
+            queue = await self._subscription.__aenter__()
+        except BaseException:
+            await self.app.aclose()
+            raise
         from podium.cli.run_view import JsonLines, pump
 
         self.view = JsonLines() if self.json else None
@@ -405,10 +289,9 @@ class _Session:
         finally:
             try:
                 await self._subscription.__aexit__(None, None, None)
-                await self.tools.aclose()  # stops MCP servers; denies approvals nobody can give now
             finally:
-                # Always close: an open aiosqlite thread would keep the process alive.
-                await self.store.close()
+                # Stops MCP servers (approvals nobody can give now are denied), closes the store.
+                await self.app.aclose()
 
     def _drain(self) -> None:
         while not self._queue.empty():
@@ -430,43 +313,32 @@ class _Session:
         from podium.cli.run_view import LiveProgress
         from podium.llm.models import display
 
-        model = display(self.engine.gateway.resolve(None))
+        model = display(self.app.model_name())
         if not self.json:
             self.view = LiveProgress(self.console, objective, team, model)
             self.console.print(f"[bold]run {run_id}[/bold] · {team} team · {model}")
             self.console.print(f"[dim]objective:[/dim] {objective}")
 
-    async def has_plan(self, run_id: str) -> bool:
-        return bool(await self.engine.repo.subtasks(run_id))
-
     async def drive(self, run_id: str, *, yes: bool) -> Execution:
         """Take the run from wherever it is to the end (or to a stop)."""
-        from podium.domain import ExecutionStatus
+        self.yes = yes
+        outcome = await self.app.drive(run_id, self)
+        if outcome.left_for_approval:
+            self.console.print(f"plan left awaiting approval; continue with `podium resume {run_id}`")
+        elif outcome.executed:
+            self._report(outcome.execution, outcome.reason)
+        return outcome.execution
 
-        engine = self.engine
-        while True:
-            execution = await engine.repo.get_execution(run_id)
-            if execution.status.finished or execution.status is ExecutionStatus.REVIEW:
-                return execution
-            if execution.status is ExecutionStatus.AWAITING_APPROVAL:
-                if not await self._approval(run_id, yes):
-                    self.console.print(f"plan left awaiting approval; continue with `podium resume {run_id}`")
-                    return await engine.repo.get_execution(run_id)
-                continue
-            if await engine.repo.subtasks(run_id):
-                execution = await self._execute(run_id)
-                self._report(execution, await engine.repo.status_reason(run_id))
-                return execution
-            if not self.json:
-                self.console.print("[dim]planning: the specialists discuss, then the leader plans…[/dim]")
-            await engine.resume(run_id)
+    # ------------------------------------------------------------ the drive's front end
 
-    async def _approval(self, run_id: str, yes: bool) -> bool:
+    def planning(self) -> None:
+        if not self.json:
+            self.console.print("[dim]planning: the specialists discuss, then the leader plans…[/dim]")
+
+    async def decide_plan(self, latest: PlanRecord) -> PlanDecision:
+        from podium.app.drive import PlanDecision
         from podium.cli.run_view import plan_table
 
-        engine = self.engine
-        latest = await engine.repo.latest_plan(run_id)
-        assert latest is not None
         note = " (fallback: the leader's plan was invalid)" if latest.fallback else ""
         if latest.plan.mends:
             note = f" (mended: {len(latest.plan.mends)} fixable problems in the leader's plan)"
@@ -476,27 +348,23 @@ class _Session:
 
             for mend in latest.plan.mends:
                 self.console.print(f"[dim]mended: {escape(mend)}[/dim]")
-        if yes:
-            await engine.approve(run_id, by="--yes")
-            return True
+        if self.yes:
+            return PlanDecision(action="approve", by="--yes")
         raw = (await asyncio.to_thread(_ask, "Approve this plan? [Y]es / [n]o, give feedback / [q]uit: ",
                                        self.json)).strip()
         answer = raw.lower()
         if answer in ("", "y", "yes"):
-            await engine.approve(run_id, by="terminal")
-            return True
+            return PlanDecision(action="approve", by="terminal")
         if answer in ("q", "quit"):
-            return False
+            return PlanDecision(action="stop")
         # Anything else is the feedback itself (or "n", then we ask for it).
         feedback = raw if answer not in ("n", "no") else ""
         while not feedback:
             feedback = (await asyncio.to_thread(_ask, "What should change? ", self.json)).strip()
-        await engine.reject(run_id, feedback)
-        return True
+        return PlanDecision(action="reject", feedback=feedback)
 
-    async def _execute(self, run_id: str) -> Execution:
-        engine = self.engine
-        control = engine.control(run_id)
+    async def execute(self, run_id: str, run: Callable[[], Awaitable[Execution]]) -> Execution:
+        control = await self.app.control(run_id)
         loop = asyncio.get_running_loop()
         halting: list[asyncio.Task[None]] = []
 
@@ -511,7 +379,7 @@ class _Session:
         if self.view is not None and hasattr(self.view, "start"):
             self.view.start()
         try:
-            return await engine.execute(run_id)
+            return await run()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -588,15 +456,11 @@ def runs(project: ProjectOption = None, json: JsonOption = False,
     if not path.exists():
         raise PodiumError(f"{path} does not exist")
 
-    async def go() -> list[Execution]:
-        from podium.store import ProjectStore
-        from podium.store.runs import RunRepository
+    async def go() -> list[RunSummary]:
+        from podium.app.session import ProjectSession
 
-        store = await ProjectStore.open(path, readonly=True)
-        try:
-            return await RunRepository(store).list_executions(limit)
-        finally:
-            await store.close()
+        async with ProjectSession(path, readonly=True) as session:
+            return await session.queries.runs(limit)
 
     executions = run_async(go())
     if json:
@@ -614,7 +478,7 @@ def runs(project: ProjectOption = None, json: JsonOption = False,
     for e in executions:
         s = _run_summary(e)
         created = time.strftime("%m-%d %H:%M", time.localtime(e.created_at))
-        table.add_row(e.id, e.status.value, e.team, e.objective, f"{e.usage.tokens:,}",
+        table.add_row(e.id, e.status, e.team, e.objective, f"{e.usage.tokens:,}",
                       f"${e.usage.cost_usd:.4f}", f"{s['duration_s']:.1f}s", created)
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -622,9 +486,9 @@ def runs(project: ProjectOption = None, json: JsonOption = False,
     console.print(table if executions else "no runs yet")
 
 
-def _run_summary(e: Execution) -> dict[str, Any]:
+def _run_summary(e: RunSummary) -> dict[str, Any]:
     end = e.finished_at or e.updated_at
-    return {"id": e.id, "status": e.status.value, "team": e.team, "objective": e.objective, "model": e.model,
+    return {"id": e.id, "status": e.status, "team": e.team, "objective": e.objective, "model": e.model,
             "tokens": e.usage.tokens, "prompt_tokens": e.usage.prompt_tokens,
             "completion_tokens": e.usage.completion_tokens, "cost_usd": e.usage.cost_usd,
             "calls": e.usage.calls,
@@ -647,13 +511,10 @@ def show(
     from podium.cli.run_report import gather, to_markdown
 
     async def go() -> dict[str, Any]:
-        from podium.store import ProjectStore
+        from podium.app.session import ProjectSession
 
-        store = await ProjectStore.open(path, readonly=True)
-        try:
-            return await gather(store, run_id)
-        finally:
-            await store.close()
+        async with ProjectSession(path, readonly=True) as session:
+            return await gather(session.queries, run_id)
 
     report = run_async(go())
     if format == "json":

@@ -1,0 +1,78 @@
+"""Driving a run to its end (or to a stop): the run's state machine, with a front end's hooks.
+
+From wherever the run is: plan it (discussion, then the leader's plan), have
+the front end decide on a plan awaiting approval (approve, reject with
+feedback, or stop), execute the approved plan, and return. A result awaiting
+review, a finished run, a halt or a budget stop all end the drive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel
+
+from podium.domain import Execution, ExecutionStatus
+
+if TYPE_CHECKING:
+    from podium.orchestrator.engine import Engine
+    from podium.store.runs import PlanRecord
+
+
+class PlanDecision(BaseModel):
+    """What the person (or --yes) decided on a plan awaiting approval."""
+
+    action: Literal["approve", "reject", "stop"]
+    feedback: str = ""
+    by: str = "user"
+
+
+class DriveOutcome(BaseModel):
+    """Where the drive stopped: the run, why it stopped there, and whether a plan was left
+    awaiting approval."""
+
+    execution: Execution
+    reason: str | None = None
+    left_for_approval: bool = False
+    executed: bool = False
+
+
+class Driver(Protocol):
+    """A front end's part in a drive."""
+
+    def planning(self) -> None:
+        """Planning starts (the specialists discuss, then the leader plans)."""
+
+    async def decide_plan(self, latest: PlanRecord) -> PlanDecision:
+        """The latest plan awaits approval: approve it, reject it with feedback, or stop."""
+
+    async def execute(self, run_id: str, run: Callable[[], Awaitable[Execution]]) -> Execution:
+        """Execute the approved plan by awaiting `run` (around it: signal handlers, a live view)."""
+
+
+async def drive(engine: Engine, run_id: str, driver: Driver) -> DriveOutcome:
+    """Take the run from wherever it is to the end (or to a stop)."""
+    repo = engine.repo
+    while True:
+        execution = await repo.get_execution(run_id)
+        if execution.status.finished or execution.status is ExecutionStatus.REVIEW:
+            return DriveOutcome(execution=execution)
+        if execution.status is ExecutionStatus.AWAITING_APPROVAL:
+            latest = await repo.latest_plan(run_id)
+            if latest is None:  # awaiting approval without a plan: plan again
+                await engine.resume(run_id)
+                continue
+            decision = await driver.decide_plan(latest)
+            if decision.action == "stop":
+                return DriveOutcome(execution=await repo.get_execution(run_id), left_for_approval=True)
+            if decision.action == "approve":
+                await engine.approve(run_id, by=decision.by)
+            else:
+                await engine.reject(run_id, decision.feedback)
+            continue
+        if await repo.subtasks(run_id):
+            execution = await driver.execute(run_id, lambda: engine.execute(run_id))
+            return DriveOutcome(execution=execution, reason=await repo.status_reason(run_id), executed=True)
+        driver.planning()
+        await engine.resume(run_id)
