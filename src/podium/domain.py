@@ -486,3 +486,102 @@ class KanbanCard(Model):
             column=_COLUMN_BY_STATUS[subtask.status],
             progress=1.0 if subtask.status is SubtaskStatus.DONE else progress,
         )
+
+
+# ------------------------------------------------------------------ read models (the typed queries)
+
+
+def card_progress(subtask: Subtask) -> float:
+    """How far a subtask is, for its card: done is 1, else tokens used against its estimate."""
+    if subtask.status is SubtaskStatus.DONE:
+        return 1.0
+    if not subtask.estimated_tokens:
+        return 0.0
+    return min(0.95, subtask.usage.tokens / subtask.estimated_tokens)
+
+
+class RunSummary(Model):
+    """One run as a list shows it (the terminal app's home table, `podium runs`): no result, team
+    or settings. `status` is kept as stored, so a status a newer Podium wrote still lists."""
+
+    id: str
+    status: str
+    objective: str
+    team: str
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    steps: int = 0
+    active_seconds: float = 0.0
+    created_at: float
+    updated_at: float
+    finished_at: float | None = None
+
+    @property
+    def known_status(self) -> ExecutionStatus | None:
+        """The status, or None for one this build does not know."""
+        try:
+            return ExecutionStatus(self.status)
+        except ValueError:
+            return None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at or self.updated_at) - self.created_at
+
+
+class RunHeadline(RunSummary):
+    """What a run's screen shows before it has folded the run's events: the summary and the result."""
+
+    result: str | None = None
+
+
+class PlanVersion(Model):
+    """One version of a run's plan, as proposed, approved or rejected."""
+
+    version: int
+    plan: Plan
+    status: PlanStatus
+    feedback: str | None = None
+    fallback: bool = False
+    created_at: float
+
+
+class RunDetail(Model):
+    """A run in full (`podium show`): the run, its team, every message, plan version, subtask,
+    consultation, intervention and review round, how its settings changed, and its event count."""
+
+    execution: Execution
+    team: Team
+    messages: list[Message]
+    plans: list[PlanVersion]
+    subtasks: list[Subtask]
+    consultations: list[Consultation]
+    interventions: list[Intervention]
+    reviews: list[dict[str, Any]]
+    settings_history: list[dict[str, Any]]
+    events: int
+
+
+class RunBoard(Model):
+    """A run's subtasks as cards, by board column (every column present, in board order)."""
+
+    run_id: str
+    columns: dict[BoardColumn, list[KanbanCard]]
+
+    @classmethod
+    def of(cls, run_id: str, subtasks: list[Subtask]) -> RunBoard:
+        columns: dict[BoardColumn, list[KanbanCard]] = {column: [] for column in BoardColumn}
+        for subtask in subtasks:
+            card = KanbanCard.from_subtask(subtask, card_progress(subtask))
+            columns[card.column].append(card)
+        return cls(run_id=run_id, columns=columns)
+
+
+class RunUsage(Model):
+    """What a run has used: tokens, cost and calls in total and per subtask, steps, active time."""
+
+    run_id: str
+    total: Usage
+    steps: int
+    active_seconds: float
+    by_subtask: dict[str, Usage] = Field(default_factory=dict)

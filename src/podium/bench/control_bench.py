@@ -23,6 +23,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from podium.store import ProjectStore
 
 SCRIPT = """
 seed = 1
@@ -83,7 +87,8 @@ def _wait_executing(proc: subprocess.Popen[str]) -> str:
     raise RuntimeError("the benchmark run ended before executing")
 
 
-async def _sample(store: object, run_id: str, i: int, folder: Path, env: dict[str, str]) -> dict[str, float]:
+async def _sample(store: ProjectStore, run_id: str, i: int, folder: Path, env: dict[str, str]
+                  ) -> dict[str, float]:
     text = f"bench guidance {i}"
     started = time.time()
     done = await asyncio.to_thread(subprocess.run, _podium("guide", run_id, text, cwd=folder), cwd=folder,
@@ -91,13 +96,14 @@ async def _sample(store: object, run_id: str, i: int, folder: Path, env: dict[st
     returned = time.time()
     if done.returncode != 0:
         raise RuntimeError(f"podium guide failed: {done.stderr.strip()}")
-    row = await store.query_one(  # type: ignore[attr-defined]
-        "SELECT id, created_at, consumed_at FROM interventions WHERE execution_id = ? AND text = ?",
-        (run_id, text))
-    applied = await store.query_one(  # type: ignore[attr-defined]
-        "SELECT created_at FROM events WHERE type = 'intervention.applied' AND execution_id = ?"
-        " AND json_extract(payload, '$.id') = ?", (run_id, row["id"]))
-    return {"command_to_applied": applied[0] - started, "row_to_applied": applied[0] - row["created_at"],
+    from podium import events as ev
+    from podium.store.queries import RunQueries
+
+    reads = RunQueries(store)
+    row = next(i for i in await reads.interventions(run_id) if i.text == text)
+    applied = next(at for at, payload in await reads.event_times(run_id, ev.INTERVENTION_APPLIED)
+                   if payload.get("id") == row.id)
+    return {"command_to_applied": applied - started, "row_to_applied": applied - row.created_at,
             "command_total": returned - started}
 
 

@@ -121,9 +121,8 @@ async def _one(folder: Path, name: str, subtasks: list[Subtask], latency_ms: flo
         wall = time.perf_counter() - start
         if final.status.value != "completed":
             raise RuntimeError(f"benchmark run ended {final.status.value}")
-        rows = await session.store.query(
-            "SELECT min(started_at), max(finished_at) FROM subtasks WHERE execution_id = ?", (execution.id,))
-        makespan = rows[0][1] - rows[0][0]
+        done = await repo.subtasks(execution.id)
+        makespan = max(s.finished_at or 0.0 for s in done) - min(s.started_at or 0.0 for s in done)
         return Timing(makespan=makespan, wall=wall, model_time=gateway.model_time)
 
 

@@ -50,7 +50,9 @@ def _p(samples: list[float], q: float) -> float:
 
 
 async def run(n: int = 200) -> dict[str, float]:
+    from podium.domain import Agent, Execution, ExecutionStatus, Team
     from podium.store import ProjectStore
+    from podium.store.runs import RunRepository
     from podium.tools.builtins import BUILTINS, Env, ReadArgs
     from podium.tools.mcp_registry import MCPServerConfig, add_server
     from podium.tools.toolbox import ToolBox
@@ -62,12 +64,9 @@ async def run(n: int = 200) -> dict[str, float]:
         root = Path(tmp)
         (root / "server.py").write_text(SERVER)
         store = await ProjectStore.open(root / "bench.podium")
-        await store.write(
-            lambda tx: tx.execute(
-                "INSERT INTO executions (id, objective, team, status, created_at, updated_at)"
-                " VALUES ('bench', 'bench', 'bench', 'running', 0, 0)"
-            )
-        )
+        team = Team(name="bench", leader="bench", agents=[Agent(name="bench", role="bench")])
+        await RunRepository(store).create_execution(
+            Execution(id="bench", objective="bench", team="bench", status=ExecutionStatus.RUNNING), team)
         await add_server(
             store,
             MCPServerConfig(

@@ -79,23 +79,23 @@ def first_frame(project: Path, columns: int = 120, rows: int = 40, timeout: floa
 
 
 async def _seed(project: Path, agents: list[str]) -> None:
+    """A running run `bench` with one running subtask per agent, written as the engine would."""
+    from podium.domain import Agent, Execution, ExecutionStatus, Plan, Subtask, SubtaskStatus, Team
+    from podium.store.runs import RunRepository
+
     store = await ProjectStore.open(project)
-    plan = {"subtasks": [{"id": f"t{i + 1}", "agent": a, "description": f"Work stream {i + 1}"}
-                         for i, a in enumerate(agents)]}
-
-    def write(tx: Any) -> None:
-        now = time.time()
-        tx.execute("INSERT INTO executions (id, objective, team, status, created_at, updated_at)"
-                   " VALUES ('bench', 'Latency under load', 'bench', 'running', ?, ?)", (now, now))
-        tx.emit(ev.RUN_CREATED, "bench", objective="Latency under load", team="bench", agents=agents,
-                leader=agents[0])
-        tx.emit(ev.PLAN_PROPOSED, "bench", version=1, plan=plan, fallback=False)
-        tx.emit(ev.RUN_STATUS, "bench", status="running")
-        for i, agent in enumerate(agents):
-            tx.emit(ev.SUBTASK_STATUS, "bench", subtask_id=f"t{i + 1}", agent=agent, status="running")
-
-    await store.write(write)
-    await store.close()
+    try:
+        repo = RunRepository(store)
+        team = Team(name="bench", leader=agents[0], agents=[Agent(name=a, role="works") for a in agents])
+        plan = Plan(subtasks=[Subtask(id=f"t{i + 1}", agent=a, description=f"Work stream {i + 1}")
+                              for i, a in enumerate(agents)])
+        await repo.create_execution(Execution(id="bench", objective="Latency under load", team=team.name,
+                                              status=ExecutionStatus.RUNNING), team)
+        version = await repo.add_plan("bench", plan, fallback=False, errors=[])
+        await repo.approve_plan("bench", version, plan, by="bench")
+        await repo.set_subtasks_status("bench", [(s, SubtaskStatus.RUNNING, "bench") for s in plan.subtasks])
+    finally:
+        await store.close()
 
 
 async def key_latency(project: Path, *, agents: int, rate: int, presses: int) -> dict[str, Any]:

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from podium.domain import Phase
-from podium.store.project import ProjectStore
-from podium.store.runs import RunRepository
+from podium.domain import Consultation, Phase, RunDetail
+
+if TYPE_CHECKING:
+    from podium.app.queries import Queries
 
 
-async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
-    repo = RunRepository(store)
-    execution = await repo.get_execution(run_id)
-    team = await repo.get_team(execution.id)
-    messages = await repo.messages(execution.id)
-    plans = await repo.plans(execution.id)
-    subtasks = await repo.subtasks(execution.id)
-    consultations = await store.query(
-        "SELECT * FROM consultations WHERE execution_id = ? ORDER BY id", (execution.id,))
-    interventions = await store.query(
-        "SELECT * FROM interventions WHERE execution_id = ? ORDER BY id", (execution.id,))
-    events = await store.query_one("SELECT count(*) FROM events WHERE execution_id = ?", (execution.id,))
-    from podium.store.control import ControlRepository
+async def gather(queries: Queries, run_id: str) -> dict[str, Any]:
+    """The run (by id or unique prefix) as the report's JSON."""
+    return report(await queries.detail(run_id))
 
-    reviews = await ControlRepository(store).reviews(execution.id)
-    history = await repo.settings_history(execution.id) if execution.settings is not None else []
+
+def _consultation(c: Consultation) -> dict[str, Any]:
+    """A consultation as its row reads (the report's JSON keeps that shape)."""
+    return {"id": c.id, "execution_id": c.execution_id, "subtask_id": c.subtask_id, "asker": c.asker,
+            "peer": c.peer, "question": c.question, "answer": c.answer, "error": c.error, "depth": c.depth,
+            "prompt_tokens": c.usage.prompt_tokens, "completion_tokens": c.usage.completion_tokens,
+            "cost_usd": c.usage.cost_usd, "started_at": c.started_at, "finished_at": c.finished_at}
+
+
+def report(detail: RunDetail) -> dict[str, Any]:
+    execution, team, messages = detail.execution, detail.team, detail.messages
 
     def msg(m: Any) -> dict[str, Any]:
         return m.model_dump(mode="json", exclude={"execution_id"})
@@ -44,7 +44,7 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
         "budget": execution.budget.model_dump(),
         # How the run was started and goes on (`podium resume` reuses it); None: not recorded.
         "settings": execution.settings.model_dump() if execution.settings else None,
-        "settings_history": history,
+        "settings_history": detail.settings_history,
         "usage": {**execution.usage.model_dump(), "tokens": execution.usage.tokens, "steps": execution.steps,
                   "active_seconds": round(execution.active_seconds, 3)},
         "created_at": execution.created_at,
@@ -55,14 +55,15 @@ async def gather(store: ProjectStore, run_id: str) -> dict[str, Any]:
         "plans": [{"version": p.version, "status": p.status.value, "feedback": p.feedback,
                    "fallback": p.fallback, "created_at": p.created_at,
                    **p.plan.model_dump(mode="json", include={"rationale", "subtasks", "mends"})}
-                  for p in plans],
-        "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, [])} for s in subtasks],
-        "consultations": [dict(r) for r in consultations],
-        "interventions": [dict(r) for r in interventions],
-        "reviews": reviews,
+                  for p in detail.plans],
+        "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, [])}
+                     for s in detail.subtasks],
+        "consultations": [_consultation(c) for c in detail.consultations],
+        "interventions": [i.model_dump(mode="json") for i in detail.interventions],
+        "reviews": detail.reviews,
         "synthesis": [msg(m) for m in messages if m.phase is Phase.SYNTHESIS],
         "result": execution.result,
-        "events": events[0] if events else 0,
+        "events": detail.events,
     }
 
 

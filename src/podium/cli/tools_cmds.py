@@ -425,12 +425,14 @@ def approve(
     project: ProjectOption = None,
 ) -> None:
     """Approve (or --deny) a tool call waiting in a run; without a number, list what waits."""
+    from podium.app.queries import Queries
     from podium.tools.approvals import decide, list_approvals
 
     async def go() -> str:
         store = await _open(project, create=False)
         try:
-            if await store.query_one("SELECT 1 FROM executions WHERE id = ?", (run_id,)) is None:
+            queries = Queries(store)
+            if await queries.run(run_id) is None:
                 raise NotFoundError(f"no run {run_id!r} in {store.path}")
             if approval is None:
                 pending = await list_approvals(store, run_id, pending_only=True)
@@ -440,8 +442,7 @@ def approve(
                     f"#{p.id}  {p.agent} ({p.subtask_id or '-'}) wants {p.tool} {_short(p.arguments)}"
                     for p in pending
                 )
-            row = await store.query_one("SELECT execution_id FROM tool_approvals WHERE id = ?", (approval,))
-            if row is None or row["execution_id"] != run_id:
+            if await queries.approval_run(approval) != run_id:
                 raise NotFoundError(f"no tool approval #{approval} in run {run_id}")
             record = await decide(store, approval, not deny, by="cli", reason=reason)
             return f"#{approval} {record.status}: {record.tool} for {record.agent}"

@@ -55,6 +55,7 @@ from podium.orchestrator.settings import EngineSettings
 from podium.orchestrator.watcher import InterventionWatcher
 from podium.store.control import ControlRepository
 from podium.store.project import ProjectStore
+from podium.store.queries import RunQueries
 from podium.store.runs import RunBusyError, RunRepository, lease_owner
 from podium.tools.approvals import expire_pending
 
@@ -300,14 +301,13 @@ class Engine:
         # human already said, so restarted and later subtasks still get it (each row once).
         # Answers given while nobody ran the run reach restarted agents as context instead.
         covered = []
-        for row in await self.store.query(
-                "SELECT id, kind, text, subtask_id, source, consumed_at FROM interventions"
-                " WHERE execution_id = ? AND kind IN ('guidance', 'answer') ORDER BY id", (run_id,)):
-            if row["kind"] == InterventionKind.GUIDANCE.value:
-                control.apply(InterventionKind.GUIDANCE, row["text"], row["subtask_id"], row["source"],
-                              intervention_id=row["id"])
-            if row["consumed_at"] is None:
-                covered.append(row["id"])
+        standing = (InterventionKind.GUIDANCE, InterventionKind.ANSWER)
+        for row in await RunQueries(self.store).interventions(run_id, kinds=standing):
+            if row.kind is InterventionKind.GUIDANCE:
+                control.apply(InterventionKind.GUIDANCE, row.text, row.subtask_id, row.source,
+                              intervention_id=row.id)
+            if row.consumed_at is None and row.id is not None:
+                covered.append(row.id)
         await self.control_repo.mark_consumed(covered)
         # In-flight work from a crashed or halted session starts over; done work is kept.
         interrupted = [s for s in subtasks if s.status in

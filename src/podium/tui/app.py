@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 from textual.widgets import Static
 
+from podium.app.queries import Queries
 from podium.domain import ExecutionStatus
 from podium.errors import PodiumError
 from podium.store import ProjectStore
@@ -31,7 +32,6 @@ from podium.tui.keys import APP_BINDINGS, CHANGING_ACTIONS, load_keymap
 from podium.tui.screens.home import HomeScreen
 from podium.tui.screens.modals import ErrorScreen, HelpScreen, TextPrompt, TooSmall
 from podium.tui.screens.run import ReplayScreen, RunScreen
-from podium.tui.state import run_status
 from podium.tui.themes import DEFAULT_THEME, load_themes
 
 MIN_SIZE = (80, 24)
@@ -137,8 +137,10 @@ class PodiumApp(App[None], inherit_bindings=False):
 
     # ------------------------------------------------------------ data helpers
 
-    async def store_query_one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        return None if self.store is None else await self.store.query_one(sql, params)
+    @property
+    def queries(self) -> Queries | None:
+        """The typed queries over the open project (None until it is open)."""
+        return None if self.store is None else Queries(self.store)
 
     def team_names(self) -> list[str]:
         if self.backend is None:
@@ -163,16 +165,20 @@ class PodiumApp(App[None], inherit_bindings=False):
         self.run_worker(self._open_run(run_id), group="open-run", exit_on_error=False)
 
     async def _open_run(self, run_id: str) -> None:
-        row = await self.store_query_one("SELECT id, status FROM executions WHERE id = ? OR id LIKE ?",
-                                         (run_id, f"{run_id}%"))
-        if row is None:
+        queries = self.queries
+        try:
+            run = None if queries is None else await queries.find_run(run_id)
+        except PodiumError as exc:  # an ambiguous prefix
+            self.notify(str(exc), severity="error")
+            return
+        if run is None:
             self.notify(f"No run {run_id!r} in {self.project}.", severity="error")
             return
         self.go_home()
-        status = run_status(row["status"])
+        status = run.known_status
         finished = status.finished if status is not None else True
-        replay = self.readonly or (finished and not self.is_live(row["id"]))
-        await self.push_screen(ReplayScreen(row["id"]) if replay else RunScreen(row["id"]))
+        replay = self.readonly or (finished and not self.is_live(run.id))
+        await self.push_screen(ReplayScreen(run.id) if replay else RunScreen(run.id))
 
     # ------------------------------------------------------------ engine operations
 
@@ -237,9 +243,9 @@ class PodiumApp(App[None], inherit_bindings=False):
 
     def resume(self, run_id: str) -> None:
         async def job(engine: Any) -> None:
-            row = await self.store_query_one("SELECT status FROM executions WHERE id = ?", (run_id,))
+            run = None if self.queries is None else await self.queries.run(run_id)
             control = engine.control(run_id)
-            if row is not None and row["status"] == ExecutionStatus.PAUSED.value and self._live[run_id] > 1:
+            if run is not None and run.status == ExecutionStatus.PAUSED.value and self._live[run_id] > 1:
                 await control.resume()  # the engine in this process is waiting on the pause
             else:
                 await engine.resume(run_id)

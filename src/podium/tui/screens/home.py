@@ -14,16 +14,12 @@ from textual.widgets import Button, DataTable, Footer, Input, Select, Static
 
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import APP_BINDINGS, EMPTY_FIELD_IDS, HOME_BINDINGS, OBJECTIVE_BINDINGS
-from podium.tui.state import RUN_SYMBOL, human_tokens, run_status
+from podium.tui.state import RUN_SYMBOL, human_tokens
 from podium.tui.widgets.status import short_model
 
 if TYPE_CHECKING:
     from podium.tui.app import PodiumApp
 
-RUNS_SQL = (
-    "SELECT id, status, objective, team, prompt_tokens + completion_tokens AS tokens, cost_usd,"
-    " created_at FROM executions ORDER BY created_at DESC LIMIT 500"
-)
 COLUMNS = [("run", 9), ("state", 16), ("objective", None), ("team", 10), ("tokens", 8), ("cost", 8),
            ("when", 12)]
 
@@ -195,28 +191,28 @@ class HomeScreen(Screen[None]):
 
     async def refresh_runs(self) -> None:
         """Update the table by key: changed cells only, new runs on top."""
-        store = self.podium.store
-        if store is None:
+        queries = self.podium.queries
+        if queries is None:
             return
-        rows = await store.query(RUNS_SQL)
+        rows = await queries.runs()
         table = self.query_one("#runs", DataTable)
         added = False
         for r in rows:
-            status = run_status(r["status"])
-            state = f"{RUN_SYMBOL[status]} {status.value.replace('_', ' ')}" if status else r["status"]
-            cells = (r["id"], state, r["objective"].replace("\n", " "), r["team"], human_tokens(r["tokens"]),
-                     f"${r['cost_usd']:.4f}", when(r["created_at"]))
-            old = self._rows.get(r["id"])
+            status = r.known_status
+            state = f"{RUN_SYMBOL[status]} {status.value.replace('_', ' ')}" if status else r.status
+            cells = (r.id, state, r.objective.replace("\n", " "), r.team, human_tokens(r.usage.tokens),
+                     f"${r.usage.cost_usd:.4f}", when(r.created_at))
+            old = self._rows.get(r.id)
             if old is None:
-                table.add_row(*cells, key=r["id"])
+                table.add_row(*cells, key=r.id)
                 added = True
             elif old != cells:
                 for (label, _), value, before in zip(COLUMNS, cells, old, strict=True):
                     if value != before:
-                        table.update_cell(r["id"], label, value)
-            self._rows[r["id"]] = cells
+                        table.update_cell(r.id, label, value)
+            self._rows[r.id] = cells
         if added and len(rows) > 1:
-            order = {r["id"]: i for i, r in enumerate(rows)}
+            order = {r.id: i for i, r in enumerate(rows)}
             table.sort("run", key=lambda run_id: order.get(run_id, 1 << 30))
         self.set_class(not rows, "-empty")
 

@@ -116,14 +116,21 @@ class RunScreen(Screen[None]):
         self._apply_layout()
         self.set_interval(RENDER_SECONDS, self._render_if_dirty, name="run-render")
         self.set_interval(1.0, self._tick, name="run-clock")
-        row = await self.podium.store_query_one("SELECT * FROM executions WHERE id = ?", (self.run_id,))
-        if row is not None:
-            self.state.seed_from_row(row)
+        await self._seed_headline()
         if self.replay:
             self._load_replay()
         else:
             self._follow()
         self.query_one(PlanGraph).focus()
+
+    async def _seed_headline(self) -> None:
+        """The run's headline from its row (older runs may lack the events that carry it)."""
+        queries = self.podium.queries
+        headline = None if queries is None else await queries.headline(self.run_id)
+        if headline is not None:
+            # The flat shape of an executions row, which the state seeds from.
+            row = {**headline.model_dump(exclude={"usage"}), **headline.usage.model_dump()}
+            self.state.seed_from_row(row)
 
     # ------------------------------------------------------------ layout
 
@@ -238,9 +245,7 @@ class RunScreen(Screen[None]):
                     await self.ingest(event)
         self.cursor = target
         if not self.state.objective:
-            row = await self.podium.store_query_one("SELECT * FROM executions WHERE id = ?", (self.run_id,))
-            if row is not None:
-                self.state.seed_from_row(row)
+            await self._seed_headline()
         self._dirty = True
         self._render_if_dirty()
 

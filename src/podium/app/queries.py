@@ -1,0 +1,96 @@
+"""Typed queries: what the front ends read about runs, as domain models.
+
+The terminal app's home table and `podium runs` read `runs()`, a run's screen seeds
+from `headline()`, `podium show` reads `detail()`; `board()` and `usage()` answer for
+one run. Every answer comes from repository methods in `store/`: no SQL here.
+
+The run screen folds events for its live state; nothing here is meant to run per
+event or per keypress.
+"""
+
+from __future__ import annotations
+
+from podium.domain import (
+    PlanVersion,
+    RunBoard,
+    RunDetail,
+    RunHeadline,
+    RunSummary,
+    RunUsage,
+)
+from podium.errors import NotFoundError
+from podium.store.control import ControlRepository
+from podium.store.project import ProjectStore
+from podium.store.queries import RunQueries
+from podium.store.runs import RunRepository
+
+RUNS_LIMIT = 500  # the home table lists this many runs, newest first
+
+
+class Queries:
+    """The read side of a project session (`session.queries`), over one open store."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self.store = store
+        self._runs = RunRepository(store)
+        self._reads = RunQueries(store)
+
+    # ------------------------------------------------------------ lists
+
+    async def runs(self, limit: int = RUNS_LIMIT) -> list[RunSummary]:
+        """The newest runs, newest first: status, objective, team, model, usage, times."""
+        return await self._reads.summaries(limit)
+
+    async def run(self, run_id: str) -> RunSummary | None:
+        """The run with exactly this id, or None."""
+        return await self._reads.summary(run_id)
+
+    async def find_run(self, id_or_prefix: str) -> RunSummary | None:
+        """The run with this id or unique id prefix, or None (PodiumError: the prefix is ambiguous)."""
+        return await self._reads.find(id_or_prefix)
+
+    # ------------------------------------------------------------ one run
+
+    async def headline(self, run_id: str) -> RunHeadline | None:
+        """The run's summary and result, or None when there is no such run."""
+        return await self._reads.headline(run_id)
+
+    async def detail(self, run_id: str) -> RunDetail:
+        """The run in full, by id or unique prefix; NotFoundError when there is none."""
+        execution = await self._runs.get_execution(run_id)
+        run_id = execution.id
+        plans = [PlanVersion(version=p.version, plan=p.plan, status=p.status, feedback=p.feedback,
+                             fallback=p.fallback, created_at=p.created_at)
+                 for p in await self._runs.plans(run_id)]
+        history = await self._runs.settings_history(run_id) if execution.settings is not None else []
+        return RunDetail(
+            execution=execution, team=await self._runs.get_team(run_id),
+            messages=await self._runs.messages(run_id), plans=plans,
+            subtasks=await self._runs.subtasks(run_id),
+            consultations=await self._reads.consultations(run_id),
+            interventions=await self._reads.interventions(run_id),
+            reviews=await ControlRepository(self.store).reviews(run_id),
+            settings_history=history, events=await self._reads.event_count(run_id),
+        )
+
+    async def board(self, run_id: str) -> RunBoard:
+        """The run's subtasks as cards by column (empty columns when no plan is approved yet)."""
+        summary = await self._reads.summary(run_id)
+        if summary is None:
+            raise NotFoundError(f"no run {run_id!r} in {self.store.path}")
+        return RunBoard.of(run_id, await self._runs.subtasks(run_id))
+
+    async def usage(self, run_id: str) -> RunUsage:
+        """Tokens, cost and calls in total and per subtask, steps and active seconds."""
+        summary = await self._reads.summary(run_id)
+        if summary is None:
+            raise NotFoundError(f"no run {run_id!r} in {self.store.path}")
+        return RunUsage(run_id=run_id, total=summary.usage, steps=summary.steps,
+                        active_seconds=summary.active_seconds,
+                        by_subtask=await self._reads.subtask_usage(run_id))
+
+    # ------------------------------------------------------------ tool approvals
+
+    async def approval_run(self, approval_id: int) -> str | None:
+        """The run a tool approval belongs to; None when there is no such approval."""
+        return await self._reads.approval_run(approval_id)
