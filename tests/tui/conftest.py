@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 
 from podium.tui.app import PodiumApp
 from podium.tui.backend import EngineBackend
+from tests.conftest import eventually
 
 SCRIPTS = Path(__file__).parent / "scripts"
 RESEARCH = f"scripted:{SCRIPTS / 'research.toml'}"
@@ -24,16 +24,12 @@ def make_app(project: Path, model: str = RESEARCH, **kwargs: Any) -> PodiumApp:
 
 
 async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    """Let the app run until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            notes = [n.message for n in pilot.app._notifications]
-            raise AssertionError(f"timed out waiting for {what or predicate}; notifications: {notes}")
-        await pilot.pause(0.05)
+    """Let the app run until `predicate()` is truthy; fail with `what` after `timeout` seconds.
+
+    `eventually()` with the pilot's pause between checks and the app's notifications on failure."""
+    return await eventually(predicate, what=what or str(predicate), timeout=timeout, interval=0.05,
+                            pause=pilot.pause,
+                            detail=lambda: f"notifications: {[n.message for n in pilot.app._notifications]}")
 
 
 async def run_status(app: PodiumApp, run_id: str) -> str:
