@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-from pydantic import BaseModel
-
-from podium.errors import NotFoundError, PodiumError
+from podium.errors import PodiumError
 from podium.store import ProjectStore
+from podium.store.tools import ToolRepository, WorkspaceFile
 
-
-class WorkspaceFile(BaseModel):
-    path: str
-    sha256: str
-    size: int
-    is_text: bool
-    content: bytes | None
-    subtask_id: str | None
-    agent: str | None
-    tool: str
-    updated_at: float
+__all__ = ["WorkspaceFile", "export_files", "list_files"]
 
 
 async def list_files(store: ProjectStore, execution_id: str) -> list[WorkspaceFile]:
-    if await store.query_one("SELECT 1 FROM executions WHERE id = ?", (execution_id,)) is None:
-        raise NotFoundError(f"no run {execution_id!r} in {store.path}")
-    rows = await store.query(
-        "SELECT * FROM workspace_files WHERE execution_id = ? ORDER BY path", (execution_id,)
-    )
-    return [_file(r) for r in rows]
-
-
-def _file(row: Any) -> WorkspaceFile:
-    content = row["content"]
-    return WorkspaceFile(
-        path=row["path"],
-        sha256=row["sha256"],
-        size=row["size"],
-        is_text=bool(row["is_text"]),
-        content=bytes(content) if content is not None else None,
-        subtask_id=row["subtask_id"],
-        agent=row["agent"],
-        tool=row["tool"],
-        updated_at=row["updated_at"],
-    )
+    """A run's files by path; NotFoundError for a run the project does not hold."""
+    return await ToolRepository(store).workspace_files(execution_id)
 
 
 def export_files(

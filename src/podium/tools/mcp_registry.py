@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import time
+import dataclasses
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from podium import events
-from podium.errors import NotFoundError, PodiumError
-from podium.store import ProjectStore, Tx
+from podium.store import ProjectStore
+from podium.store.mcp_servers import MCPServerRecord, MCPServerRepository
 from podium.tools.vault import NAME_RE
 
 SERVER_NAME = r"^[a-z][a-z0-9-]{0,31}$"
@@ -81,77 +79,34 @@ class MCPServerConfig(BaseModel):
         return f"{self.name:<16} {self.transport:<6} {where}{secrets}"
 
 
-def _from_row(row: Any) -> MCPServerConfig:
-    return MCPServerConfig(
-        name=row["name"],
-        transport=row["transport"],
-        command=row["command"],
-        args=json.loads(row["args_json"]),
-        url=row["url"],
-        env=json.loads(row["env_json"]),
-        secrets=json.loads(row["secrets_json"]),
-        cwd=row["cwd"],
-        timeout_s=row["timeout_s"],
-        tools=json.loads(row["tools_json"]) if row["tools_json"] else None,
+def _config(record: MCPServerRecord) -> MCPServerConfig:
+    return MCPServerConfig(**dataclasses.asdict(record))
+
+
+def _record(config: MCPServerConfig) -> MCPServerRecord:
+    return MCPServerRecord(
+        name=config.name, transport=config.transport, command=config.command, args=list(config.args),
+        url=config.url, env=dict(config.env), secrets=list(config.secrets), cwd=config.cwd,
+        timeout_s=config.timeout_s, tools=config.tools,
     )
 
 
 async def list_servers(store: ProjectStore) -> list[MCPServerConfig]:
-    rows = await store.query("SELECT * FROM mcp_servers WHERE enabled = 1 ORDER BY name")
-    return [_from_row(r) for r in rows]
+    return [_config(r) for r in await MCPServerRepository(store).enabled()]
 
 
 async def get_server(store: ProjectStore, name: str) -> MCPServerConfig:
-    row = await store.query_one("SELECT * FROM mcp_servers WHERE name = ?", (name,))
-    if row is None:
-        raise NotFoundError(f"no MCP server named {name!r} (see `podium mcp list`)")
-    return _from_row(row)
+    return _config(await MCPServerRepository(store).get(name))
 
 
 async def add_server(store: ProjectStore, config: MCPServerConfig, *, replace: bool = False) -> None:
-    def write(tx: Tx) -> None:
-        exists = tx.execute("SELECT 1 FROM mcp_servers WHERE name = ?", (config.name,)).fetchone()
-        if exists and not replace:
-            raise PodiumError(f"an MCP server named {config.name!r} exists; pass --replace to change it")
-        tx.execute("DELETE FROM mcp_servers WHERE name = ?", (config.name,))
-        tx.execute(
-            "INSERT INTO mcp_servers (name, transport, command, args_json, url, env_json, secrets_json,"
-            " cwd, timeout_s, tools_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            (
-                config.name,
-                config.transport,
-                config.command,
-                json.dumps(config.args),
-                config.url,
-                json.dumps(config.env),
-                json.dumps(config.secrets),
-                config.cwd,
-                config.timeout_s,
-                time.time(),
-            ),
-        )
-        tx.emit(events.MCP_SERVER_CHANGED, None, name=config.name, action="added", transport=config.transport)
-
-    await store.write(write)
+    await MCPServerRepository(store).add(_record(config), replace=replace)
 
 
 async def remove_server(store: ProjectStore, name: str) -> None:
-    def write(tx: Tx) -> None:
-        cur = tx.execute("DELETE FROM mcp_servers WHERE name = ?", (name,))
-        if cur.rowcount == 0:
-            raise NotFoundError(f"no MCP server named {name!r} (see `podium mcp list`)")
-        tx.emit(events.MCP_SERVER_CHANGED, None, name=name, action="removed")
-
-    await store.write(write)
+    await MCPServerRepository(store).remove(name)
 
 
 async def cache_tools(store: ProjectStore, name: str, tools: list[dict[str, Any]]) -> None:
     """Remember a server's tool listing so `podium tools` can show it without starting it."""
-    if store.readonly:
-        return
-
-    def write(tx: Tx) -> None:
-        tx.execute("UPDATE mcp_servers SET tools_json = ? WHERE name = ?", (json.dumps(tools), name))
-        tx.emit(events.MCP_SERVER_CHANGED, None, name=name, action="listed", tools=len(tools))
-
-    await store.write(write)
+    await MCPServerRepository(store).cache_tools(name, tools)

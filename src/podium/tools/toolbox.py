@@ -12,6 +12,7 @@ agent sees or the project file stores.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -22,9 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from podium import events
 from podium.domain import Agent, Subtask
-from podium.store import ProjectStore, Tx
+from podium.store import ProjectStore
+from podium.store.tools import ToolRepository
 from podium.tools import mcp_registry
 from podium.tools.approvals import (
     ApprovalRequest,
@@ -38,7 +39,7 @@ from podium.tools.mcp_client import MCPCallError, MCPConnection
 from podium.tools.mcp_registry import SEPARATOR, MCPServerConfig, namespaced
 from podium.tools.types import Policy, ToolContext, ToolError, ToolInfo, ToolResult
 from podium.tools.vault import Vault, VaultError
-from podium.tools.workspace import Workspace, describe_file, workspace_root_for
+from podium.tools.workspace import FileRecord, Workspace, describe_file, workspace_root_for
 
 log = logging.getLogger(__name__)
 ApprovalHook = Callable[[ApprovalRequest], Awaitable[None] | None]
@@ -74,6 +75,7 @@ class ToolBox:
         self.memory = memory
         self.shell_network = shell_network
         self.approvals = Approvals(store, approval_poll)
+        self.records = ToolRepository(store)
         self._servers: dict[str, MCPServerConfig] = {}
         self._connections: dict[str, MCPConnection] = {}
         self._start_failures: dict[str, tuple[float, str]] = {}
@@ -293,18 +295,7 @@ class ToolBox:
             return []
         key = (ctx.execution_id, ctx.agent)
         if key not in self._team_tools:
-            row = await self.store.query_one(
-                "SELECT team_json FROM executions WHERE id = ?", (ctx.execution_id,)
-            )
-            tools: list[str] = []
-            try:
-                team = json.loads(row["team_json"]) if row is not None else {}
-                for agent in team.get("agents", []):
-                    if agent.get("name") == ctx.agent:
-                        tools = [str(t) for t in agent.get("tools") or []]
-            except (ValueError, AttributeError, TypeError):
-                tools = []
-            self._team_tools[key] = tools
+            self._team_tools[key] = await self.records.agent_tools(ctx.execution_id, ctx.agent)
         return self._team_tools[key]
 
     async def _authorise(self, info: ToolInfo, args: dict[str, Any], ctx: ToolContext) -> int | None:
@@ -417,7 +408,7 @@ class ToolBox:
         if self.store.readonly:
             return
         workspace = Workspace(ctx.workspace) if ctx.workspace else self.workspace(ctx.execution_id)
-        files = []
+        files: list[FileRecord] = []
         for rel in result.files:
             try:
                 files.append(describe_file(workspace.root, rel))
@@ -425,57 +416,28 @@ class ToolBox:
                 continue
         scrubbed = self.scrub(json.dumps(args, default=str))
         shown_args: Any = json.loads(scrubbed) if len(scrubbed) <= RECORD_LIMIT else _clip(scrubbed)
-        execution_id = ctx.execution_id
+        payload: dict[str, Any] = {
+            "subtask_id": ctx.subtask_id,
+            "agent": ctx.agent,
+            "tool": name,
+            "arguments": shown_args,
+            "ms": round(result.elapsed_ms, 2),
+        }
+        if result.error is not None:
+            payload["error"] = _clip(result.error)
+        else:
+            payload["result"] = _clip(result.content)
+        await self.records.record_call(
+            ctx.execution_id, subtask_id=ctx.subtask_id, agent=ctx.agent, tool=name,
+            files=[self._scrubbed(f) for f in files], payload=payload, approval_id=result.approval_id,
+        )
 
-        def write(tx: Tx) -> None:
-            run_exists = (
-                execution_id is not None
-                and tx.execute("SELECT 1 FROM executions WHERE id = ?", (execution_id,)).fetchone()
-            )
-            stored = []
-            for f in files if run_exists else []:
-                content = f.content
-                if content is not None and f.is_text:
-                    content = self.scrub(content.decode("utf-8", errors="replace")).encode()
-                tx.execute(
-                    "INSERT INTO workspace_files (execution_id, path, sha256, size, is_text, content,"
-                    " subtask_id, agent, tool, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(execution_id, path) DO UPDATE SET sha256 = excluded.sha256,"
-                    " size = excluded.size, is_text = excluded.is_text, content = excluded.content,"
-                    " subtask_id = excluded.subtask_id, agent = excluded.agent, tool = excluded.tool,"
-                    " updated_at = excluded.updated_at",
-                    (
-                        execution_id,
-                        f.path,
-                        f.sha256,
-                        f.size,
-                        int(f.is_text),
-                        content,
-                        ctx.subtask_id,
-                        ctx.agent,
-                        name,
-                        time.time(),
-                    ),
-                )
-                stored.append({"path": f.path, "sha256": f.sha256, "size": f.size})
-            payload: dict[str, Any] = {
-                "subtask_id": ctx.subtask_id,
-                "agent": ctx.agent,
-                "tool": name,
-                "arguments": shown_args,
-                "ms": round(result.elapsed_ms, 2),
-            }
-            if result.error is not None:
-                payload["error"] = _clip(result.error)
-            else:
-                payload["result"] = _clip(result.content)
-            if stored:
-                payload["files"] = stored
-            if result.approval_id is not None:
-                payload["approval_id"] = result.approval_id
-            tx.emit(events.TOOL_CALLED, execution_id, **payload)
-
-        await self.store.write(write)
+    def _scrubbed(self, f: FileRecord) -> FileRecord:
+        """A text file's content as the project file keeps it: secret values replaced by names."""
+        if f.content is None or not f.is_text:
+            return f
+        text = f.content.decode("utf-8", errors="replace")
+        return dataclasses.replace(f, content=self.scrub(text).encode())
 
     # ------------------------------------------------------------ shutdown
 
