@@ -26,6 +26,7 @@ from podium.domain import (
 )
 from podium.errors import NotFoundError, PodiumError
 from podium.store.control import ControlRepository
+from podium.store.memories import MemoryRepository
 from podium.store.queries import RunQueries
 from podium.store.runs import RunRepository
 from podium.tools.approvals import Approvals
@@ -214,3 +215,29 @@ async def test_approval_run(store):
     queries = Queries(store)
     assert await queries.approval_run(request.id) == run_id
     assert await queries.approval_run(request.id + 1) is None
+
+
+async def test_checkpoint_empties_the_write_ahead_log(store):
+    await _busy_run(store)
+    wal = store.path.with_name(store.path.name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    await store.checkpoint()
+    assert wal.stat().st_size == 0
+    assert (await Queries(store).run("abc123")) is not None  # the data is in the file
+
+
+async def test_all_vectors_of_a_space(store):
+    from podium.memory.embedders import HashedEmbedder
+    from podium.memory.service import MemoryService
+    from podium.store import vectors
+
+    memory = MemoryService(store, HashedEmbedder())
+    await memory.add_fact("heat pumps work in the cold")
+    await memory.add_fact("oil heating costs more")
+    space = await store.run(vectors.active_space)
+    assert space is not None
+    ids, matrix = await store.run(lambda conn: vectors.all_vectors(conn, space))
+    stored = await MemoryRepository(store).list()
+    assert sorted(ids.tolist()) == sorted(m.id for m in stored)
+    assert matrix.shape == (2, space.dim)
+    assert abs(float((matrix[0] ** 2).sum()) - 1.0) < 1e-3  # unit vectors, as embedded

@@ -21,7 +21,9 @@ import numpy as np
 
 from podium.memory.embedders import HashedEmbedder
 from podium.memory.service import CANDIDATES, MemoryService
+from podium.memory.text import text_hash
 from podium.store import ProjectStore, vectors
+from podium.store.memories import MemoryRepository
 
 AGENTS = ["researcher", "analyst", "writer", "fact-checker", "leader"]
 SCOPES: list[str | None] = [*AGENTS, None]
@@ -68,8 +70,7 @@ async def _one_size(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     try:
         memory = MemoryService(store, HashedEmbedder())
         await memory.add_fact("bench warm-up fact")  # creates the space
-        checkpoint = lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").close()  # noqa: E731
-        await store.run(checkpoint)
+        await store.checkpoint()
         before = _file_bytes(path)
         texts: list[tuple[str | None, str]] = []
         start = time.perf_counter()
@@ -81,8 +82,8 @@ async def _one_size(n: int, queries: int, tmp: Path) -> dict[str, Any]:
             texts.extend(batch)
             await memory.remember_lessons(lessons=batch, execution_id="bench")
         insert_s = time.perf_counter() - start
-        await store.run(checkpoint)
-        stored = (await store.query_one("SELECT count(*) FROM memories"))[0] - 1
+        await store.checkpoint()
+        stored = (await MemoryRepository(store).stats()).memories - 1
         growth = (_file_bytes(path) - before) / max(1, stored) * 10_000
 
         picks = corpus.rng.choice(len(texts), size=queries, replace=False)
@@ -121,13 +122,14 @@ async def _quality(
     """
     space = await store.run(vectors.active_space)
     assert space is not None
-    rows = await store.query(f"SELECT memory_id, full FROM {space.table}")
-    ids = np.array([r[0] for r in rows])
-    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    ids, matrix = await store.run(lambda conn: vectors.all_vectors(conn, space))
     embedder, _ = await memory.embedder()
     at3, at10, exact_found, quant_found, hybrid_found = [], [], [], [], []
-    for _, source_text, q in probes:
-        source = (await store.query_one("SELECT id FROM memories WHERE text = ?", (source_text,)))[0]
+    repo = MemoryRepository(store)
+    for scope, source_text, q in probes:
+        found = await repo.find(text_hash(source_text), vectors.scope_of(scope))
+        assert found is not None and found.id is not None
+        source = found.id
         qv = (await embedder.embed([q]))[0]
         exact = ids[np.argsort(-(matrix @ qv), kind="stable")[:10]].tolist()
         got = await store.run(

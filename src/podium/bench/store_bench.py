@@ -32,14 +32,13 @@ async def run(n: int = 10_000, batch: int = 1_000) -> dict[str, float]:
                 for _ in range(batch):
                     tx.emit(ev.SUBTASK_STATUS, None, **payload)
 
-            checkpoint = lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").close()  # noqa: E731
-            await store.run(checkpoint)
+            await store.checkpoint()
             before = _file_bytes(path)
             start = time.perf_counter()
             for _ in range(n // batch):
                 await store.write(append_batch)
             batched = (n // batch * batch) / (time.perf_counter() - start)
-            await store.run(checkpoint)
+            await store.checkpoint()
             growth = (_file_bytes(path) - before) / (n // batch * batch) * 10_000
         finally:
             await store.close()

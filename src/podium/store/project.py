@@ -217,6 +217,10 @@ class ProjectStore:
             )
         return [row_to_event(r) for r in rows]
 
+    async def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file and truncate it (so its size is the data's)."""
+        await self.run(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").close())
+
     # ------------------------------------------------------------ settings
 
     async def get_meta(self, key: str) -> str | None:

@@ -194,6 +194,14 @@ def similarities(conn: Any, space: Space, query: np.ndarray, ids: list[int]) -> 
     return dict(_rerank(query, rows))
 
 
+def all_vectors(conn: Any, space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """Every memory id in the space and its full vector, one row each (a bench's exact scan)."""
+    rows = conn.execute(f"SELECT memory_id, full FROM {space.table}").fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), space.dim)
+    return ids, matrix
+
+
 def _rerank(query: np.ndarray, rows: list[Any]) -> list[tuple[int, float]]:
     if not rows:
         return []
