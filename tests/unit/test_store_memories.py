@@ -157,8 +157,9 @@ async def test_candidates_give_keyword_only_hits_their_exact_similarity(store):
     assert [mid for mid, _ in analyst.ranked] == [ids["zebra crossing"]] == analyst.every
     assert project.nearest == [] and project.ranked == [] and project.every == []
     assert found.similarities[ids["zebra crossing"]] == pytest.approx(float(matrix[0] @ query), abs=1e-5)
-    assert set(found.memories) == {ids["pear cake"], ids["zebra crossing"]}
-    assert found.memories[ids["zebra crossing"]].agent == "analyst"
+    assert set(found.rows) == {ids["pear cake"], ids["zebra crossing"]}
+    assert found.memory(ids["zebra crossing"]) == stored[0]
+    assert found.source_execution(ids["pear cake"]) == "run1" and ids["apple pie"] not in found
 
 
 async def _text(repo: MemoryRepository, mid: int) -> str:

@@ -267,11 +267,11 @@ class MemoryService:
         for group in _candidate_sets(found):
             group = {
                 mid: c for mid, c in group.items()
-                if mid in found.memories and (exclude_execution is None
-                                              or found.memories[mid].source_execution != exclude_execution)
+                if mid in found and (exclude_execution is None
+                                     or found.source_execution(mid) != exclude_execution)
             }
             ranked = fuse(group, mode=mode, floor=floor, k=k, fusion=fusion)
-            results.append(SearchResult([_recalled(found.memories[c.id], c) for c in ranked], space, warning))
+            results.append(SearchResult([_recalled(found.memory(c.id), c) for c in ranked], space, warning))
         return results
 
     async def stats(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ database visit (`candidates`); ranking them is the memory service's job.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -78,9 +78,21 @@ class GroupHits:
 
 @dataclass
 class Candidates:
+    """A search's candidates. Their memories are read in the same visit but built only
+    when asked for: a search sees hundreds of candidates and returns a handful."""
+
     groups: list[GroupHits]
     similarities: dict[int, float]  # exact similarity of every candidate that has a vector
-    memories: dict[int, MemoryItem]  # every candidate still stored
+    rows: dict[int, Any] = field(repr=False)  # every candidate still stored (sqlite rows)
+
+    def __contains__(self, memory_id: int) -> bool:
+        return memory_id in self.rows
+
+    def source_execution(self, memory_id: int) -> str | None:
+        return self.rows[memory_id]["source_execution"]
+
+    def memory(self, memory_id: int) -> MemoryItem:
+        return _item(self.rows[memory_id])
 
 
 @dataclass
@@ -224,8 +236,8 @@ class MemoryRepository:
 
     async def get_many(self, ids: Sequence[int]) -> list[MemoryItem]:
         """The memories with these ids that are still stored, by id."""
-        found = await self.store.run(lambda conn: _items(conn, list(ids)))
-        return [found[i] for i in sorted(found)]
+        rows = await self.store.run(lambda conn: _rows(conn, list(ids)))
+        return [_item(rows[i]) for i in sorted(rows)]
 
     async def stats(self) -> MemoryStats:
         def gather(conn: Any) -> MemoryStats:
@@ -292,7 +304,7 @@ def _gather(conn: Any, q: CandidateQuery) -> Candidates:
     if use_vectors:
         assert q.vector is not None and q.space is not None
         sims.update(vectors.similarities(conn, q.space, q.vector, sorted(ids - sims.keys())))
-    return Candidates(groups, sims, _items(conn, sorted(ids)))
+    return Candidates(groups, sims, _rows(conn, sorted(ids)))
 
 
 def _space_for(conn: Any, embedding: Embedding | None) -> Space | None:
@@ -317,27 +329,18 @@ def _alive(conn: Any, ids: list[int]) -> set[int]:
     return found
 
 
-def _items(conn: Any, ids: list[int]) -> dict[int, MemoryItem]:
-    out: dict[int, MemoryItem] = {}
+def _rows(conn: Any, ids: list[int]) -> dict[int, Any]:
+    out: dict[int, Any] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         cur = conn.execute(f"SELECT * FROM memories WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-        out.update((r["id"], _trusted_item(r)) for r in cur.fetchall())
+        out.update((r["id"], r) for r in cur.fetchall())
         cur.close()
     return out
 
 
 def _item(row: Any) -> MemoryItem:
     return MemoryItem(
-        id=row["id"], kind=MemoryKind(row["kind"]), text=row["text"], agent=row["agent"],
-        source_execution=row["source_execution"], source_subtask=row["source_subtask"],
-        created_at=row["created_at"],
-    )
-
-
-def _trusted_item(row: Any) -> MemoryItem:
-    # Search reads hundreds of candidates per query; rows this file wrote need no re-validation.
-    return MemoryItem.model_construct(
         id=row["id"], kind=MemoryKind(row["kind"]), text=row["text"], agent=row["agent"],
         source_execution=row["source_execution"], source_subtask=row["source_subtask"],
         created_at=row["created_at"],
