@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from podium.app.session import ProjectSession
 from podium.tui.app import PodiumApp
-from podium.tui.backend import EngineBackend
 from tests.conftest import eventually
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -19,8 +19,7 @@ SLOW = f"scripted:{SCRIPTS / 'slow.toml'}"
 
 
 def make_app(project: Path, model: str = RESEARCH, **kwargs: Any) -> PodiumApp:
-    backend = EngineBackend(project, model=model)
-    return PodiumApp(project, backend=backend, model=model, **kwargs)
+    return PodiumApp(project, session=ProjectSession(project, model=model), model=model, **kwargs)
 
 
 async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:

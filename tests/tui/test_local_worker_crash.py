@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from podium.app.session import ProjectSession
 from podium.domain import ExecutionStatus
 from podium.llm.local_model import get_local_model
 from podium.orchestrator.settings import EngineSettings
 from podium.tui.app import PodiumApp
-from podium.tui.backend import EngineBackend
 from tests.support.teams import write_duo
 from tests.tui.conftest import wait_for
 from tests.tui.test_flow import accept_review, start_run
@@ -28,8 +28,8 @@ async def test_a_worker_killed_with_sigsegv_mid_run_leaves_the_app_up_and_the_ru
     small = EngineSettings(review="human", discussion=False, perspective_max_tokens=48,
                            plan_max_tokens=400, turn_max_tokens=64, synthesis_max_tokens=96,
                            review_max_tokens=96, max_steps_per_subtask=2)
-    backend = EngineBackend(project, model="local", team="duo", settings=small)
-    app = PodiumApp(project, backend=backend, model="local", team="duo")
+    session = ProjectSession(project, model="local", team="duo", settings=small)
+    app = PodiumApp(project, session=session, model="local", team="duo")
     local = get_local_model()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start_run(pilot, "List two uses of salt")

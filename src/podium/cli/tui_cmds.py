@@ -51,11 +51,11 @@ def _run_app(target: Path, *, readonly: bool, model: str | None, shown_model: st
              api_base: str | None, team: str | None, run: str | None, theme: str | None) -> None:
     if target.is_dir():
         raise PodiumError(f"{target} is a directory, not a Podium project file")
+    from podium.app.session import ProjectSession
     from podium.tui.app import PodiumApp
-    from podium.tui.backend import EngineBackend
 
-    backend = None if readonly else EngineBackend(target, model=model, api_base=api_base, team=team)
-    podium = PodiumApp(target, backend=backend, readonly=readonly, model=shown_model, team=team,
+    session = None if readonly else ProjectSession(target, model=model, api_base=api_base, team=team)
+    podium = PodiumApp(target, session=session, readonly=readonly, model=shown_model, team=team,
                        open_run=run, theme=theme)
     podium.run()
     if podium.exit_message:

@@ -1,8 +1,9 @@
 """Podium's Textual app: home (runs), run screens (live or replay), every control on a key.
 
-The app owns one ProjectStore (read-only for archives) and, on first use,
-one Engine, whose long operations (plan, execute, resume) run as app-level
-workers in this event loop, so leaving a run's screen never stops the run.
+The app holds one application session (podium.app.session: the project's
+store, read-only for archives, and on first use the engine), whose long use
+cases (plan, execute, resume) run as app-level workers in this event loop,
+so leaving a run's screen never stops the run.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from podium.app.queries import Queries
-from podium.domain import ExecutionStatus
+from podium.app.session import ProjectSession
 from podium.errors import PodiumError
 from podium.store import ProjectStore
 from podium.tui import heap
-from podium.tui.backend import Backend
 from podium.tui.commands import PaletteCommand, PodiumCommands
 from podium.tui.keys import APP_BINDINGS, CHANGING_ACTIONS, load_keymap
 from podium.tui.screens.home import HomeScreen
@@ -52,15 +52,18 @@ class PodiumApp(App[None], inherit_bindings=False):
     COMMANDS = App.COMMANDS | {PodiumCommands}
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, project: Path, *, backend: Backend | None = None, readonly: bool = False,
+    def __init__(self, project: Path, *, session: ProjectSession | None = None, readonly: bool = False,
                  model: str | None = None, team: str | None = None, open_run: str | None = None,
                  theme: str | None = None) -> None:
+        """`session`: the application session that runs agents (None: this app only shows runs;
+        the project is still opened, read-only for an archive)."""
         super().__init__()
         self.project = Path(project)
-        self.backend = backend
+        self.can_run = session is not None and not readonly
+        self.session = session if session is not None else ProjectSession(self.project, readonly=readonly)
         self.readonly = readonly
-        self.default_model = model or getattr(backend, "model", None) or "local"
-        self.default_team = team or getattr(backend, "team", None) or "research"
+        self.default_model = model or (session.model if session else None) or "local"
+        self.default_team = team or (session.team if session else None) or "research"
         self.open_run_id = open_run
         self.store: ProjectStore | None = None
         self._gc_thresholds: tuple[int, int, int] | None = None
@@ -86,8 +89,8 @@ class PodiumApp(App[None], inherit_bindings=False):
         if problem:
             self.notify(problem, severity="warning", timeout=8)
         try:
-            self.store = await ProjectStore.open(self.project, readonly=self.readonly,
-                                                 create=not self.readonly)
+            await self.session.start()
+            self.store = self.session.store
         except PodiumError as exc:
             what = "archive" if self.readonly else "project"
             await self.push_screen(ErrorScreen(f"Cannot open this {what}", str(exc)))
@@ -100,12 +103,11 @@ class PodiumApp(App[None], inherit_bindings=False):
     async def on_unmount(self) -> None:
         if self._gc_thresholds is not None:
             heap.restore(self._gc_thresholds)
-        closer = getattr(self.backend, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):  # leaving anyway; the store must still close
-                await closer()
-        if self.store is not None:
-            await self.store.close()
+        # Stops what the engine started (MCP servers; pending approvals are denied), then closes
+        # the store (always, even when stopping those fails: leaving anyway).
+        with contextlib.suppress(Exception):
+            await self.session.aclose()
+        self.store = None
 
     def _load_themes(self) -> None:
         themes, problems = load_themes()
@@ -140,13 +142,13 @@ class PodiumApp(App[None], inherit_bindings=False):
     @property
     def queries(self) -> Queries | None:
         """The typed queries over the open project (None until it is open)."""
-        return None if self.store is None else Queries(self.store)
+        return self.session.queries if self.session.is_open else None
 
     def team_names(self) -> list[str]:
-        if self.backend is None:
+        if not self.can_run:
             return [self.default_team]
         try:
-            return self.backend.team_names()
+            return self.session.team_names()
         except PodiumError as exc:
             self.notify(str(exc), severity="error", title="teams")
             return []
@@ -182,19 +184,19 @@ class PodiumApp(App[None], inherit_bindings=False):
 
     # ------------------------------------------------------------ engine operations
 
-    def _job(self, run_id: str | None, label: str, job: Callable[[Any], Awaitable[Any]]) -> None:
-        """Run an engine operation as an app worker; errors become notifications, never tracebacks."""
-        if self.backend is None or self.store is None:
+    def _job(self, run_id: str | None, label: str, job: Callable[[ProjectSession], Awaitable[Any]]) -> None:
+        """Run a use case as an app worker; errors become notifications, never tracebacks."""
+        if not self.can_run or self.store is None:
             self.notify("This session cannot run agents (no model configured).", severity="error")
             return
-        backend, store = self.backend, self.store
+        session = self.session
 
         async def runner() -> None:
             key = run_id or ""
             self._live[key] += 1
             try:
-                engine = await backend.engine(store, run_id)  # a run goes on as it was started
-                await job(engine)
+                await session.engine_for(run_id)  # a run goes on as it was started
+                await job(session)
             except PodiumError as exc:
                 self.notify(str(exc), severity="error", title=label, timeout=10)
             except asyncio.CancelledError:
@@ -211,13 +213,10 @@ class PodiumApp(App[None], inherit_bindings=False):
         if self.readonly:
             self.notify("Read-only archive: new runs cannot be started here.", severity="warning")
             return
-        self.notify("Starting the run…" if self.backend else "", timeout=2)
+        self.notify("Starting the run…" if self.can_run else "", timeout=2)
 
-        async def job(engine: Any) -> None:
-            from podium.orchestrator.teams import get_team
-
-            team_model = get_team(team, self.project)
-            run_id = await engine.create_run(objective, team_model, model=model)
+        async def job(session: ProjectSession) -> None:
+            run_id = (await session.create_run(objective, team, model=model)).id
             screen = RunScreen(run_id)
             self.go_home()
             await self.push_screen(screen)
@@ -225,57 +224,43 @@ class PodiumApp(App[None], inherit_bindings=False):
             await asyncio.wait_for(screen.loaded.wait(), 5)
             self._live[run_id] += 1
             try:
-                await engine.plan(run_id)
+                await session.plan(run_id)
             finally:
                 self._live[run_id] -= 1
 
         self._job(None, "new run", job)
 
     def approve(self, run_id: str) -> None:
-        async def job(engine: Any) -> None:
-            await engine.approve(run_id)
-            await engine.execute(run_id)
-
-        self._job(run_id, "approve", job)
+        self._job(run_id, "approve", lambda session: session.approve(run_id, execute=True))
 
     def reject(self, run_id: str, feedback: str) -> None:
-        self._job(run_id, "reject", lambda engine: engine.reject(run_id, feedback))
+        self._job(run_id, "reject", lambda session: session.reject(run_id, feedback))
 
     def resume(self, run_id: str) -> None:
-        async def job(engine: Any) -> None:
-            run = None if self.queries is None else await self.queries.run(run_id)
-            control = engine.control(run_id)
-            if run is not None and run.status == ExecutionStatus.PAUSED.value and self._live[run_id] > 1:
-                await control.resume()  # the engine in this process is waiting on the pause
-            else:
-                await engine.resume(run_id)
-
-        self._job(run_id, "resume", job)
+        # When this process's engine is waiting on the run's pause, the pause is released.
+        self._job(run_id, "resume",
+                  lambda session: session.resume(run_id, paused_here=self._live[run_id] > 1))
 
     def pause(self, run_id: str) -> None:
-        self._job(run_id, "pause", lambda engine: engine.control(run_id).pause())
+        self._job(run_id, "pause", lambda session: session.pause(run_id))
 
     def halt(self, run_id: str) -> None:
         if not self.is_live(run_id):
             self.notify("The run is not running in this window; nothing to halt here.", severity="warning")
             return
-        self._job(run_id, "halt", lambda engine: engine.control(run_id).halt())
+        self._job(run_id, "halt", lambda session: session.halt(run_id))
 
     def guide(self, run_id: str, text: str, subtask_id: str | None) -> None:
-        self._job(run_id, "guidance",
-                  lambda engine: engine.control(run_id).guide(text, subtask_id=subtask_id))
+        self._job(run_id, "guidance", lambda session: session.guide(run_id, text, subtask_id))
 
     def answer(self, run_id: str, subtask_id: str, text: str) -> None:
-        self._job(run_id, "answer", lambda engine: engine.control(run_id).answer(subtask_id, text))
+        self._job(run_id, "answer", lambda session: session.answer(run_id, subtask_id, text))
 
     def decide_tool(self, approval_id: int, allow: bool) -> None:
         """Record the person's decision; the waiting agent (in any process) picks it up."""
         async def decide() -> None:
-            from podium.tools.approvals import decide
-
-            assert self.store is not None
             try:
-                await decide(self.store, approval_id, allow, by="tui")
+                await self.session.decide_tool(approval_id, allow, by="tui")
             except PodiumError as exc:
                 self.notify(str(exc), severity="error", title="tool approval")
 
@@ -283,23 +268,22 @@ class PodiumApp(App[None], inherit_bindings=False):
 
     def accept_result(self, run_id: str) -> None:
         """The person accepts the result awaiting review: the run ends completed (or partial)."""
-        self._job(run_id, "accept", lambda engine: engine.accept(run_id, by="user", source="tui"))
+        self._job(run_id, "accept", lambda session: session.accept(run_id, by="user", source="tui"))
 
     def rework(self, run_id: str, feedback: str, subtasks: list[str]) -> None:
         """Send the result back: the named subtasks (and what depends on them) run again with the
         feedback, or with none named only the synthesis; then it is reviewed again."""
         self._job(run_id, "rework",
-                  lambda engine: engine.rework(run_id, feedback, subtasks or None, by="user", source="tui"))
+                  lambda session: session.rework(run_id, feedback, subtasks or None, by="user", source="tui"))
 
     # ------------------------------------------------------------ app actions
 
     async def action_quit_podium(self) -> None:
         live = [rid for rid, n in self._live.items() if n > 0 and rid]
-        if live and self.backend is not None and self.store is not None:
+        if live and self.can_run and self.store is not None:
             for run_id in live:
-                engine = await self.backend.engine(self.store, run_id)
                 with contextlib.suppress(PodiumError):  # it finished meanwhile
-                    await engine.control(run_id).halt(reason="the app was closed")
+                    await self.session.halt(run_id, reason="the app was closed")
             # Give the workers a moment to write the halt; the state is durable either way.
             deadline = asyncio.get_running_loop().time() + QUIT_GRACE_SECONDS
             while any(self._live[r] for r in live) and asyncio.get_running_loop().time() < deadline:
