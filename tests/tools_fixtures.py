@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from podium.secrets.vault import Vault
 from podium.store import ProjectStore
-from podium.tools.vault import Vault
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ async def check_project(path: Path) -> Finding:
 
 
 def check_vault() -> Finding:
-    from podium.tools.vault import Vault, VaultError
+    from podium.secrets.vault import Vault, VaultError
 
     try:
         vault = Vault()

@@ -51,13 +51,13 @@ def _p(samples: list[float], q: float) -> float:
 
 async def run(n: int = 200) -> dict[str, float]:
     from podium.domain import Agent, Execution, ExecutionStatus, Team
+    from podium.secrets.vault import Vault
     from podium.store import ProjectStore
     from podium.store.runs import RunRepository
     from podium.tools.builtins import BUILTINS, Env, ReadArgs
     from podium.tools.mcp_registry import MCPServerConfig, add_server
     from podium.tools.toolbox import ToolBox
     from podium.tools.types import ToolContext
-    from podium.tools.vault import Vault
 
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -211,7 +211,7 @@ def mcp_add(
 
 
 def _check_secrets(names: list[str]) -> None:
-    from podium.tools.vault import Vault
+    from podium.secrets.vault import Vault
 
     if not names:
         return
@@ -327,7 +327,7 @@ def mcp_remove(
 @vault_app.command("set")
 def vault_set(name: Annotated[str, typer.Argument(help="Secret name, e.g. SEARCH_API_KEY.")]) -> None:
     """Store a secret: typed without echo (or read from standard input when piped)."""
-    from podium.tools.vault import Vault, check_name
+    from podium.secrets.vault import Vault, check_name
 
     check_name(name)
     if sys.stdin.isatty():
@@ -346,7 +346,7 @@ def vault_set(name: Annotated[str, typer.Argument(help="Secret name, e.g. SEARCH
 @vault_app.command("list")
 def vault_list(json: JsonOption = False) -> None:
     """Secret names (never values)."""
-    from podium.tools.vault import Vault
+    from podium.secrets.vault import Vault
 
     vault = Vault()
     names = vault.names()
@@ -363,7 +363,7 @@ def vault_list(json: JsonOption = False) -> None:
 @vault_app.command("delete")
 def vault_delete(name: Annotated[str, typer.Argument(help="Secret name.")]) -> None:
     """Remove a secret."""
-    from podium.tools.vault import Vault
+    from podium.secrets.vault import Vault
 
     if not Vault().delete(name):
         raise NotFoundError(f"no secret named {name} in the vault")

@@ -11,7 +11,7 @@ _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "CREDENTIALS", "PASSWORD")
 def _vault_get(name: str) -> str | None:
     """`podium vault set NAME` stores in the OS keyring, or in an encrypted file where there is none."""
     try:
-        from podium.tools.vault import Vault
+        from podium.secrets.vault import Vault
     except ImportError:
         return _keyring_get(name)
     try:
@@ -36,9 +36,9 @@ def find_secret(name: str) -> tuple[str | None, str]:
     value = os.environ.get(name, "").strip()
     if value:
         return value, "env"
-    value = _vault_get(name)
-    if value:
-        return value, "vault"
+    stored = _vault_get(name)
+    if stored:
+        return stored, "vault"
     return None, "missing"
 
 

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from podium.secrets.vault import NAME_RE
 from podium.store import ProjectStore
 from podium.store.mcp_servers import MCPServerRecord, MCPServerRepository
-from podium.tools.vault import NAME_RE
 
 SERVER_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 # Namespaced tool names are SERVER__TOOL: OpenAI-style names allow only [A-Za-z0-9_-].

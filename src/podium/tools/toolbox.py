@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from podium.domain import Agent, Subtask
+from podium.secrets.vault import Vault, VaultError
 from podium.store import ProjectStore
 from podium.store.tools import ToolRepository
 from podium.tools import mcp_registry
@@ -38,7 +39,6 @@ from podium.tools.builtins import BUILTINS, Env, schema_of
 from podium.tools.mcp_client import MCPCallError, MCPConnection
 from podium.tools.mcp_registry import SEPARATOR, MCPServerConfig, namespaced
 from podium.tools.types import Policy, ToolContext, ToolError, ToolInfo, ToolResult
-from podium.tools.vault import Vault, VaultError
 from podium.tools.workspace import FileRecord, Workspace, describe_file, workspace_root_for
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from podium.tools.vault import Vault, VaultError
+from podium.secrets.vault import Vault, VaultError
 
 SECRET = "sk-vault-PLANTED-9876543210"
 
