@@ -14,7 +14,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 MESSAGES = [{"role": "user", "content": "Say hello to the team."}]
 REPLY = "Hello team, ready when you are."
@@ -44,11 +46,11 @@ async def _interleaved_ms(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-async def _gateway_code_us(gateway: object, ctx: object, n: int = 3000) -> float:
+async def _gateway_code_us(gateway: Any, ctx: Any, n: int = 3000) -> float:
     """The gateway's own code per call, with litellm's transport replaced by a canned response."""
     from podium.llm._litellm import get
 
-    litellm = get()
+    litellm: Any = get()
     real = litellm.acompletion
     canned = await real(model=gateway._target(None).litellm_model, messages=MESSAGES)  # type: ignore[attr-defined]
 
@@ -83,6 +85,10 @@ def _version_seconds(runs: int = 5) -> float:
     return statistics.median(times)
 
 
+def _stamp(seen: list[float], _: str) -> None:
+    seen.append(time.perf_counter())
+
+
 async def _local_speed(tokens: int, rounds: int = 5) -> dict[str, float]:
     """The local model's generation speed (first token to last) three ways, interleaved, same
     prompt and sampling: through the gateway (litellm + the worker's pipe), through the worker's
@@ -94,7 +100,7 @@ async def _local_speed(tokens: int, rounds: int = 5) -> dict[str, float]:
     gateway = Gateway("local")
     local = get_local_model()
     prompt = [{"role": "user", "content": "Write a long story about a lighthouse keeper and a storm."}]
-    sampling = {"max_tokens": tokens, "temperature": 0.8}
+    sampling: dict[str, Any] = {"max_tokens": tokens, "temperature": 0.8}
     await gateway.complete(prompt, context=CallContext(phase="bench"), max_tokens=8)  # load the model
     samples: dict[str, list[float]] = {k: [] for k in ("via", "pipe", "direct", "ttft_via", "ttft_pipe",
                                                         "ttft_direct", "tokens")}
@@ -103,7 +109,7 @@ async def _local_speed(tokens: int, rounds: int = 5) -> dict[str, float]:
         start = time.perf_counter()
         result = await gateway.complete(
             prompt, context=CallContext(phase="bench"), max_tokens=tokens, temperature=0.8,
-            on_delta=lambda _, seen=stamps: seen.append(time.perf_counter()),
+            on_delta=partial(_stamp, stamps),
         )
         end = time.perf_counter()
         n = result.usage.completion_tokens

@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ class Corpus:
         keep = self.rng.choice(len(w), size=max(2, len(w) // 2), replace=False)
         extra = self.rng.choice(self.words, size=3, p=self.p)
         return " ".join([w[i] for i in sorted(keep)] + list(extra))
+
+
+def _knn(conn: Any, *, space: Any, query: Any) -> list[tuple[int, float]]:
+    return vectors.knn(conn, space, query, scope=None, candidates=CANDIDATES)
 
 
 def _file_bytes(path: Path) -> int:
@@ -132,9 +137,7 @@ async def _quality(
         source = found.id
         qv = (await embedder.embed([q]))[0]
         exact = ids[np.argsort(-(matrix @ qv), kind="stable")[:10]].tolist()
-        got = await store.run(
-            lambda conn, qv=qv: vectors.knn(conn, space, qv, scope=None, candidates=CANDIDATES)
-        )
+        got = await store.run(partial(_knn, space=space, query=qv))
         top = [mid for mid, _ in got[:10]]
         hybrid = [h.id for h in (await memory.search(q, k=3)).hits]
         at3.append(len(set(top[:3]) & set(exact[:3])) / 3)

@@ -81,6 +81,9 @@ class Worker:
         if handler is None:
             self.send({"id": rid, "error": f"unknown op {op!r}", "kind": "model"})
             return
+        if not isinstance(rid, int):
+            self.send({"id": rid, "error": "a request needs a whole-number id", "kind": "model"})
+            return
         self._stops[rid] = threading.Event()
         threading.Thread(target=self._run, args=(handler, request), daemon=True).start()
 

@@ -34,7 +34,7 @@ class _Strict(BaseModel):
 
 class ScriptFaults(_Strict):
     rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    kinds: list[FaultKind] = Field(default_factory=lambda: ["rate_limit", "server_error"])
+    kinds: list[FaultKind] = Field(default_factory=lambda: list[FaultKind](["rate_limit", "server_error"]))
 
 
 class ScriptToolCall(_Strict):

@@ -11,6 +11,7 @@ searchable by keywords, and `podium memory reembed` fills the vector in.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,7 +195,7 @@ class MemoryService:
 
     async def list(
         self, *, agent: str | None = None, kind: MemoryKind | None = None, limit: int | None = None
-    ) -> list[MemoryItem]:
+    ) -> builtins.list[MemoryItem]:
         """Memories newest first; `agent` filters to that agent's own scope."""
         return await self.memories.list(agent=agent, kind=kind, limit=limit)
 
@@ -212,7 +213,7 @@ class MemoryService:
 
     async def recall_for(
         self, *, agent: str, text: str, execution_id: str | None, k: int = 3
-    ) -> list[Recalled]:
+    ) -> builtins.list[Recalled]:
         """Top-k of the agent's own memories, then top-k project-wide, for a subtask.
 
         Memories written by the same run are left out: its outputs already
@@ -224,9 +225,9 @@ class MemoryService:
         return own.hits + project.hits
 
     async def _search(
-        self, text: str, groups: list[list[str] | None], *, k: int, mode: Mode,
+        self, text: str, groups: builtins.list[builtins.list[str] | None], *, k: int, mode: Mode,
         exclude_execution: str | None, fusion: Fusion = Fusion.RELATIVE,
-    ) -> list[SearchResult]:
+    ) -> builtins.list[SearchResult]:
         """One ranking per group of scopes (None: every scope), in one database visit."""
         mode, fusion = Mode(mode), Fusion(fusion)  # accept the plain strings too
         if k < 1 or not text.strip():
@@ -298,10 +299,7 @@ class MemoryService:
         serving recall; the switch itself is one transaction with its event.
         Re-running with the same embedder fills only missing vectors.
         """
-        if isinstance(embedder, GatewayEmbedder):
-            dim = await embedder.probe()
-        else:
-            dim = embedder.dim
+        dim: int | None = await embedder.probe() if isinstance(embedder, GatewayEmbedder) else embedder.dim
         assert dim is not None
 
         space = await self.spaces.ensure_space(embedder.name, dim, activate_if_first=False)
@@ -333,7 +331,7 @@ def _fits(embedder: Embedder, space: Space) -> bool:
     return embedder.name == space.embedder and embedder.dim in (None, space.dim)
 
 
-def _candidate_sets(found: Candidates) -> list[dict[int, Candidate]]:
+def _candidate_sets(found: Candidates) -> builtins.list[dict[int, Candidate]]:
     """One candidate set per group: vector hits, then keyword hits, each with every
     similarity the store knows (a keyword-only hit gets its exact one too)."""
     sets = []

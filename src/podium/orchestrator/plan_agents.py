@@ -48,10 +48,12 @@ def match_agent(given: Any, description: str, roster: Roster) -> tuple[str, Matc
     close = difflib.get_close_matches(norm, roster.names, n=1, cutoff=0.75) if norm else []
     if close:
         return close[0], "name"
-    for stems, how in ((_stems(text), "role"), (_stems(description), "task")):
-        best = _best_fit(stems, roster)
-        if best is not None:
-            return best, how
+    by_role = _best_fit(_stems(text), roster)
+    if by_role is not None:
+        return by_role, "role"
+    by_task = _best_fit(_stems(description), roster)
+    if by_task is not None:
+        return by_task, "task"
     return roster.leader, "leader"
 
 

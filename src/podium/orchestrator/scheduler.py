@@ -147,7 +147,7 @@ async def run_graph(
         if count == 0 and node not in finished:
             heapq.heappush(ready, (-priority[node], position[node], node))
 
-    running: dict[asyncio.Task[bool], str] = {}
+    running: dict[asyncio.Future[bool], str] = {}
     stop: list[str] = []
 
     def cancel_all() -> None:
@@ -171,7 +171,10 @@ async def run_graph(
                     if stop:
                         break
                 _, _, node = heapq.heappop(ready)
-                running[asyncio.create_task(run_node(node), name=f"subtask:{node}")] = node
+                started = asyncio.ensure_future(run_node(node))
+                if isinstance(started, asyncio.Task):
+                    started.set_name(f"subtask:{node}")
+                running[started] = node
             if not running:
                 break
             waiters: set[asyncio.Future[Any]] = set(running)

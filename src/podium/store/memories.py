@@ -288,7 +288,8 @@ def _gather(conn: Any, q: CandidateQuery) -> Candidates:
         hits = GroupHits([], [], [])
         if use_vectors:
             assert q.vector is not None and q.space is not None
-            for scope in scopes or [None]:
+            targets: list[str | None] = list(scopes) if scopes else [None]
+            for scope in targets:
                 hits.nearest.extend(
                     vectors.knn(conn, q.space, q.vector, scope=scope, candidates=q.limit)
                 )

@@ -159,7 +159,7 @@ class MCPConnection:
             env={**cfg.env, **secrets},
             cwd=cfg.cwd,
         )
-        return stdio_client(params, errlog=self._errlog), []
+        return stdio_client(params, errlog=self._errlog), []  # type: ignore[arg-type]  # a text file
 
     def _stderr_hint(self) -> str:
         if self._errlog is None:

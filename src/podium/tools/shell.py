@@ -41,7 +41,7 @@ def network_isolation() -> tuple[str, ...] | None:
     unshare = shutil.which("unshare")
     if unshare is None or not sys.platform.startswith("linux"):
         return None
-    candidates = [(unshare, "-n")] if os.geteuid() == 0 else []
+    candidates: list[tuple[str, ...]] = [(unshare, "-n")] if os.geteuid() == 0 else []
     candidates.append((unshare, "-r", "-n"))
     for prefix in candidates:
         try:

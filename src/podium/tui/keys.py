@@ -99,7 +99,8 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     keys = data.get("keys", data)
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         return {}, f"keymap {path} ignored: expected [keys] with \"binding.id\" = \"key\" lines"
-    known = {b.id for b in APP_BINDINGS + HOME_BINDINGS + OBJECTIVE_BINDINGS + RUN_BINDINGS + REPLAY_BINDINGS}
+    every = APP_BINDINGS + HOME_BINDINGS + OBJECTIVE_BINDINGS + RUN_BINDINGS + REPLAY_BINDINGS
+    known = {b.id for b in every if b.id}
     unknown = sorted(k for k in keys if k not in known)
     if unknown:
         return {k: v for k, v in keys.items() if k in known}, (

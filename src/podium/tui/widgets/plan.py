@@ -112,10 +112,10 @@ class PlanGraph(Widget, can_focus=True):
             elif task.id == self.selected:
                 head_text.stylize("underline")
             for offset, text in ((0, head_text), (1, Text(" " + desc[: w - 1].ljust(w - 1)))):
-                line = rows[node.y + offset]
-                line.pad_right(max(0, node.x - len(line)))
-                line.append_text(text)
-                line.append(" ")
+                row_text = rows[node.y + offset]
+                row_text.pad_right(max(0, node.x - len(row_text)))
+                row_text.append_text(text)
+                row_text.append(" ")
         return Text("\n").join(rows)
 
     def on_focus(self) -> None:
