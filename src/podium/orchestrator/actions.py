@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from podium.domain import Agent, Subtask
+from podium.orchestrator.deps import AgentTurn
 from podium.orchestrator.signals import Signal
-
-if TYPE_CHECKING:
-    from podium.domain import Agent, Subtask
-    from podium.orchestrator.agent import AgentLoop
 
 
 @dataclass
@@ -31,9 +29,10 @@ class ActionResult:
 
 @dataclass
 class ActionContext:
-    """What a handler may use: the loop (engine, run, control, store) and per-subtask scratch space."""
+    """What a handler may use: the turn of the loop that called it (its deps, run, control
+    channel via the run) and per-subtask scratch space."""
 
-    loop: AgentLoop
+    loop: AgentTurn
     agent: Agent
     subtask: Subtask
     reply_text: str

@@ -10,20 +10,18 @@ taken as the output, and the last permitted turn is told to finish.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from podium import events as ev
-from podium.domain import Agent, Event, Message, Phase, Role, Subtask
+from podium.domain import Agent, Message, Phase, Role, Subtask
 from podium.llm.types import CallContext, CallResult
-from podium.orchestrator.actions import ActionContext, ActionResult
+from podium.orchestrator.actions import ActionContext, ActionRegistry, ActionResult
 from podium.orchestrator.context import subtask_brief, subtask_system
+from podium.orchestrator.deps import AgentDeps
+from podium.orchestrator.ports import ToolContext
+from podium.orchestrator.runstate import RunState
 from podium.orchestrator.signals import from_tool_calls, parse_reply
-
-if TYPE_CHECKING:
-    from podium.orchestrator.engine import Engine
-    from podium.orchestrator.runstate import RunState
 
 
 @dataclass
@@ -34,8 +32,11 @@ class Outcome:
 
 
 class AgentLoop:
-    def __init__(self, engine: Engine, run: RunState, subtask: Subtask) -> None:
-        self.engine = engine
+    """One subtask's agent: `deps` are its services, `actions` what it may signal."""
+
+    def __init__(self, deps: AgentDeps, actions: ActionRegistry, run: RunState, subtask: Subtask) -> None:
+        self.deps = deps
+        self.actions = actions
         self.run = run
         self.subtask = subtask
         self.agent: Agent = run.team.agent(subtask.agent)
@@ -64,18 +65,16 @@ class AgentLoop:
             cost_usd=result.usage.cost_usd if result else 0.0,
             latency_ms=result.latency_ms if result else 0.0,
         )
-        return await self.engine.repo.add_message(
+        return await self.deps.runs.add_message(
             message, run_usage=self.run.guard.usage if result else None, steps=self.run.guard.steps,
             elapsed=self.run.guard.elapsed(), extra_event=extra_event,
         )
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> str:
-        """Run a tool through the engine's tools port; errors come back as text for the agent."""
-        tools = self.engine.tools
+        """Run a tool through the tools port; errors come back as text for the agent."""
+        tools = self.deps.tools
         if tools is None or not name:
             return f"Tool {name!r} is not available: this team has no tools configured."
-        from podium.orchestrator.ports import ToolContext
-
         ctx = ToolContext(execution_id=self.run_id, subtask_id=self.subtask.id, agent=self.agent.name)
         try:
             result = await tools.call(name, arguments, ctx=ctx)
@@ -86,21 +85,22 @@ class AgentLoop:
     # ------------------------------------------------------------ the loop
 
     async def run_loop(self) -> Outcome:
-        settings = self.engine.settings
+        deps = self.deps
+        settings, tools = deps.settings, deps.tools
         model = self.run.model_for(self.agent)
-        native = self.engine.gateway.supports_tools(model)
-        registry = self.engine.actions
+        native = deps.gateway.supports_tools(model)
+        registry = self.actions
         tool_specs: list[dict[str, Any]] = []
         if native:
             tool_specs = registry.tool_specs()
-            if self.engine.tools is not None:
-                tool_specs += list(self.engine.tools.specs_for(self.agent, self.subtask))
-        exclude = set() if self.engine.tools is not None else {"tool"}
+            if tools is not None:
+                tool_specs += list(tools.specs_for(self.agent, self.subtask))
+        exclude = set() if tools is not None else {"tool"}
         system = subtask_system(self.agent, self.run.team,
                                 [] if native else registry.prompt_lines(exclude), native)
-        if not native and self.engine.tools is not None and hasattr(self.engine.tools, "prompt_for"):
+        if not native and tools is not None and hasattr(tools, "prompt_for"):
             # Models without tool calling learn the tools' names and arguments from the prompt.
-            system += "\n\n" + self.engine.tools.prompt_for(self.agent, self.subtask)
+            system += "\n\n" + tools.prompt_for(self.agent, self.subtask)
         memories = await self._recall()
         self._guidance_cursor = 0
         cap = settings.max_steps_per_subtask
@@ -118,10 +118,10 @@ class AgentLoop:
             if step == cap and cap > 1:
                 messages.append({"role": "user", "content": "This is your last turn: write your final "
                                  "result for the subtask now."})
-            result = await self.engine.gateway.complete(
+            result = await deps.gateway.complete(
                 messages, context=self.context(), guard=self.run.guard, model=model,
-                tools=tool_specs or None, on_delta=self.engine.delta_publisher(self.run_id, self.agent.name,
-                                                                              self.subtask.id),
+                tools=tool_specs or None,
+                on_delta=deps.publish(self.run_id, self.agent.name, self.subtask.id),
                 max_tokens=settings.turn_max_tokens, estimated_tokens=_estimate(messages),
             )
             content = result.content or ""
@@ -165,10 +165,10 @@ class AgentLoop:
             self.history.append({"role": "tool", "tool_call_id": call_id, "content": outcome.text})
 
     async def _brief(self, memories: list[Any]) -> str:
-        settings = self.engine.settings
+        settings = self.deps.settings
         handoffs = [(self.run.subtasks[d], self.run.outputs.get(d, "")) for d in self.subtask.depends_on
                     if d in self.run.subtasks]
-        window = await self.engine.repo.recent_messages(
+        window = await self.deps.runs.recent_messages(
             self.run_id, self.run.window_messages, exclude_subtask=self.subtask.id)
         notes = []
         if self.subtask.id in self.run.rework_notes:
@@ -180,18 +180,18 @@ class AgentLoop:
                              window_chars=settings.window_chars, notes=notes)
 
     async def _recall(self) -> list[Any]:
-        memory = self.engine.memory
+        memory = self.deps.memory
         if memory is None:
             return []
         query = f"{self.subtask.description}\n{self.run.execution.objective}"
         try:
             items = list(await memory.recall_for(agent=self.agent.name, text=query,
-                                                 execution_id=self.run_id, k=self.engine.settings.memory_k))
+                                                 execution_id=self.run_id, k=self.deps.settings.memory_k))
         except Exception as exc:  # memory is an aid; its failure must not fail the subtask
-            await self.engine.repo.emit(self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id,
+            await self.deps.runs.emit(self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id,
                                         agent=self.agent.name, items=[], error=str(exc))
             return []
-        await self.engine.repo.emit(
+        await self.deps.runs.emit(
             self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id, agent=self.agent.name,
             items=[{"id": getattr(i, "id", None), "text": str(i.text), "kind": str(getattr(i, "kind", "")),
                     "score": float(getattr(i, "score", 0.0))} for i in items],
@@ -218,8 +218,3 @@ def _assistant_turn(content: str, result: CallResult) -> dict[str, Any]:
         ]
     return turn
 
-
-def delta_event(run_id: str, agent: str, subtask_id: str | None, phase: Phase, text: str) -> Event:
-    return Event.model_construct(seq=None, execution_id=run_id, type=ev.STREAM_DELTA,
-                                 payload={"agent": agent, "subtask_id": subtask_id, "phase": phase.value,
-                                          "text": text}, created_at=time.time())

@@ -34,7 +34,7 @@ async def _ask_human(signal: Signal, ctx: ActionContext) -> ActionResult:
         return ActionResult("continue", "Not sent: say what you need the human to answer.")
     loop = ctx.loop
     control, run_id, subtask = loop.run.control, loop.run_id, ctx.subtask
-    repo = loop.engine.control_repo
+    repo = loop.deps.control_repo
     control.expect_answer(subtask.id)  # before the request is visible, so no answer can be missed
     await repo.request_help(run_id, subtask, question)
     subtask.status = SubtaskStatus.NEEDS_HELP

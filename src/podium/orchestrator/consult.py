@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from podium import events as ev
 from podium.domain import Message, Phase, Role, Usage
-from podium.llm.types import BudgetExceeded, CallContext, LLMError, ModelConfigError
+from podium.llm.types import BudgetExceeded, CallContext, CallResult, LLMError, ModelConfigError
 from podium.orchestrator.context import clip, team_line
+from podium.orchestrator.deps import AgentTurn
 from podium.orchestrator.signals import from_tool_calls, parse_reply
-
-if TYPE_CHECKING:
-    from podium.orchestrator.agent import AgentLoop
 
 CONSULT_TOOL = {
     "type": "object",
@@ -35,12 +33,12 @@ CONSULT_TOOL = {
 }
 
 
-async def consult(loop: AgentLoop, peer: str, question: str, *, asker: str, depth: int) -> str:
+async def consult(loop: AgentTurn, peer: str, question: str, *, asker: str, depth: int) -> str:
     """Ask `peer` on behalf of `asker` (at consultation depth `depth`, 1 = asked from a subtask).
 
     Returns the text the asker reads next turn: the answer, or an error/refusal it can act on.
     """
-    run, settings = loop.run, loop.engine.settings
+    run, settings = loop.run, loop.deps.settings
     team = run.team
     peers = [n for n in team.agent_names if n != asker]
     peer = peer.strip().lower()
@@ -54,7 +52,7 @@ async def consult(loop: AgentLoop, peer: str, question: str, *, asker: str, dept
     if "consultations" not in loop.scratch:
         # Counted from the file when the subtask (re)starts: a subtask restarted after a crash,
         # halt or resume keeps what it already used, instead of a fresh allowance.
-        loop.scratch["consultations"] = await loop.engine.control_repo.consultations_used(
+        loop.scratch["consultations"] = await loop.deps.control_repo.consultations_used(
             loop.run.execution.id, loop.subtask.id)
     used = loop.scratch["consultations"]
     if used >= settings.max_consultations_per_subtask:
@@ -67,9 +65,9 @@ async def consult(loop: AgentLoop, peer: str, question: str, *, asker: str, dept
     return await _run(loop, peer, question, asker=asker, depth=depth)
 
 
-async def _run(loop: AgentLoop, peer: str, question: str, *, asker: str, depth: int) -> str:
-    engine, run, subtask = loop.engine, loop.run, loop.subtask
-    repo = engine.control_repo
+async def _run(loop: AgentTurn, peer: str, question: str, *, asker: str, depth: int) -> str:
+    run, subtask = loop.run, loop.subtask
+    repo = loop.deps.control_repo
     started = time.monotonic()
     question_message = Message(execution_id=run.execution.id, subtask_id=subtask.id, agent=peer,
                                role=Role.USER, phase=Phase.CONSULTATION,
@@ -101,16 +99,16 @@ async def _run(loop: AgentLoop, peer: str, question: str, *, asker: str, depth: 
     return f"Answer from {peer} to your question ({clip(question, 120)}):\n{answer}"
 
 
-async def _peer_turns(loop: AgentLoop, peer_name: str, question: str, *, asker: str, depth: int
+async def _peer_turns(loop: AgentTurn, peer_name: str, question: str, *, asker: str, depth: int
                       ) -> tuple[str, Usage]:
-    engine, run, subtask = loop.engine, loop.run, loop.subtask
-    settings = engine.settings
+    deps, run, subtask = loop.deps, loop.run, loop.subtask
+    settings = deps.settings
     peer = run.team.agent(peer_name)
     model = run.model_for(peer)
-    native = engine.gateway.supports_tools(model)
+    native = deps.gateway.supports_tools(model)
     can_nest = depth < settings.max_consultation_depth
     memories = await _recall(loop, peer_name, question)
-    window = await engine.repo.recent_messages(run.execution.id, min(run.window_messages, 8))
+    window = await deps.runs.recent_messages(run.execution.id, min(run.window_messages, 8))
     system = (f"{peer.system_prompt()}\nYour team: {team_line(run.team)}.\n"
               f"Your teammate {asker} asks for your expertise while working on a subtask. "
               "Answer the question concisely and concretely from your role's knowledge; do not do their "
@@ -135,11 +133,11 @@ async def _peer_turns(loop: AgentLoop, peer_name: str, question: str, *, asker: 
     last = ""
     for _turn in range(settings.consultation_turns):
         await run.control.wait_running()  # a pause holds the peer too; a halt stops it
-        result = await engine.gateway.complete(
+        result = await deps.gateway.complete(
             history, context=CallContext(execution_id=run.execution.id, phase=Phase.CONSULTATION.value,
                                          agent=peer_name, subtask_id=subtask.id),
             guard=run.guard, model=model, tools=tools,
-            on_delta=engine.delta_publisher(run.execution.id, peer_name, subtask.id, Phase.CONSULTATION),
+            on_delta=deps.publish(run.execution.id, peer_name, subtask.id, Phase.CONSULTATION),
             max_tokens=settings.consultation_max_tokens)
         usage = usage.add(result.usage)
         content = result.content or ""
@@ -168,28 +166,28 @@ async def _peer_turns(loop: AgentLoop, peer_name: str, question: str, *, asker: 
     return (last.strip() or "(no answer)"), usage
 
 
-async def repo_message(loop: AgentLoop, agent: str, content: str, result: Any) -> None:
+async def repo_message(loop: AgentTurn, agent: str, content: str, result: CallResult) -> None:
     run = loop.run
     message = Message(execution_id=run.execution.id, subtask_id=loop.subtask.id, agent=agent,
                       role=Role.ASSISTANT, phase=Phase.CONSULTATION, content=content,
                       prompt_tokens=result.usage.prompt_tokens,
                       completion_tokens=result.usage.completion_tokens,
                       cost_usd=result.usage.cost_usd, latency_ms=result.latency_ms)
-    await loop.engine.control_repo.add_message(message, run_usage=run.guard.usage, steps=run.guard.steps,
+    await loop.deps.control_repo.add_message(message, run_usage=run.guard.usage, steps=run.guard.steps,
                                                elapsed=run.guard.elapsed())
 
 
-async def _recall(loop: AgentLoop, peer: str, question: str) -> list[Any]:
-    memory = loop.engine.memory
+async def _recall(loop: AgentTurn, peer: str, question: str) -> list[Any]:
+    memory = loop.deps.memory
     if memory is None:
         return []
     run_id = loop.run.execution.id
     try:
         items = list(await memory.recall_for(agent=peer, text=question, execution_id=run_id,
-                                             k=loop.engine.settings.memory_k))
+                                             k=loop.deps.settings.memory_k))
     except Exception:  # memory is an aid; a consultation goes on without it
         return []
-    await loop.engine.repo.emit(
+    await loop.deps.runs.emit(
         run_id, ev.MEMORY_RECALLED, subtask_id=loop.subtask.id, agent=peer, phase=Phase.CONSULTATION.value,
         items=[{"id": getattr(i, "id", None), "text": str(i.text), "kind": str(getattr(i, "kind", "")),
                 "score": float(getattr(i, "score", 0.0))} for i in items])

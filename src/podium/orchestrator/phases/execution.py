@@ -1,0 +1,144 @@
+"""Execution: the approved plan's graph, one agent loop per subtask, as dependencies allow.
+
+Every status change is written (with its event) before anything reacts to
+it. In-flight work from an earlier session starts over; done work is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from podium.domain import Execution, ExecutionStatus, Subtask, SubtaskStatus, Team
+from podium.llm.types import BudgetExceeded, LLMError, ModelConfigError
+from podium.orchestrator import context as prompts
+from podium.orchestrator.actions import ActionRegistry
+from podium.orchestrator.agent import AgentLoop, Outcome
+from podium.orchestrator.control import Halted, RunControl
+from podium.orchestrator.deps import AgentDeps
+from podium.orchestrator.runstate import RunGuard, RunState
+from podium.orchestrator.scheduler import GraphResult, Parking, StopRun, run_graph
+
+log = logging.getLogger(__name__)
+
+# A subtask in one of these when a session starts was cut off by a crash or a halt.
+IN_FLIGHT = (SubtaskStatus.RUNNING, SubtaskStatus.WAITING_PEER, SubtaskStatus.NEEDS_HELP)
+
+
+async def prepare(deps: AgentDeps, execution: Execution, team: Team, guard: RunGuard, control: RunControl,
+                  subtasks: list[Subtask]) -> RunState:
+    """The run's state for this session: interrupted subtasks back to pending, the run running,
+    earlier answers from the human and rework feedback at hand."""
+    run_id = execution.id
+    interrupted = [s for s in subtasks if s.status in IN_FLIGHT]
+    await deps.runs.set_subtasks_status(run_id, [(s, SubtaskStatus.PENDING, "restarted")
+                                                 for s in interrupted])
+    for s in interrupted:
+        s.status = SubtaskStatus.PENDING
+    if execution.status is not ExecutionStatus.RUNNING:
+        await deps.runs.set_status(run_id, ExecutionStatus.RUNNING)
+    state = RunState(execution=execution, team=team, guard=guard, control=control,
+                     window_messages=deps.settings.window_messages,
+                     subtasks={s.id: s for s in subtasks},
+                     outputs={s.id: s.output or "" for s in subtasks if s.status is SubtaskStatus.DONE},
+                     parking=Parking(), help_answers=await deps.control_repo.answered_help(run_id))
+    await rework_context(deps, state)
+    return state
+
+
+async def rework_context(deps: AgentDeps, state: RunState) -> None:
+    """After `rework`: what the human said goes to the re-opened subtasks and the synthesis."""
+    latest = await deps.control_repo.latest_review(state.execution.id)
+    if latest is None or latest.decision != "rework":
+        return
+    feedback = latest.feedback or ""
+    named = set(latest.subtasks)
+    for sid, subtask in state.subtasks.items():
+        if subtask.status is SubtaskStatus.DONE:
+            continue
+        if sid in named:
+            previous = prompts.clip(subtask.output or "", deps.settings.handoff_chars)
+            state.rework_notes[sid] = (f"The human sent your previous result back for rework: {feedback}"
+                                       + (f"\nYour previous result:\n{previous}" if previous else ""))
+        elif named:
+            state.rework_notes[sid] = (f"This subtask runs again because work it builds on was reworked "
+                                       f"after the human's feedback: {feedback}")
+    state.synthesis_feedback = (feedback, latest.result or "")
+
+
+async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState) -> GraphResult:
+    """Every subtask not yet finished, in parallel as dependencies and concurrency allow.
+
+    A failed subtask blocks what depends on it. If the run stops (halt, budget, a model
+    configuration error), the subtasks it interrupted go back to pending and the result
+    says why in `stopped`.
+    """
+    run_id, control = state.execution.id, state.control
+    subtasks = list(state.subtasks.values())
+
+    async def on_blocked(ids: list[str], because: str) -> None:
+        await deps.runs.set_subtasks_status(run_id, [
+            (state.subtasks[i], SubtaskStatus.BLOCKED, f"depends on {because}, which did not finish")
+            for i in ids])
+        for i in ids:
+            state.subtasks[i].status = SubtaskStatus.BLOCKED
+
+    async def gate() -> None:
+        try:
+            await control.wait_running()
+        except Halted as exc:
+            raise StopRun(str(exc)) from None
+
+    result = await run_graph(
+        {s.id: list(s.depends_on) for s in subtasks},
+        lambda sid: run_subtask(deps, actions, state, sid),
+        concurrency=deps.settings.concurrency,
+        done=[s.id for s in subtasks if s.status is SubtaskStatus.DONE],
+        failed=[s.id for s in subtasks if s.status is SubtaskStatus.FAILED],
+        blocked=[s.id for s in subtasks if s.status is SubtaskStatus.BLOCKED],
+        on_blocked=on_blocked, before_start=gate,
+        cost={s.id: float(max(1, s.estimated_tokens)) for s in subtasks},
+        register_cancel=control.on_halt, parking=state.parking,
+    )
+    if result.stopped is not None:
+        await deps.runs.set_subtasks_status(run_id, [
+            (state.subtasks[i], SubtaskStatus.PENDING, "interrupted") for i in sorted(result.interrupted)])
+    return result
+
+
+async def run_subtask(deps: AgentDeps, actions: ActionRegistry, state: RunState, sid: str) -> bool:
+    """One subtask's agent loop, its outcome recorded; raises StopRun if the run must stop."""
+    subtask = state.subtasks[sid]
+    run_id = state.execution.id
+    await deps.runs.set_subtask_status(run_id, subtask, SubtaskStatus.RUNNING)
+    subtask.status = SubtaskStatus.RUNNING
+    try:
+        outcome = await AgentLoop(deps, actions, state, subtask).run_loop()
+    except (BudgetExceeded, Halted) as exc:
+        raise StopRun(str(exc)) from None
+    except ModelConfigError as exc:
+        raise StopRun(f"model configuration error: {exc}") from None
+    except LLMError as exc:
+        outcome = Outcome(False, error=f"model call failed: {exc}")
+    except Exception as exc:  # isolate: one broken subtask must not take the run down
+        log.exception("subtask %s crashed", sid)
+        outcome = Outcome(False, error=f"internal error: {exc!r}")
+    if outcome.ok:
+        await deps.runs.set_subtask_status(run_id, subtask, SubtaskStatus.DONE, output=outcome.output)
+        subtask.status, subtask.output = SubtaskStatus.DONE, outcome.output
+        state.outputs[sid] = outcome.output
+        await remember(deps, run_id, subtask, outcome.output)
+    else:
+        await deps.runs.set_subtask_status(run_id, subtask, SubtaskStatus.FAILED, error=outcome.error)
+        subtask.status, subtask.error = SubtaskStatus.FAILED, outcome.error
+    return outcome.ok
+
+
+async def remember(deps: AgentDeps, run_id: str, subtask: Subtask, output: str) -> None:
+    """A finished subtask's output goes to its agent's long-term memory (best effort)."""
+    if deps.memory is None:
+        return
+    try:
+        await deps.memory.remember_output(agent=subtask.agent, text=output, execution_id=run_id,
+                                          subtask_id=subtask.id)
+    except Exception:  # memory is an aid; the subtask is done regardless
+        log.exception("remembering the output of %s failed", subtask.id)
