@@ -2,7 +2,10 @@
 
 Every write goes through `store.write` and appends its event in the same
 transaction, so what a subscriber (or another process tailing the event
-log) sees has always been committed first.
+log) sees has always been committed first. This module is the one writer
+of subtask status: `RunRepository.set_subtask_status(es)`, and for writes
+that belong to another record's transaction (control.py's consultations,
+help and reviews; a tool approval) `_subtask_status` and `move_waiting_subtask`.
 """
 
 from __future__ import annotations
@@ -535,6 +538,25 @@ def _subtask_status(tx: Tx, run_id: str, subtask: Subtask, status: SubtaskStatus
     if reason:
         payload["reason"] = reason
     tx.emit(ev.SUBTASK_STATUS, run_id, **payload)
+
+
+def move_waiting_subtask(tx: Tx, run_id: str | None, subtask_id: str | None, status: SubtaskStatus, *,
+                         only_from: SubtaskStatus, reason: str) -> bool:
+    """Inside the caller's transaction: a subtask that pauses to wait on someone (a tool
+    approval) or goes back to work moves to `status`, with its event, if it is in `only_from`,
+    so a halted or finished one is left alone. Only the status changes: the subtask neither
+    starts nor ends here (no timestamps, output or error). True if it moved."""
+    if run_id is None or subtask_id is None:
+        return False
+    row = tx.execute("SELECT agent FROM subtasks WHERE execution_id = ? AND id = ? AND status = ?",
+                     (run_id, subtask_id, only_from.value)).fetchone()
+    if row is None:
+        return False
+    tx.execute("UPDATE subtasks SET status = ? WHERE execution_id = ? AND id = ?",
+               (status.value, run_id, subtask_id))
+    tx.emit(ev.SUBTASK_STATUS, run_id, subtask_id=subtask_id, agent=row["agent"], status=status.value,
+            reason=reason)
+    return True
 
 
 def _insert_message(tx: Tx, m: Message) -> int:

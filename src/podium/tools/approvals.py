@@ -21,8 +21,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from podium import events
+from podium.domain import SubtaskStatus
 from podium.errors import NotFoundError, PodiumError
 from podium.store import ProjectStore, Tx
+from podium.store.runs import move_waiting_subtask
 from podium.tools.types import Policy
 
 POLICY_META_KEY = "tool_policies"
@@ -222,8 +224,13 @@ class Approvals:
                 tool=tool,
                 arguments=arguments,
             )
-            _move_subtask(
-                tx, execution_id, subtask_id, "running", "needs_help", f"waiting for approval of {tool}"
+            move_waiting_subtask(
+                tx,
+                execution_id,
+                subtask_id,
+                SubtaskStatus.NEEDS_HELP,
+                only_from=SubtaskStatus.RUNNING,
+                reason=f"waiting for approval of {tool}",
             )
             return ApprovalRecord(
                 id=rid,
@@ -368,44 +375,15 @@ def _decide_row(
         (row["execution_id"], row["subtask_id"]),
     ).fetchone()
     if resume_subtask and not still_waiting:
-        _move_subtask(
+        move_waiting_subtask(
             tx,
             row["execution_id"],
             row["subtask_id"],
-            "needs_help",
-            "running",
-            f"{row['tool']} {status} by {by}",
+            SubtaskStatus.RUNNING,
+            only_from=SubtaskStatus.NEEDS_HELP,
+            reason=f"{row['tool']} {status} by {by}",
         )
     return _record({**dict(row), "status": status, "decided_by": by, "reason": reason, "decided_at": now})
-
-
-def _move_subtask(
-    tx: Tx, execution_id: str | None, subtask_id: str | None, from_status: str, to_status: str, reason: str
-) -> None:
-    """Show the agent as needing help while it waits (its card moves to Needs help), and back.
-
-    Only a subtask in `from_status` moves, so a halted or finished one is left alone.
-    """
-    if execution_id is None or subtask_id is None:
-        return
-    row = tx.execute(
-        "SELECT agent FROM subtasks WHERE execution_id = ? AND id = ? AND status = ?",
-        (execution_id, subtask_id, from_status),
-    ).fetchone()
-    if row is None:
-        return
-    tx.execute(
-        "UPDATE subtasks SET status = ? WHERE execution_id = ? AND id = ?",
-        (to_status, execution_id, subtask_id),
-    )
-    tx.emit(
-        events.SUBTASK_STATUS,
-        execution_id,
-        subtask_id=subtask_id,
-        agent=row["agent"],
-        status=to_status,
-        reason=reason,
-    )
 
 
 async def list_approvals(
