@@ -224,7 +224,10 @@ class ProjectSession:
     def gateway(self, model: str | None, endpoint: str | None) -> GatewayPort:
         from podium.llm.gateway import Gateway
 
-        gateway: GatewayPort = Gateway(model, api_base=endpoint)
+        from podium.llm.config import DEFAULT_MODEL
+
+        # No model recorded (runs from before settings were kept): the default, as Gateway's own.
+        gateway: GatewayPort = Gateway(model or DEFAULT_MODEL, api_base=endpoint)
         return self._wrap_gateway(gateway) if self._wrap_gateway is not None else gateway
 
     async def _build(self) -> Engine:

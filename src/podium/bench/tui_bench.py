@@ -144,8 +144,8 @@ async def key_latency(project: Path, *, agents: int, rate: int, presses: int) ->
                         word += 1
                         text = f"tok{word} " if word % 40 else "\n\n"
                         batch.append(Event(execution_id="bench", type=ev.STREAM_DELTA,
-                                           payload={"agent": agent, "subtask_id": f"t{i + 1}",
-                                                    "phase": "execution", "text": text}))
+                                           payload=ev.StreamDelta(agent=agent, subtask_id=f"t{i + 1}",
+                                                                  text=text)))
                 store.bus.publish(batch)
                 published += len(batch)
                 await asyncio.sleep(0.01)

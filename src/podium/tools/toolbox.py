@@ -311,7 +311,7 @@ class ToolBox:
             "tool": info.name,
             "arguments": shown,
         }
-        if matches([*self.allow_tools, *self._run_allow.get(ctx.execution_id, [])], info.name):
+        if matches([*self.allow_tools, *self._run_allow.get(ctx.execution_id or "", [])], info.name):
             return await self.approvals.record_automatic(**where, by="--allow-tools")
         request = await self.approvals.request(**where)
         if self.on_approval is not None:

@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -397,7 +398,7 @@ class PodiumApp(App[None], inherit_bindings=False):
         ]
         for name in self.podium_themes:
             commands.append((f"Theme: {name}", "Switch theme",
-                             lambda name=name: setattr(self, "theme", name)))
+                             partial(setattr, self, "theme", name)))
         if not self.readonly:
             commands.append(("New run", "Start a new run", self.action_new_run))
         return commands

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -35,7 +36,7 @@ class ObjectiveInput(Input):
     """The new objective. While it is empty the quit and keys keys (`q`, `?`, or their remaps)
     act instead of typing; once it holds text they type. Esc leaves it for the runs table."""
 
-    BINDINGS = OBJECTIVE_BINDINGS
+    BINDINGS = OBJECTIVE_BINDINGS  # type: ignore[assignment]  # Bindings only; the base allows tuples too
 
     def _acting_keys(self) -> set[str]:
         """The keys bound now (after the keymap) to quitting and to the keys list."""
@@ -79,7 +80,7 @@ class HomeScreen(Screen[None]):
     HomeScreen #start { min-width: 10; }
     """
 
-    BINDINGS = HOME_BINDINGS
+    BINDINGS = HOME_BINDINGS  # type: ignore[assignment]  # Bindings only; the base allows tuples too
 
     def __init__(self) -> None:
         super().__init__(id="home")
@@ -266,7 +267,7 @@ class HomeScreen(Screen[None]):
         commands: list[PaletteCommand] = []
         for run_id, cells in list(self._rows.items())[:30]:
             commands.append((f"Open run {run_id}: {cells[2][:50]}", f"{cells[1]} · {cells[3]} team",
-                             lambda rid=run_id: self.podium.open_run(rid)))
+                             partial(self.podium.open_run, run_id)))
         if not self.podium.readonly:
             commands.append(("New run", "Type an objective for a new run", self.action_focus_objective))
         return commands

@@ -10,6 +10,7 @@ the screen folds events into a RunState view; it never owns state.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -93,7 +94,7 @@ class RunScreen(Screen[None]):
         self._rebuild_timer: Timer | None = None
         self.loaded = asyncio.Event()
 
-    BINDINGS = RUN_BINDINGS
+    BINDINGS = RUN_BINDINGS  # type: ignore[assignment]  # Bindings only; the base allows tuples too
 
     @property
     def podium(self) -> PodiumApp:
@@ -540,7 +541,7 @@ class RunScreen(Screen[None]):
             commands.append(("Resume halted run", "Continue from where it stopped", self.action_pause))
         for sid in s.help_requests:
             commands.append((f"Answer {sid}'s help request", s.help_requests[sid][:80],
-                             lambda sid=sid: self._answer(sid)))
+                             partial(self._answer, sid)))
         if s.awaiting_review:
             commands.append(("Review result", "Accept or rework", self.action_review))
         return commands
@@ -550,10 +551,10 @@ class RunScreen(Screen[None]):
         commands: list[PaletteCommand] = [] if self.replay else self._control_commands()
         for sid, task in s.subtasks.items():
             commands.append((f"Select subtask {sid} ({task.agent})", task.description[:80],
-                             lambda sid=sid: self._select(sid)))
+                             partial(self._select, sid)))
         for pane in PANES:
             commands.append((f"Show {pane}", f"Focus the {pane} pane",
-                             lambda pane=pane: self.action_pane(pane)))
+                             partial(self.action_pane, pane)))
         if self.replay:
             commands += [("Replay: jump to start", "First event", lambda: self.run_action("step_to(0)")),
                          ("Replay: jump to end", "Last event", lambda: self.run_action("step_to(-1)"))]
