@@ -222,9 +222,8 @@ class ProjectSession:
         return self._settings if self._settings is not None else interactive_settings()
 
     def gateway(self, model: str | None, endpoint: str | None) -> GatewayPort:
-        from podium.llm.gateway import Gateway
-
         from podium.llm.config import DEFAULT_MODEL
+        from podium.llm.gateway import Gateway
 
         # No model recorded (runs from before settings were kept): the default, as Gateway's own.
         gateway: GatewayPort = Gateway(model or DEFAULT_MODEL, api_base=endpoint)
