@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import eventually_sync, run_cli
 from tests.integration.run_helpers import json_lines, rows, subtasks, write_script
 from tests.integration.test_run_resume import read_until, start_run
 
@@ -86,7 +86,9 @@ def status(project: Path) -> str:
 
 def test_guide_pause_resume_halt_from_a_second_process(tmp_path):
     project = tmp_path / "project.podium"
-    model = write_script(tmp_path, latency_ms=700)
+    # Turns long enough that the run is still going when each command's process starts, on a busy
+    # machine too (a `podium` process takes up to ~1 s to start under load).
+    model = write_script(tmp_path, latency_ms=2500)
     proc = start_run(tmp_path, model, "--concurrency", "1")
     try:
         seen = read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
@@ -100,7 +102,7 @@ def test_guide_pause_resume_halt_from_a_second_process(tmp_path):
         assert paused.returncode == 0, paused.stderr
         assert "paused run" in paused.stdout and "applied by" in paused.stdout
         assert json.loads(run_cli("runs", "--json").stdout)[0]["status"] == "paused"
-        time.sleep(1.0)  # the turn in flight finishes; no new one starts
+        time.sleep(3.0)  # the turn in flight (2.5 s) finishes; no new one starts
         frozen = rows(project, "SELECT count(*) FROM messages WHERE role = 'assistant'")[0][0]
         time.sleep(1.5)
         assert rows(project, "SELECT count(*) FROM messages WHERE role = 'assistant'")[0][0] == frozen
@@ -255,6 +257,8 @@ latency_ms = 2000
 reply = "FINAL REPORT on heat pumps."
 
 '''
+# Long enough for three `podium` commands to land while the call is in flight, on a busy machine too.
+SLOWER_SYNTHESIS = SLOW_SYNTHESIS.replace("latency_ms = 2000", "latency_ms = 8000")
 
 
 def statuses(project: Path, run_id: str) -> list[str]:
@@ -273,8 +277,9 @@ def test_pause_during_synthesis_from_a_second_process_holds_until_resume(tmp_pat
         assert paused.returncode == 0, paused.stderr
         assert "pause requested" in paused.stdout and "when the synthesis call returns" in paused.stdout
         read_until(proc, lambda e: e["type"] == "run.status" and e["status"] == "paused")
-        time.sleep(1.0)  # held: the synthesis is stored, the review call does not start
-        assert proc.poll() is None and status(project) == "paused"
+        # Held once the synthesis call returns: the synthesis is stored, the review call does not start.
+        eventually_sync(lambda: status(project) == "paused", what="the run to hold at the pause", timeout=30)
+        assert proc.poll() is None
         assert rows(project, "SELECT count(*) FROM messages WHERE phase = 'synthesis'")[0][0] == 1
         assert rows(project, "SELECT count(*) FROM messages WHERE phase = 'review'")[0][0] == 0
         assert rows(project, "SELECT count(*) FROM reviews")[0][0] == 0
@@ -306,7 +311,7 @@ def test_pause_during_synthesis_from_a_second_process_holds_until_resume(tmp_pat
 
 def test_resume_before_a_synthesis_pause_takes_effect_cancels_it(tmp_path):
     project = tmp_path / "project.podium"
-    model = write_script(tmp_path, extra=SLOW_SYNTHESIS)
+    model = write_script(tmp_path, extra=SLOWER_SYNTHESIS)
     proc = start_run(tmp_path, model)
     try:
         seen = read_until(proc, lambda e: e["type"] == "run.status" and e["status"] == "synthesising")
