@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
+
+# The same SQLite library as the app's store: two copies of SQLite in one process (the stdlib's and
+# pysqlite3's) do not see each other's locks or shared-memory index, and a test that reads the file
+# while an in-process app writes it crashed with SIGBUS.
+from pysqlite3 import dbapi2 as sqlite3
 
 DIAMOND = """
 [[rules]]
