@@ -29,6 +29,7 @@ from podium.domain import (
     Subtask,
     SubtaskStatus,
     Usage,
+    card_progress,
 )
 
 # The symbol per subtask status (UX.md); colours come from the theme via CSS classes.
@@ -162,11 +163,7 @@ class RunState:
 
     @staticmethod
     def progress(subtask: Subtask) -> float:
-        if subtask.status is SubtaskStatus.DONE:
-            return 1.0
-        if not subtask.estimated_tokens:
-            return 0.0
-        return min(0.95, subtask.usage.tokens / subtask.estimated_tokens)
+        return card_progress(subtask)
 
     def elapsed(self, now: float | None = None) -> float:
         if self.created_at is None:
