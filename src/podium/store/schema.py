@@ -254,6 +254,38 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE executions ADD COLUMN settings_json TEXT;
     """,
+    # ---- v3: the project board. Cards live in the project, not in a run: the backlog people and
+    # agents fill and `podium work` takes from. `claimed_by` is the host:pid of the worker that took
+    # the card (its run holds the lease that says whether that worker still lives).
+    """
+    CREATE TABLE cards (
+        id           INTEGER PRIMARY KEY,
+        title        TEXT NOT NULL,
+        details      TEXT NOT NULL DEFAULT '',
+        criteria_json TEXT NOT NULL DEFAULT '[]',
+        priority     INTEGER NOT NULL DEFAULT 2,   -- 0 urgent, 1 high, 2 normal, 3 low
+        team         TEXT,
+        column_key   TEXT NOT NULL,               -- backlog | todo | in_progress | needs_help | review | done | failed
+        depends_json TEXT NOT NULL DEFAULT '[]',  -- ids of cards that must be done first
+        created_by   TEXT NOT NULL,
+        source_execution TEXT,
+        source_agent TEXT,
+        reason       TEXT,
+        claimed_by   TEXT,
+        result       TEXT,
+        archived     INTEGER NOT NULL DEFAULT 0,
+        created_at   REAL NOT NULL,
+        updated_at   REAL NOT NULL
+    );
+    CREATE INDEX cards_ready ON cards(column_key, archived, priority, id);
+
+    CREATE TABLE card_runs (
+        card_id      INTEGER NOT NULL REFERENCES cards(id) ON DELETE CASCADE,
+        execution_id TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        PRIMARY KEY (card_id, execution_id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
