@@ -585,3 +585,107 @@ class RunUsage(Model):
     steps: int
     active_seconds: float
     by_subtask: dict[str, Usage] = Field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ the project board
+
+
+class CardColumn(StrEnum):
+    """Where a project card is. The words people see are the run board's, plus Backlog."""
+
+    BACKLOG = "backlog"
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    NEEDS_HELP = "needs_help"
+    REVIEW = "review"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return "Backlog" if self is CardColumn.BACKLOG else BoardColumn[self.name].value
+
+    @classmethod
+    def parse(cls, text: str) -> CardColumn:
+        """`To do`, `todo`, `to-do`, `In progress`, `needs_help` ... all name a column."""
+        key = "".join(ch for ch in text.lower() if ch.isalnum())
+        for column in cls:
+            if key == column.value.replace("_", ""):
+                return column
+        names = ", ".join(c.label for c in cls)
+        raise ValueError(f"no column {text!r}: choose one of {names}")
+
+
+class CardPriority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 is taken first."""
+        return list(CardPriority).index(self)
+
+    @classmethod
+    def of_rank(cls, rank: int) -> CardPriority:
+        return list(cls)[max(0, min(rank, len(cls) - 1))]
+
+
+def card_ref(card_id: int) -> str:
+    return f"c{card_id}"
+
+
+def parse_card_ref(text: str) -> int:
+    """`c12`, `C12`, `#12` or `12` name card 12."""
+    digits = text.strip().lstrip("#").lower().removeprefix("c")
+    if not digits.isdigit():
+        raise ValueError(f"{text!r} is not a card id (like c12)")
+    return int(digits)
+
+
+class Card(Model):
+    """A piece of the project's own work: lives in the project file, not in a run."""
+
+    id: int
+    title: str = Field(min_length=1)
+    details: str = ""
+    criteria: list[str] = Field(default_factory=list)
+    priority: CardPriority = CardPriority.NORMAL
+    team: str | None = None
+    column: CardColumn = CardColumn.TODO
+    depends_on: list[int] = Field(default_factory=list)
+    created_by: str = "user"
+    source_execution: str | None = None  # the run an agent proposed it from
+    source_agent: str | None = None
+    reason: str | None = None
+    claimed_by: str | None = None  # the `podium work` process (host:pid) working it
+    result: str | None = None
+    archived: bool = False
+    runs: list[str] = Field(default_factory=list)
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+
+    @property
+    def ref(self) -> str:
+        return card_ref(self.id)
+
+    def objective(self) -> str:
+        """What the run that works this card is asked to achieve."""
+        parts = [self.title]
+        if self.details:
+            parts.append(self.details)
+        if self.criteria:
+            parts.append("Acceptance criteria:\n" + "\n".join(f"- {c}" for c in self.criteria))
+        return "\n\n".join(parts)
+
+    def summary(self) -> dict[str, Any]:
+        """The card as `podium board --json` prints it."""
+        return {
+            "id": self.ref, "column": self.column.value, "column_label": self.column.label,
+            "title": self.title, "details": self.details, "criteria": self.criteria,
+            "priority": self.priority.value, "team": self.team,
+            "depends_on": [card_ref(d) for d in self.depends_on], "created_by": self.created_by,
+            "source_execution": self.source_execution, "source_agent": self.source_agent,
+            "reason": self.reason, "runs": self.runs, "result": self.result, "archived": self.archived,
+        }

@@ -395,6 +395,24 @@ class ReviewDecided(EventPayload):
     by: str | None = None
 
 
+# ------------------------------------------------------------------ the project board
+
+CARD_CHANGED = "card.changed"
+
+
+class CardChanged(EventPayload):
+    """A project card changed; the run id (the event's execution_id) is null: cards outlive runs."""
+
+    type: Literal["card.changed"] = "card.changed"
+    card: str  # c12
+    action: str  # added | edited | moved | archived | claimed | linked | finished | released
+    column: str  # where it is now (CardColumn value)
+    title: str
+    by: str  # a person ("user"), "leader", an agent's name, or a worker (podium work host:pid)
+    run_id: str | None = None  # linked / finished: the run that worked it
+    note: str | None = None
+
+
 # ------------------------------------------------------------------ the union
 
 AnyPayload = Annotated[
@@ -404,7 +422,7 @@ AnyPayload = Annotated[
     | ConsultationStarted | ConsultationFinished | InterventionRecorded | InterventionApplied
     | HelpRequested | MemoryRecalled | MemoryStored | MemoryForgotten | MemoryReembedded
     | MemoryLessonsSkipped | ToolCalled | ToolApprovalRequested | ToolApprovalDecided
-    | McpServerChanged | ReviewVerdict | ReviewDecided,
+    | McpServerChanged | ReviewVerdict | ReviewDecided | CardChanged,
     Field(discriminator="type"),
 ]
 """Any event's payload, told apart by `type` (input must carry it, e.g. `{"type": ..., **payload}`)."""
