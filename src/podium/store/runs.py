@@ -235,7 +235,7 @@ class RunRepository:
             if row is None:
                 raise NotFoundError(f"no run {run_id!r}")
             holder, beat = row[0], row[1]
-            if holder and holder != owner and _lease_alive(holder, beat):
+            if holder and holder != owner and lease_alive(holder, beat):
                 raise RunBusyError(run_id, holder)
             tx.execute("UPDATE executions SET owner = ?, heartbeat_at = ? WHERE id = ?",
                        (owner, time.time(), run_id))
@@ -262,7 +262,7 @@ class RunRepository:
         row = await self.store.query_one("SELECT owner, heartbeat_at FROM executions WHERE id = ?", (run_id,))
         if row is None or not row[0]:
             return None
-        return str(row[0]) if _lease_alive(row[0], row[1]) else None
+        return str(row[0]) if lease_alive(row[0], row[1]) else None
 
     # ------------------------------------------------------------ plans
 
@@ -480,7 +480,7 @@ def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _lease_alive(owner: str, heartbeat_at: float | None) -> bool:
+def lease_alive(owner: str, heartbeat_at: float | None) -> bool:
     host, _, pid = owner.rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
         try:
