@@ -33,6 +33,7 @@ from podium.store import ProjectStore
 from podium.store.runs import RunRepository
 
 if TYPE_CHECKING:
+    from podium.app.board import Board
     from podium.app.drive import DriveOutcome, Driver
     from podium.domain import Budget, Execution
     from podium.memory.service import MemoryService
@@ -146,6 +147,13 @@ class ProjectSession:
     def runs(self) -> RunRepository:
         """The run repository (for the application layer and benches; front ends use the use cases)."""
         return RunRepository(self.store)
+
+    @property
+    def board(self) -> Board:
+        """The project's board: its cards (`podium board`, `podium work`, the board screen)."""
+        from podium.app.board import Board
+
+        return Board(self.store, self.get_team)
 
     @property
     def queries(self) -> Queries:
