@@ -286,6 +286,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (card_id, execution_id)
     );
     """,
+    # ---- v4: who wrote each plan version: NULL the leader (every plan before v4), else a person
+    # ("user") who edited the proposed plan before approval (`podium plan edit`, the TUI).
+    """
+    ALTER TABLE plans ADD COLUMN author TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
