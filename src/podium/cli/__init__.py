@@ -11,6 +11,7 @@ from pathlib import Path
 
 from podium.cli import (
     bench_cmds,  # noqa: F401
+    board_cmds,  # noqa: F401
     control_cmds,  # noqa: F401
     doctor_cmds,  # noqa: F401
     llm_cmds,  # noqa: F401
@@ -19,6 +20,7 @@ from podium.cli import (
     run_cmds,  # noqa: F401
     tools_cmds,  # noqa: F401
     tui_cmds,  # noqa: F401
+    work_cmds,  # noqa: F401
 )
 from podium.cli.app import app
 from podium.errors import PodiumError
