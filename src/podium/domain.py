@@ -140,6 +140,8 @@ class RunSettings(Model):
     concurrency: int = Field(default=4, ge=1, le=64)
     max_tokens: int | None = Field(default=None, ge=16)
     review: ReviewMode = "auto"
+    # review="auto": how many times a failing verdict sends the work back before the run ends partial.
+    review_rounds: int = Field(default=2, ge=0, le=10)
     approve_plans: bool = False  # --yes: plans are approved without asking
     allow_tools: list[str] = Field(default_factory=list)  # --allow-tools: approved up front
 
@@ -261,6 +263,7 @@ class PlanStatus(StrEnum):
     PROPOSED = "proposed"
     APPROVED = "approved"
     REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # a person edited it before approval: the next version replaces it
 
 
 # ------------------------------------------------------------------ messages
@@ -544,6 +547,7 @@ class PlanVersion(Model):
     feedback: str | None = None
     fallback: bool = False
     created_at: float
+    author: str = "leader"  # or the person who edited the proposed plan ("user")
 
 
 class RunDetail(Model):

@@ -44,7 +44,7 @@ RUN_USAGE = "run.usage"  # prompt_tokens, completion_tokens, cost_usd, calls, st
 RUN_RESULT = "run.result"  # result
 
 DISCUSSION_CONTRIBUTION = "discussion.contribution"  # agent, message_id, content
-PLAN_PROPOSED = "plan.proposed"  # version, plan, fallback, errors?
+PLAN_PROPOSED = "plan.proposed"  # version, plan, fallback, errors?, author?, supersedes?
 PLAN_APPROVED = "plan.approved"  # version, by
 PLAN_REJECTED = "plan.rejected"  # version, feedback
 
@@ -111,6 +111,7 @@ class RunSettingsRecorded(EventPayload):
     concurrency: int = 4
     max_tokens: int | None = None
     review: str = "auto"
+    review_rounds: int = 2
     approve_plans: bool = False
     allow_tools: list[str] = Field(default_factory=list)
 
@@ -161,6 +162,10 @@ class PlanProposed(EventPayload):
     plan: Plan
     fallback: bool = False
     errors: list[str] | None = None
+    # Who wrote this version: the leader, or a person who edited the proposed plan before approval;
+    # an edit `supersedes` the version it was made from (that one is no longer up for approval).
+    author: str = "leader"
+    supersedes: int | None = None
 
 
 class PlanApproved(EventPayload):

@@ -66,6 +66,7 @@ class PlanVersion:
     feedback: str | None = None
     fallback: bool = False
     errors: list[str] = field(default_factory=list)
+    author: str = "leader"
 
 
 @dataclass
@@ -273,7 +274,12 @@ def _on_contribution(s: RunState, p: ev.DiscussionContribution, at: float) -> No
 
 def _on_plan_proposed(s: RunState, p: ev.PlanProposed, at: float) -> None:
     plan = p.plan
-    s.plans.append(PlanVersion(p.version, plan, fallback=p.fallback, errors=list(p.errors or [])))
+    if p.supersedes is not None:  # a person's edit replaces the version it was made from
+        old = _find_plan(s, p.supersedes)
+        if old is not None:
+            old.status = PlanStatus.SUPERSEDED
+    s.plans.append(PlanVersion(p.version, plan, fallback=p.fallback, errors=list(p.errors or []),
+                               author=p.author))
     s.subtasks = {t.id: t.model_copy() for t in plan.subtasks}
     s.notes.clear()
     s.help_requests.clear()

@@ -60,7 +60,7 @@ class Queries:
         execution = await self._runs.get_execution(run_id)
         run_id = execution.id
         plans = [PlanVersion(version=p.version, plan=p.plan, status=p.status, feedback=p.feedback,
-                             fallback=p.fallback, created_at=p.created_at)
+                             fallback=p.fallback, created_at=p.created_at, author=p.author)
                  for p in await self._runs.plans(run_id)]
         history = await self._runs.settings_history(run_id) if execution.settings is not None else []
         return RunDetail(

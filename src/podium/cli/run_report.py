@@ -53,7 +53,7 @@ def report(detail: RunDetail) -> dict[str, Any]:
         "discussion": [msg(m) for m in messages if m.phase is Phase.DISCUSSION],
         "planning": [msg(m) for m in messages if m.phase is Phase.PLANNING],
         "plans": [{"version": p.version, "status": p.status.value, "feedback": p.feedback,
-                   "fallback": p.fallback, "created_at": p.created_at,
+                   "fallback": p.fallback, "created_at": p.created_at, "author": p.author,
                    **p.plan.model_dump(mode="json", include={"rationale", "subtasks", "mends"})}
                   for p in detail.plans],
         "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, [])}
@@ -119,6 +119,8 @@ def to_markdown(r: dict[str, Any]) -> str:
         out += ["", "## Plans"]
         for p in r["plans"]:
             flag = " (fallback)" if p["fallback"] else " (mended)" if p.get("mends") else ""
+            if p.get("author", "leader") != "leader":
+                flag += f" (edited by {p['author']})"
             out += ["", f"### Plan v{p['version']} — {p['status']}{flag}"]
             if p["feedback"]:
                 out.append(f"> Feedback: {p['feedback']}")

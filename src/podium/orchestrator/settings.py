@@ -34,6 +34,9 @@ class EngineSettings(BaseModel):
     # acceptance criteria and it is accepted), "human" (reviewed, then it waits in status
     # `review` for a person to accept it or send it back).
     review: Literal["off", "auto", "human"] = "off"
+    # review="auto": a failing verdict sends the failing subtasks (or only the synthesis) back for
+    # rework at most this many times; still failing after that, the run ends partial.
+    review_rounds: int = Field(default=2, ge=0, le=10)
     review_max_tokens: int = 600
     # The leader's end-of-run lessons (one structured call; best effort).
     lessons: bool = True
@@ -43,7 +46,8 @@ class EngineSettings(BaseModel):
 
     def for_run(self, run: RunSettings) -> EngineSettings:
         """These settings with a run's recorded concurrency, review mode and reply cap applied."""
-        update: dict[str, object] = {"concurrency": run.concurrency, "review": run.review}
+        update: dict[str, object] = {"concurrency": run.concurrency, "review": run.review,
+                                     "review_rounds": run.review_rounds}
         if run.max_tokens is not None:
             cap = run.max_tokens
             update.update(perspective_max_tokens=min(cap, self.perspective_max_tokens),

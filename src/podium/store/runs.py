@@ -49,6 +49,7 @@ class PlanRecord:
     feedback: str | None
     fallback: bool
     created_at: float
+    author: str = "leader"  # or the person who edited the proposed plan
 
 
 def _usage_of(row: Any) -> Usage:
@@ -271,9 +272,7 @@ class RunRepository:
         """Store a proposed plan as the next version; the run then awaits approval."""
 
         def insert(tx: Tx) -> int:
-            row = tx.execute("SELECT coalesce(max(version), 0) FROM plans WHERE execution_id = ?",
-                             (run_id,)).fetchone()
-            version = int(row[0]) + 1
+            version = _next_plan_version(tx, run_id)
             tx.execute(
                 "INSERT INTO plans (execution_id, version, plan_json, status, feedback, fallback,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -287,6 +286,33 @@ class RunRepository:
 
         return await self.store.write(insert)
 
+    async def add_edited_plan(self, run_id: str, plan: Plan, *, edits: int, author: str) -> int:
+        """A person's edit of the proposed plan `edits`, as the next version (still proposed, still
+        awaiting approval); `edits` is superseded. Checked in the transaction: if the run no longer
+        awaits approval of that version (approved, rejected or edited meanwhile), nothing is written."""
+
+        def insert(tx: Tx) -> int:
+            status = _status_of(tx, run_id)
+            row = tx.execute("SELECT version, status FROM plans WHERE execution_id = ?"
+                             " ORDER BY version DESC LIMIT 1", (run_id,)).fetchone()
+            if status != ExecutionStatus.AWAITING_APPROVAL.value or row is None or row[0] != edits \
+                    or row[1] != PlanStatus.PROPOSED.value:
+                raise PodiumError(f"run {run_id} no longer awaits approval of plan v{edits} "
+                                  f"({status}); nothing was saved")
+            version = _next_plan_version(tx, run_id)
+            tx.execute("UPDATE plans SET status = ? WHERE execution_id = ? AND version = ?",
+                       (PlanStatus.SUPERSEDED.value, run_id, edits)).close()
+            tx.execute(
+                "INSERT INTO plans (execution_id, version, plan_json, status, fallback, created_at, author)"
+                " VALUES (?, ?, ?, ?, 0, ?, ?)",
+                (run_id, version, plan.model_dump_json(), PlanStatus.PROPOSED.value, time.time(), author),
+            ).close()
+            tx.emit(ev.PLAN_PROPOSED, run_id, version=version, plan=plan.model_dump(mode="json"),
+                    author=author, supersedes=edits)
+            return version
+
+        return await self.store.write(insert)
+
     async def plans(self, run_id: str) -> list[PlanRecord]:
         rows = await self.store.query(
             "SELECT * FROM plans WHERE execution_id = ? ORDER BY version", (run_id,)
@@ -294,7 +320,8 @@ class RunRepository:
         return [
             PlanRecord(version=r["version"], plan=Plan.model_validate_json(r["plan_json"]),
                        status=PlanStatus(r["status"]), feedback=r["feedback"],
-                       fallback=bool(r["fallback"]), created_at=r["created_at"])
+                       fallback=bool(r["fallback"]), created_at=r["created_at"],
+                       author=r["author"] or "leader")
             for r in rows
         ]
 
@@ -494,6 +521,12 @@ def lease_alive(owner: str, heartbeat_at: float | None) -> bool:
 
 
 # ---------------------------------------------------------------- in-transaction helpers
+
+
+def _next_plan_version(tx: Tx, run_id: str) -> int:
+    row = tx.execute("SELECT coalesce(max(version), 0) FROM plans WHERE execution_id = ?",
+                     (run_id,)).fetchone()
+    return int(row[0]) + 1
 
 
 def _status_of(tx: Tx, run_id: str) -> str:

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from podium.domain import PlanStatus, Subtask, SubtaskStatus
+from podium.domain import Subtask, SubtaskStatus
 from podium.tui.graph_layout import GraphLayout, layout, neighbour
 from podium.tui.state import STATUS_SYMBOL, RunState, human_elapsed, human_tokens
 
@@ -203,8 +203,9 @@ class PlanPane(Vertical):
             totals.update("planning: specialists are discussing…" if state.contributions else "no plan yet")
         else:
             est = sum(t.estimated_tokens for t in plan.plan.subtasks)
-            label = {PlanStatus.PROPOSED: "proposed", PlanStatus.APPROVED: "approved",
-                     PlanStatus.REJECTED: "rejected"}[plan.status]
+            label = plan.status.value
+            if plan.author != "leader":
+                label += f" (edited by {plan.author})"
             line = (f"plan v{plan.version} {label} · {len(plan.plan.subtasks)} subtasks"
                     f" · est {human_tokens(est)} tokens")
             if plan.fallback:
