@@ -12,10 +12,8 @@ from dataclasses import dataclass
 
 from podium.domain import Card, CardColumn, CardPriority, parse_card_ref
 from podium.errors import PodiumError
-from podium.store.cards import CardRepository
+from podium.store.cards import PROPOSALS_POLICY_KEY, CardRepository
 from podium.store.project import ProjectStore
-
-PROPOSALS_POLICY_KEY = "board.proposals_to"
 
 
 @dataclass(frozen=True)
@@ -79,14 +77,8 @@ class Board:
 
     async def propose(self, title: str, *, reason: str, run_id: str | None, agent: str,
                       team: str | None = None, details: str = "") -> Card:
-        """A card an agent (or the leader) files from a run: Backlog, unless the project says To do."""
-        if not title.strip():
-            raise PodiumError("a proposed card needs a title")
-        policy = await self.store.get_meta(PROPOSALS_POLICY_KEY)
-        column = CardColumn.TODO if policy == CardColumn.TODO.value else CardColumn.BACKLOG
-        card = Card(id=0, title=title.strip()[:200], details=details, team=team, column=column,
-                    created_by=agent, source_execution=run_id, source_agent=agent, reason=reason or None)
-        return await self.cards.add(card, by=agent)
+        return await self.cards.propose(title, reason=reason, run_id=run_id, agent=agent, team=team,
+                                        details=details)
 
     async def edit(self, ref: str, fields: CardFields, *, by: str = "user") -> Card:
         card_id = parse_refs([ref])[0]

@@ -16,6 +16,7 @@ from podium.orchestrator.actions import (
     _text_arg,
     builtin_actions,
 )
+from podium.orchestrator.board_actions import board_actions
 from podium.orchestrator.consult import CONSULT_TOOL, consult
 from podium.orchestrator.signals import Signal
 
@@ -67,5 +68,5 @@ def collaboration_actions(registry: ActionRegistry) -> ActionRegistry:
 
 
 def default_actions() -> ActionRegistry:
-    """The engine's registry: done, blocked, tool, consult, ask_human."""
-    return collaboration_actions(builtin_actions())
+    """The engine's registry: done, blocked, tool, consult, ask_human, propose_card."""
+    return board_actions(collaboration_actions(builtin_actions()))

@@ -19,6 +19,8 @@ from podium.errors import NotFoundError, PodiumError
 from podium.store.project import ProjectStore, Tx
 from podium.store.runs import lease_alive
 
+PROPOSALS_POLICY_KEY = "board.proposals_to"
+
 # A card is ready when every card it depends on is done.
 _TEAM = "(? IS NULL OR c.team IS NULL OR c.team = ?)"
 _READY = """
@@ -90,6 +92,18 @@ class CardRepository:
             return new_id
 
         return await self.get(await self.store.write(write))
+
+    async def propose(self, title: str, *, reason: str, run_id: str | None, agent: str,
+                      team: str | None = None, details: str = "") -> Card:
+        """A card an agent (or the leader) files from a run: into Backlog, unless the project's
+        policy (meta `board.proposals_to` = todo) lets proposals straight into To do."""
+        if not title.strip():
+            raise PodiumError("a proposed card needs a title")
+        policy = await self.store.get_meta(PROPOSALS_POLICY_KEY)
+        column = CardColumn.TODO if policy == CardColumn.TODO.value else CardColumn.BACKLOG
+        card = Card(id=0, title=title.strip()[:200], details=details, team=team, column=column,
+                    created_by=agent, source_execution=run_id, source_agent=agent, reason=reason or None)
+        return await self.add(card, by=agent)
 
     async def edit(self, card_id: int, *, by: str, title: str | None = None, details: str | None = None,
                    criteria: list[str] | None = None, priority: CardPriority | None = None,
@@ -226,6 +240,11 @@ class CardRepository:
         row = await self.store.query_one(
             f"SELECT count(*) FROM cards c WHERE {_READY} AND {_TEAM}",
             (team, team))
+        return int(row[0]) if row else 0
+
+    async def proposed_by_run(self, run_id: str) -> int:
+        row = await self.store.query_one(
+            "SELECT count(*) FROM cards WHERE source_execution = ? AND created_by != 'user'", (run_id,))
         return int(row[0]) if row else 0
 
     async def count(self, column: CardColumn) -> int:
