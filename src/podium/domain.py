@@ -693,3 +693,56 @@ class Card(Model):
             "source_execution": self.source_execution, "source_agent": self.source_agent,
             "reason": self.reason, "runs": self.runs, "result": self.result, "archived": self.archived,
         }
+
+
+# ----------------------------------------------------------------- project file, tools
+# Read models the store produces and the front ends show (through the application layer).
+
+
+class ProjectInfo(BaseModel):
+    """What a project file or archive holds (`podium info`, `podium export`)."""
+
+    path: str
+    size_bytes: int
+    schema_version: int
+    application_id: str
+    sqlite_version: str
+    sqlite_vec_version: str
+    journal_mode: str
+    integrity: str
+    runs: int
+    runs_by_status: dict[str, int]
+    agents: int
+    memories: int
+    messages: int
+    events: int
+
+
+class WorkspaceFile(BaseModel):
+    """A run's file as stored: the last version a tool wrote."""
+
+    path: str
+    sha256: str
+    size: int
+    is_text: bool
+    content: bytes | None
+    subtask_id: str | None
+    agent: str | None
+    tool: str
+    updated_at: float
+
+
+class ApprovalRecord(BaseModel):
+    """A tool call that asked a person, and (once decided) who decided what."""
+
+    id: int
+    execution_id: str | None
+    subtask_id: str | None
+    agent: str
+    tool: str
+    arguments: dict[str, Any]
+    status: str  # pending | approved | denied
+    decided_by: str | None = None
+    reason: str | None = None
+    created_at: float
+    decided_at: float | None = None

@@ -6,30 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
+from podium.domain import ProjectInfo
 from podium.errors import NotAProjectError, PodiumError
 from podium.store.connection import SqliteError
 from podium.store.header import APPLICATION_ID
 from podium.store.project import ProjectStore
 from podium.store.schema import SCHEMA_VERSION
-
-
-class ProjectInfo(BaseModel):
-    path: str
-    size_bytes: int
-    schema_version: int
-    application_id: str
-    sqlite_version: str
-    sqlite_vec_version: str
-    journal_mode: str
-    integrity: str
-    runs: int
-    runs_by_status: dict[str, int]
-    agents: int
-    memories: int
-    messages: int
-    events: int
 
 
 async def describe(store: ProjectStore, *, full_check: bool = True) -> ProjectInfo:

@@ -11,9 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from podium import events
+from podium.domain import WorkspaceFile
 from podium.errors import NotFoundError
 from podium.store.project import ProjectStore, Tx
 
@@ -31,20 +30,6 @@ class FileData(Protocol):
     def is_text(self) -> bool: ...
     @property
     def content(self) -> bytes | None: ...  # None: too large to keep
-
-
-class WorkspaceFile(BaseModel):
-    """A run's file as stored: the last version a tool wrote."""
-
-    path: str
-    sha256: str
-    size: int
-    is_text: bool
-    content: bytes | None
-    subtask_id: str | None
-    agent: str | None
-    tool: str
-    updated_at: float
 
 
 class ToolRepository:

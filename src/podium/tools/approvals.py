@@ -14,54 +14,23 @@ import asyncio
 import contextlib
 import fnmatch
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel
-
-from podium import events
-from podium.domain import SubtaskStatus
-from podium.errors import NotFoundError, PodiumError
-from podium.store import ProjectStore, Tx
-from podium.store.runs import move_waiting_subtask
+from podium.domain import ApprovalRecord
+from podium.errors import PodiumError
+from podium.store import ProjectStore
+from podium.store.approvals import ApprovalRepository
 from podium.tools.types import Policy
+
+__all__ = ["ApprovalRecord", "ApprovalRequest", "Approvals", "decide", "expire_pending", "list_approvals",
+           "load_policies", "set_policy"]
 
 POLICY_META_KEY = "tool_policies"
 POLL_SECONDS = 0.25
 # First words of a `podium answer` that decide a pending tool call.
 YES = frozenset({"y", "yes", "approve", "approved", "allow", "ok", "okay", "go"})
 NO = frozenset({"n", "no", "deny", "denied", "refuse", "reject", "stop", "don't", "dont"})
-
-
-class ApprovalRecord(BaseModel):
-    id: int
-    execution_id: str | None
-    subtask_id: str | None
-    agent: str
-    tool: str
-    arguments: dict[str, Any]
-    status: str  # pending | approved | denied
-    decided_by: str | None = None
-    reason: str | None = None
-    created_at: float
-    decided_at: float | None = None
-
-
-def _record(row: Any) -> ApprovalRecord:
-    return ApprovalRecord(
-        id=row["id"],
-        execution_id=row["execution_id"],
-        subtask_id=row["subtask_id"],
-        agent=row["agent"],
-        tool=row["tool"],
-        arguments=json.loads(row["arguments"]),
-        status=row["status"],
-        decided_by=row["decided_by"],
-        reason=row["reason"],
-        created_at=row["created_at"],
-        decided_at=row["decided_at"],
-    )
 
 
 # ------------------------------------------------------------------ policies
@@ -152,9 +121,9 @@ class ApprovalRequest:
             done, _ = await asyncio.wait({self._decided}, timeout=self._book.poll_seconds)
             if done:
                 break
-            row = await self._book.store.query_one("SELECT * FROM tool_approvals WHERE id = ?", (self.id,))
-            if row is not None and row["status"] != "pending":
-                self._resolve(_record(row))
+            record = await self._book.records.get(self.id)
+            if record is not None and record.status != "pending":
+                self._resolve(record)
             elif (verdict := await self._answered()) is not None:
                 approved, text = verdict
                 with contextlib.suppress(PodiumError):  # decided meanwhile by someone else
@@ -168,13 +137,10 @@ class ApprovalRequest:
         this request waits: the human answers the agent, and the agent waits on this tool call."""
         if self.record.execution_id is None or self.record.subtask_id is None:
             return None
-        rows = await self._book.store.query(
-            "SELECT text FROM interventions WHERE execution_id = ? AND subtask_id = ? AND kind = 'answer'"
-            " AND created_at >= ? ORDER BY id",
-            (self.record.execution_id, self.record.subtask_id, self.record.created_at),
-        )
-        for row in rows:
-            text = (row["text"] or "").strip()
+        answers = await self._book.records.answers_since(
+            self.record.execution_id, self.record.subtask_id, self.record.created_at)
+        for answer in answers:
+            text = answer.strip()
             word = text.lower().split(maxsplit=1)[0].strip(".,!:;") if text else ""
             if word in YES:
                 return True, text
@@ -191,6 +157,7 @@ class Approvals:
 
     def __init__(self, store: ProjectStore, poll_seconds: float = POLL_SECONDS) -> None:
         self.store = store
+        self.records = ApprovalRepository(store)
         self.poll_seconds = poll_seconds
         self._open: dict[int, ApprovalRequest] = {}
 
@@ -207,43 +174,10 @@ class Approvals:
         tool: str,
         arguments: dict[str, Any],
     ) -> ApprovalRequest:
-        def write(tx: Tx) -> ApprovalRecord:
-            now = time.time()
-            cur = tx.execute(
-                "INSERT INTO tool_approvals (execution_id, subtask_id, agent, tool, arguments, status,"
-                " created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-                (execution_id, subtask_id, agent, tool, json.dumps(arguments), now),
-            )
-            rid = cur.lastrowid
-            tx.emit(
-                events.TOOL_APPROVAL_REQUESTED,
-                execution_id,
-                id=rid,
-                subtask_id=subtask_id,
-                agent=agent,
-                tool=tool,
-                arguments=arguments,
-            )
-            move_waiting_subtask(
-                tx,
-                execution_id,
-                subtask_id,
-                SubtaskStatus.NEEDS_HELP,
-                only_from=SubtaskStatus.RUNNING,
-                reason=f"waiting for approval of {tool}",
-            )
-            return ApprovalRecord(
-                id=rid,
-                execution_id=execution_id,
-                subtask_id=subtask_id,
-                agent=agent,
-                tool=tool,
-                arguments=arguments,
-                status="pending",
-                created_at=now,
-            )
-
-        req = ApprovalRequest(self, await self.store.write(write))
+        record = await self.records.create(
+            execution_id=execution_id, subtask_id=subtask_id, agent=agent, tool=tool, arguments=arguments
+        )
+        req = ApprovalRequest(self, record)
         self._open[req.id] = req
         return req
 
@@ -308,18 +242,9 @@ async def decide(
 ) -> ApprovalRecord:
     """Record a decision on a pending request (from any process); the waiting agent's card
     goes back to running unless `resume_subtask` is False."""
-
-    def write(tx: Tx) -> ApprovalRecord:
-        row = tx.execute("SELECT * FROM tool_approvals WHERE id = ?", (approval_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no tool approval #{approval_id}")
-        if row["status"] != "pending":
-            raise PodiumError(
-                f"tool approval #{approval_id} was already {row['status']} by {row['decided_by']}"
-            )
-        return _decide_row(tx, row, approved, by=by, reason=reason, resume_subtask=resume_subtask)
-
-    return await store.write(write)
+    return await ApprovalRepository(store).decide(
+        approval_id, approved, by=by, reason=reason, resume_subtask=resume_subtask
+    )
 
 
 EXPIRED_BY = "podium"
@@ -336,65 +261,10 @@ async def expire_pending(
     is gone): its own agents ask again if they still need the tool. Subtasks are left alone;
     the engine restarts the interrupted ones.
     """
-
-    def write(tx: Tx) -> list[ApprovalRecord]:
-        rows = tx.execute(
-            "SELECT * FROM tool_approvals WHERE execution_id = ? AND status = 'pending' ORDER BY id",
-            (execution_id,),
-        ).fetchall()
-        return [
-            _decide_row(tx, row, False, by=EXPIRED_BY, reason=reason, resume_subtask=False) for row in rows
-        ]
-
-    return await store.write(write)
-
-
-def _decide_row(
-    tx: Tx, row: Any, approved: bool, *, by: str, reason: str | None, resume_subtask: bool
-) -> ApprovalRecord:
-    approval_id = row["id"]
-    status = "approved" if approved else "denied"
-    now = time.time()
-    tx.execute(
-        "UPDATE tool_approvals SET status = ?, decided_by = ?, reason = ?, decided_at = ? WHERE id = ?",
-        (status, by, reason, now, approval_id),
-    )
-    tx.emit(
-        events.TOOL_APPROVAL_DECIDED,
-        row["execution_id"],
-        id=approval_id,
-        subtask_id=row["subtask_id"],
-        agent=row["agent"],
-        tool=row["tool"],
-        approved=approved,
-        by=by,
-        reason=reason,
-    )
-    still_waiting = tx.execute(
-        "SELECT 1 FROM tool_approvals WHERE execution_id IS ? AND subtask_id IS ? AND status = 'pending'",
-        (row["execution_id"], row["subtask_id"]),
-    ).fetchone()
-    if resume_subtask and not still_waiting:
-        move_waiting_subtask(
-            tx,
-            row["execution_id"],
-            row["subtask_id"],
-            SubtaskStatus.RUNNING,
-            only_from=SubtaskStatus.NEEDS_HELP,
-            reason=f"{row['tool']} {status} by {by}",
-        )
-    return _record({**dict(row), "status": status, "decided_by": by, "reason": reason, "decided_at": now})
+    return await ApprovalRepository(store).deny_pending(execution_id, by=EXPIRED_BY, reason=reason)
 
 
 async def list_approvals(
     store: ProjectStore, execution_id: str | None = None, *, pending_only: bool = False
 ) -> list[ApprovalRecord]:
-    sql = "SELECT * FROM tool_approvals WHERE 1=1"
-    params: list[Any] = []
-    if execution_id is not None:
-        sql += " AND execution_id = ?"
-        params.append(execution_id)
-    if pending_only:
-        sql += " AND status = 'pending'"
-    rows = await store.query(sql + " ORDER BY id", params)
-    return [_record(r) for r in rows]
+    return await ApprovalRepository(store).select(execution_id, pending_only=pending_only)
