@@ -163,15 +163,15 @@ async def run_graph(
                     await before_start()
                     if stop:
                         break
-                node = graph.pop_ready()
-                if node is None:  # a change made while the gate waited took it away
+                popped = graph.pop_ready()
+                if popped is None:  # a change made while the gate waited took it away
                     continue
-                graph.started(node)
-                started = asyncio.ensure_future(run_node(node))
+                graph.started(popped)
+                started = asyncio.ensure_future(run_node(popped))
                 if isinstance(started, asyncio.Task):
-                    started.set_name(f"subtask:{node}")
-                running[started] = node
-                by_node[node] = started
+                    started.set_name(f"subtask:{popped}")
+                running[started] = popped
+                by_node[popped] = started
             if stop:
                 break
             waiters: set[asyncio.Future[Any]] = set(running)
