@@ -16,6 +16,7 @@ from podium.cli import (
     doctor_cmds,  # noqa: F401
     llm_cmds,  # noqa: F401
     memory_cmds,  # noqa: F401
+    plan_cmds,  # noqa: F401
     project_cmds,  # noqa: F401  (registers commands)
     run_cmds,  # noqa: F401
     tools_cmds,  # noqa: F401
