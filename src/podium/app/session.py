@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -35,14 +36,15 @@ from podium.store.runs import RunRepository
 if TYPE_CHECKING:
     from podium.app.board import Board
     from podium.app.drive import DriveOutcome, Driver
-    from podium.domain import Budget, Execution
+    from podium.app.tool_admin import ToolAdmin
+    from podium.domain import ApprovalRecord, Budget, Event, Execution, ProjectInfo
     from podium.memory.service import MemoryService
     from podium.orchestrator.control import RunControl
     from podium.orchestrator.engine import Engine, PlanProposal
     from podium.orchestrator.ports import GatewayPort
     from podium.orchestrator.settings import EngineSettings
     from podium.orchestrator.steering import Steering
-    from podium.tools.approvals import ApprovalRecord, ApprovalRequest
+    from podium.tools.approvals import ApprovalRequest
     from podium.tools.toolbox import ToolBox
 
 ToolApprovalHook = Callable[["ApprovalRequest"], Awaitable[None] | None]
@@ -159,6 +161,44 @@ class ProjectSession:
     def queries(self) -> Queries:
         """The typed queries (runs, a run's detail, board, usage) over this session's store."""
         return Queries(self.store)
+
+    @property
+    def tool_admin(self) -> ToolAdmin:
+        """The project's tools: catalogue, policies, MCP servers, a run's files (`podium tools`...)."""
+        from podium.app.tool_admin import ToolAdmin
+
+        return ToolAdmin(self.store)
+
+    def memory_service(self) -> MemoryService:
+        """Long-term memory over this project: the engine's once it is built, else one of its own
+        (`podium memory`: no model, no engine)."""
+        from podium.memory.service import MemoryService
+
+        return self.memory if self.memory is not None else MemoryService(self.store)
+
+    # ------------------------------------------------------------ the project file and its events
+
+    async def describe(self) -> ProjectInfo:
+        """What the project file holds, integrity-checked (`podium info`)."""
+        from podium.store.archive import describe
+
+        return await describe(self.store)
+
+    async def export_archive(self, dest: Path, *, force: bool = False) -> ProjectInfo:
+        """A compacted, verified single-file copy of the project (safe while runs write)."""
+        from podium.store.archive import export_archive
+
+        return await export_archive(self.store, dest, force=force)
+
+    def subscribe(self, run_id: str | None = None) -> AbstractAsyncContextManager[asyncio.Queue[Event]]:
+        """`async with session.subscribe(run_id) as queue`: the run's events published in this process
+        while the block runs (another process's: `events_since`)."""
+        return self.store.bus.subscribe(run_id)
+
+    async def events_since(self, seq: int, run_id: str | None = None, limit: int = 1000) -> list[Event]:
+        """Committed events after `seq`, oldest first: how a front end catches up or follows
+        a run another process writes."""
+        return await self.store.events_since(seq, run_id, limit=limit)
 
     def team_names(self) -> list[str]:
         from podium.orchestrator.teams import all_teams

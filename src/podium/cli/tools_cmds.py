@@ -13,7 +13,8 @@ from podium.cli.bench_cmds import bench_app
 from podium.errors import NotFoundError, PodiumError
 
 if TYPE_CHECKING:
-    from podium.store import ProjectStore
+    from podium.app.session import ProjectSession
+    from podium.app.tool_admin import ServerProbe, ToolCatalogue
 
 tools_app = typer.Typer(
     help="Built-in and MCP tools, and their approval policies.", invoke_without_command=True
@@ -25,13 +26,14 @@ app.add_typer(mcp_app, name="mcp")
 app.add_typer(vault_app, name="vault")
 
 
-async def _open(project: Path | None, *, readonly: bool = False, create: bool = True) -> ProjectStore:
-    from podium.store import ProjectStore
+async def _open(project: Path | None, *, readonly: bool = False, create: bool = True) -> ProjectSession:
+    """The project opened for its tools (no engine, no model: nothing is started)."""
+    from podium.app.session import ProjectSession
 
     target = project_path(None, project)
     if readonly and not target.exists():
         raise PodiumError(f"{target} does not exist")
-    return await ProjectStore.open(target, readonly=readonly, create=create)
+    return await ProjectSession.open(target, readonly=readonly, create=create, tools=False, memory=False)
 
 
 # ------------------------------------------------------------------ tools
@@ -50,41 +52,19 @@ def tools_list(
     """Built-in and MCP tools: which agents may use each, and whether each needs approval."""
     if ctx.invoked_subcommand is not None:
         return
-    from podium.tools.toolbox import ToolBox
-
     target = project_path(None, project)
     team_obj = _team(team, target)
 
-    async def go() -> tuple[list[Any], dict[str, str], list[str]]:
-        store = await _open(project, readonly=target.exists() and live is False, create=True)
-        box = ToolBox(store)
+    async def go() -> ToolCatalogue:
+        session = await _open(project, readonly=target.exists() and live is False, create=True)
         try:
-            infos = await box.tools(start_servers=live)
-            errors = {name: box.start_error(name) or "" for name in box.servers}
-            unlisted = [n for n, s in box.servers.items() if not s.tools]
-            return infos, {k: v for k, v in errors.items() if v}, unlisted
+            return await session.tool_admin.catalogue(team_obj, start_servers=live)
         finally:
-            await box.aclose()
-            await store.close()
+            await session.aclose()
 
-    infos, errors, unlisted = run_async(go())
-    rows = []
-    for info in infos:
-        agents = "all"
-        if team_obj is not None:
-            from podium.tools.toolbox import ToolBox as _TB
-
-            names = [a.name for a in team_obj.agents if _TB.allowed(a.tools, info)]
-            agents = "all" if len(names) == len(team_obj.agents) else ", ".join(names) or "none"
-        rows.append(
-            {
-                "name": info.name,
-                "source": info.source,
-                "policy": info.policy.value,
-                "agents": agents,
-                "description": info.description,
-            }
-        )
+    catalogue = run_async(go())
+    rows = [row.model_dump() for row in catalogue.tools]
+    errors, unlisted = catalogue.errors, catalogue.unlisted_servers
     if json:
         print_json({"tools": rows, "unlisted_servers": unlisted, "errors": errors})
         return
@@ -116,22 +96,19 @@ def tools_policy(
     project: ProjectOption = None,
 ) -> None:
     """Set a project's approval policy for a tool (or every tool matching a glob)."""
-    from podium.tools.approvals import set_policy
-    from podium.tools.types import Policy
+    from podium.app.tool_admin import policy_choice
 
-    choice = policy.strip().lower()
-    if choice not in {"always", "ask", "never", "default"}:
-        raise PodiumError(f"policy must be always, ask, never or default, not {policy!r}")
+    chosen = policy_choice(policy)  # checked before the project is opened
 
     async def go() -> None:
-        store = await _open(project)
+        session = await _open(project)
         try:
-            await set_policy(store, name, None if choice == "default" else Policy(choice))
+            await session.tool_admin.set_policy(name, chosen)
         finally:
-            await store.close()
+            await session.aclose()
 
     run_async(go())
-    print(f"{name}: {'default policy' if choice == 'default' else choice}")
+    print(f"{name}: {'default policy' if chosen is None else chosen.value}")
 
 
 # ------------------------------------------------------------------ mcp
@@ -162,9 +139,7 @@ def mcp_add(
     project: ProjectOption = None,
 ) -> None:
     """Register an MCP server: `podium mcp add NAME -- COMMAND ARGS...` or `--url URL`."""
-    from pydantic import ValidationError
-
-    from podium.tools.mcp_registry import MCPServerConfig, add_server
+    from podium.app.tool_admin import server_config
 
     command = list(ctx.args)
     if url and command:
@@ -179,32 +154,28 @@ def mcp_add(
         if not sep or not key:
             raise PodiumError(f"--env takes KEY=VALUE, not {item!r}")
         plain[key] = value
-    try:
-        config = MCPServerConfig(
-            name=name,
-            transport="http" if url else "stdio",
-            url=url,
-            command=command[0] if command else None,
-            args=command[1:],
-            env=plain,
-            secrets=list(secret or []),
-            cwd=None if url else str(Path.cwd()),
-            timeout_s=timeout,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        raise PodiumError(f"bad MCP server settings: {problems}") from None
+    config = server_config(
+        name=name,
+        transport="http" if url else "stdio",
+        url=url,
+        command=command[0] if command else None,
+        args=command[1:],
+        env=plain,
+        secrets=list(secret or []),
+        cwd=None if url else str(Path.cwd()),
+        timeout_s=timeout,
+    )
     _check_secrets(config.secrets)
 
     async def go() -> str:
-        store = await _open(project)
+        session = await _open(project)
         try:
-            await add_server(store, config, replace=replace)
+            await session.tool_admin.add_server(config, replace=replace)
             if not check:
                 return "not started (--no-check)"
-            return await _probe(store, name)
+            return _probed(await session.tool_admin.probe(name))
         finally:
-            await store.close()
+            await session.aclose()
 
     status = run_async(go())
     print(f"added MCP server {name} ({config.transport}); {status}")
@@ -225,33 +196,23 @@ def _check_secrets(names: list[str]) -> None:
         )
 
 
-async def _probe(store: ProjectStore, name: str) -> str:
-    """Start a server once and cache its tools; a failure is reported, not raised."""
-    from podium.tools.toolbox import ToolBox
-    from podium.tools.types import ToolError
-
-    box = await ToolBox.open(store)
-    try:
-        tools = await box.start(name)
-        return f"{len(tools)} tools: " + ", ".join(t["name"] for t in tools)
-    except ToolError as exc:
-        return f"saved, but it did not start now: {exc}"
-    finally:
-        await box.aclose()
+def _probed(probe: ServerProbe) -> str:
+    """A server started once (its tools cached): a failure is reported, not raised."""
+    if probe.error is not None:
+        return f"saved, but it did not start now: {probe.error}"
+    return f"{len(probe.tools)} tools: " + ", ".join(t["name"] for t in probe.tools)
 
 
 @mcp_app.command("list")
 def mcp_list(project: ProjectOption = None, json: JsonOption = False) -> None:
     """Registered MCP servers (settings only; secrets are shown by name)."""
-    from podium.tools.mcp_registry import list_servers
-
     async def go() -> list[Any]:
         target = project_path(None, project)
-        store = await _open(project, readonly=target.exists())
+        session = await _open(project, readonly=target.exists())
         try:
-            return await list_servers(store)
+            return await session.tool_admin.servers()
         finally:
-            await store.close()
+            await session.aclose()
 
     servers = run_async(go())
     if json:
@@ -272,32 +233,20 @@ def mcp_test(
     json: JsonOption = False,
 ) -> None:
     """Connect to a server and list its tools."""
-    import time
-
-    from podium.tools.mcp_registry import get_server, namespaced_tools
-    from podium.tools.toolbox import ToolBox
-    from podium.tools.types import ToolError
-
-    async def go() -> tuple[list[dict[str, Any]], float]:
-        store = await _open(project, create=False)
-        box = await ToolBox.open(store)
+    async def go() -> ServerProbe:
+        session = await _open(project, create=False)
         try:
-            await get_server(store, name)
-            start = time.perf_counter()
-            tools = await box.start(name)
-            return tools, time.perf_counter() - start
-        except ToolError as exc:
-            raise PodiumError(str(exc)) from None
+            return await session.tool_admin.probe(name, raise_errors=True)
         finally:
-            await box.aclose()
-            await store.close()
+            await session.aclose()
 
-    tools, seconds = run_async(go())
+    probe = run_async(go())
+    tools, seconds = probe.tools, probe.seconds
     if json:
         print_json({"server": name, "seconds": seconds, "tools": tools})
         return
     print(f"{name}: connected in {seconds:.2f}s, {len(tools)} tools")
-    for full, tool in namespaced_tools(name, tools):
+    for full, tool in zip(probe.names, tools, strict=True):
         flag = " (read-only)" if tool.get("read_only") else ""
         summary = (tool.get("description") or "").strip().splitlines()
         print(f"  {full}{flag}  {summary[0] if summary else ''}")
@@ -308,14 +257,12 @@ def mcp_remove(
     name: Annotated[str, typer.Argument(help="Server name.")], project: ProjectOption = None
 ) -> None:
     """Forget an MCP server."""
-    from podium.tools.mcp_registry import remove_server
-
     async def go() -> None:
-        store = await _open(project, create=False)
+        session = await _open(project, create=False)
         try:
-            await remove_server(store, name)
+            await session.tool_admin.remove_server(name)
         finally:
-            await store.close()
+            await session.aclose()
 
     run_async(go())
     print(f"removed MCP server {name}")
@@ -384,14 +331,14 @@ def workspace(
     json: JsonOption = False,
 ) -> None:
     """The files a run produced (from the project file, so archives carry them)."""
-    from podium.tools.files import export_files, list_files
+    from podium.app.tool_admin import export_files
 
     async def go() -> list[Any]:
-        store = await _open(project, readonly=True)
+        session = await _open(project, readonly=True)
         try:
-            return await list_files(store, run_id)
+            return await session.tool_admin.workspace_files(run_id)
         finally:
-            await store.close()
+            await session.aclose()
 
     files = run_async(go())
     if export is not None:
@@ -425,17 +372,14 @@ def approve(
     project: ProjectOption = None,
 ) -> None:
     """Approve (or --deny) a tool call waiting in a run; without a number, list what waits."""
-    from podium.app.queries import Queries
-    from podium.tools.approvals import decide, list_approvals
-
     async def go() -> str:
-        store = await _open(project, create=False)
+        session = await _open(project, create=False)
         try:
-            queries = Queries(store)
+            queries = session.queries
             if await queries.run(run_id) is None:
-                raise NotFoundError(f"no run {run_id!r} in {store.path}")
+                raise NotFoundError(f"no run {run_id!r} in {session.project}")
             if approval is None:
-                pending = await list_approvals(store, run_id, pending_only=True)
+                pending = await session.pending_tool_approvals(run_id)
                 if not pending:
                     return f"nothing waits for approval in run {run_id}"
                 return "\n".join(
@@ -444,10 +388,10 @@ def approve(
                 )
             if await queries.approval_run(approval) != run_id:
                 raise NotFoundError(f"no tool approval #{approval} in run {run_id}")
-            record = await decide(store, approval, not deny, by="cli", reason=reason)
+            record = await session.decide_tool(approval, not deny, by="cli", reason=reason)
             return f"#{approval} {record.status}: {record.tool} for {record.agent}"
         finally:
-            await store.close()
+            await session.aclose()
 
     print(run_async(go()))
 
