@@ -78,7 +78,8 @@ async def test_an_edit_is_the_next_version_by_its_author_and_runs(tmp_path):
     assert rows(project, "SELECT status FROM executions")[0][0] == "awaiting_approval"
 
     shown = run_cli("show", run_id)
-    assert "### Plan v1 — superseded" in shown.stdout and "### Plan v2 — proposed (edited by user)" in shown.stdout
+    assert "### Plan v1 — superseded" in shown.stdout
+    assert "### Plan v2 — proposed (edited by user)" in shown.stdout
 
     # Approving runs the edited plan, not the leader's.
     done = run_cli("resume", run_id, "--yes", "--no-review")
