@@ -234,6 +234,8 @@ class SubtaskStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     BLOCKED = "blocked"
+    SKIPPED = "skipped"  # a person chose not to do it; its dependents went on without it (or were blocked)
+    CANCELLED = "cancelled"  # stopped (even mid-run) by a person; no dependency may be added on it
 
 
 class Subtask(Model):
@@ -257,6 +259,37 @@ class Plan(Model):
     rationale: str = ""
     # What was mended deterministically in the leader's reply before it validated (one sentence each).
     mends: list[str] = Field(default_factory=list)
+
+
+class PlanAction(StrEnum):
+    """What a change to a run's live graph does (`podium task ...`, the TUI, the leader, an agent)."""
+
+    ADD = "add"
+    EDIT = "edit"
+    RETRY = "retry"
+    SKIP = "skip"
+    CANCEL = "cancel"
+    OUTPUT = "output"  # replace a finished subtask's output; what depends on it runs again
+
+
+class PlanChange(Model):
+    """One change to a run's live graph, as asked (validated against the graph when applied).
+
+    add: description, agent, after, criteria (subtask_id: None picks the next free id);
+    edit: any of description, agent, after, criteria; retry: note, agent;
+    skip/cancel: dependents (proceed: they run without it, told so; block: they are blocked);
+    output: output (the replacement text).
+    """
+
+    action: PlanAction
+    subtask_id: str | None = Field(default=None, max_length=24)
+    description: str | None = Field(default=None, max_length=4000)
+    agent: str | None = None
+    after: list[str] | None = None
+    criteria: list[str] | None = None
+    note: str | None = Field(default=None, max_length=4000)
+    dependents: Literal["proceed", "block"] | None = None
+    output: str | None = None
 
 
 class PlanStatus(StrEnum):
@@ -401,6 +434,7 @@ class InterventionKind(StrEnum):
     ANSWER = "answer"
     ACCEPT = "accept"
     REWORK = "rework"
+    PLAN_CHANGE = "plan_change"  # text: a PlanChange as JSON, for the process driving the run
     APPROVE = "approve"
     REJECT = "reject"
 
@@ -464,8 +498,11 @@ _COLUMN_BY_STATUS = {
     SubtaskStatus.NEEDS_HELP: BoardColumn.NEEDS_HELP,
     SubtaskStatus.REVIEW: BoardColumn.REVIEW,
     SubtaskStatus.DONE: BoardColumn.DONE,
-    SubtaskStatus.FAILED: BoardColumn.FAILED,
+    # A failure waits for a person (retry, reassign, skip, edit): it needs help, it is not the end.
+    SubtaskStatus.FAILED: BoardColumn.NEEDS_HELP,
     SubtaskStatus.BLOCKED: BoardColumn.FAILED,
+    SubtaskStatus.SKIPPED: BoardColumn.DONE,  # settled, nothing to do
+    SubtaskStatus.CANCELLED: BoardColumn.FAILED,
 }
 
 

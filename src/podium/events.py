@@ -30,6 +30,7 @@ from podium.domain import (
     Plan,
     Role,
     RunSettings,
+    Subtask,
     SubtaskStatus,
     read_payload,
 )
@@ -47,6 +48,8 @@ DISCUSSION_CONTRIBUTION = "discussion.contribution"  # agent, message_id, conten
 PLAN_PROPOSED = "plan.proposed"  # version, plan, fallback, errors?, author?, supersedes?
 PLAN_APPROVED = "plan.approved"  # version, by
 PLAN_REJECTED = "plan.rejected"  # version, feedback
+# A change to an approved plan's live graph: action, subtask_id, by, version (the plan version it made)
+PLAN_CHANGED = "plan.changed"
 
 SUBTASK_STATUS = "subtask.status"  # subtask_id, agent, status, output?, error?
 MESSAGE_ADDED = "message.added"  # message_id, agent, subtask_id, role, phase, content, tokens
@@ -178,6 +181,25 @@ class PlanRejected(EventPayload):
     type: Literal["plan.rejected"] = "plan.rejected"
     version: int | None = None
     feedback: str | None = None
+
+
+class PlanChanged(EventPayload):
+    """One change to the live graph of an approved plan (see domain.PlanChange): what it did, to
+    which subtask, who made it (a person, the leader or an agent's name), and the plan version it
+    produced. `subtask` is the subtask's definition as it now stands (add, edit, a reassigning
+    retry). Status changes it caused are their own subtask.status events in the same transaction."""
+
+    type: Literal["plan.changed"] = "plan.changed"
+    action: str  # a domain.PlanAction value
+    subtask_id: str
+    by: str
+    version: int
+    source: str = "cli"  # cli | tui | leader | agent
+    subtask: Subtask | None = None
+    dependents: str | None = None  # skip/cancel: proceed | block
+    note: str | None = None  # for the agent (retry), or what changed (output)
+    reset: list[str] = Field(default_factory=list)  # sent back to pending to run (again)
+    blocked: list[str] = Field(default_factory=list)  # dependents blocked by a skip/cancel
 
 
 # ------------------------------------------------------------------ subtasks and messages
@@ -422,7 +444,7 @@ class CardChanged(EventPayload):
 
 AnyPayload = Annotated[
     RunCreated | RunSettingsRecorded | RunStatusChanged | RunUsageRecorded | RunResult
-    | DiscussionContribution | PlanProposed | PlanApproved | PlanRejected
+    | DiscussionContribution | PlanProposed | PlanApproved | PlanRejected | PlanChanged
     | SubtaskStatusChanged | MessageAdded | StreamDelta
     | ConsultationStarted | ConsultationFinished | InterventionRecorded | InterventionApplied
     | HelpRequested | MemoryRecalled | MemoryStored | MemoryForgotten | MemoryReembedded

@@ -42,6 +42,8 @@ STATUS_SYMBOL: dict[SubtaskStatus, str] = {
     SubtaskStatus.DONE: "✔",
     SubtaskStatus.FAILED: "✘",
     SubtaskStatus.BLOCKED: "⊘",
+    SubtaskStatus.SKIPPED: "↷",
+    SubtaskStatus.CANCELLED: "✕",
 }
 
 RUN_SYMBOL: dict[ExecutionStatus, str] = {
@@ -102,6 +104,8 @@ class RunState:
     # The leader's end-of-run lessons as stored (agent or None: the team, text), or why none.
     lessons: list[tuple[str | None, str]] = field(default_factory=list)
     lessons_skipped: str | None = None
+    # Changes to the approved plan's live graph, in order (who changed what, which version it made).
+    changes: list[ev.PlanChanged] = field(default_factory=list)
     last_seq: int = 0
     last_event_at: float | None = None
 
@@ -305,6 +309,20 @@ def _on_plan_rejected(s: RunState, p: ev.PlanRejected, at: float) -> None:
         plan.feedback = p.feedback
 
 
+def _on_plan_changed(s: RunState, p: ev.PlanChanged, at: float) -> None:
+    # The new definition (add, edit, reassign); statuses arrive as their own events.
+    if p.subtask is not None:
+        task = s.subtasks.get(p.subtask_id)
+        if task is None:
+            s.subtasks[p.subtask_id] = p.subtask.model_copy()
+        else:
+            for name in ("agent", "description", "depends_on", "acceptance_criteria", "estimated_tokens"):
+                setattr(task, name, getattr(p.subtask, name))
+    s.changes.append(p)
+    plan = Plan(subtasks=[t.model_copy() for t in s.subtasks.values()])
+    s.plans.append(PlanVersion(p.version, plan, status=PlanStatus.APPROVED, author=p.by))
+
+
 def _on_subtask_status(s: RunState, p: ev.SubtaskStatusChanged, at: float) -> None:
     sid = p.subtask_id
     task = s.subtasks.get(sid)
@@ -319,7 +337,8 @@ def _on_subtask_status(s: RunState, p: ev.SubtaskStatusChanged, at: float) -> No
     s.notes[sid] = p.error or p.reason or ""
     if task.status is SubtaskStatus.RUNNING and task.started_at is None:
         task.started_at = at
-    if task.status in (SubtaskStatus.DONE, SubtaskStatus.FAILED, SubtaskStatus.BLOCKED):
+    if task.status in (SubtaskStatus.DONE, SubtaskStatus.FAILED, SubtaskStatus.BLOCKED,
+                       SubtaskStatus.SKIPPED, SubtaskStatus.CANCELLED):
         task.finished_at = at
     if task.status is not SubtaskStatus.NEEDS_HELP:
         s.help_requests.pop(sid, None)
@@ -374,6 +393,7 @@ _HANDLERS: dict[type[EventPayload], Callable[[RunState, Any, float], None]] = {
     ev.PlanProposed: _on_plan_proposed,
     ev.PlanApproved: _on_plan_approved,
     ev.PlanRejected: _on_plan_rejected,
+    ev.PlanChanged: _on_plan_changed,
     ev.SubtaskStatusChanged: _on_subtask_status,
     ev.MessageAdded: _on_message,
     ev.HelpRequested: _on_help,

@@ -39,6 +39,9 @@ def test_agent_names_are_slugs():
         (SubtaskStatus.NEEDS_HELP, BoardColumn.NEEDS_HELP),
         (SubtaskStatus.DONE, BoardColumn.DONE),
         (SubtaskStatus.BLOCKED, BoardColumn.FAILED),
+        (SubtaskStatus.FAILED, BoardColumn.NEEDS_HELP),  # a failure waits for a person
+        (SubtaskStatus.SKIPPED, BoardColumn.DONE),
+        (SubtaskStatus.CANCELLED, BoardColumn.FAILED),
     ],
 )
 def test_card_column_follows_subtask_status(status, column):

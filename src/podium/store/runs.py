@@ -547,7 +547,8 @@ def _set_status(tx: Tx, run_id: str, status: ExecutionStatus, reason: str | None
     tx.emit(ev.RUN_STATUS, run_id, **payload)
 
 
-_TERMINAL = {SubtaskStatus.DONE, SubtaskStatus.FAILED, SubtaskStatus.BLOCKED}
+_TERMINAL = {SubtaskStatus.DONE, SubtaskStatus.FAILED, SubtaskStatus.BLOCKED, SubtaskStatus.SKIPPED,
+             SubtaskStatus.CANCELLED}
 
 
 def _subtask_status(tx: Tx, run_id: str, subtask: Subtask, status: SubtaskStatus, *,
