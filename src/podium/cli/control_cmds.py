@@ -64,9 +64,18 @@ def guide(
     text: Annotated[str, typer.Argument(help="What the agents should do differently.", show_default=False)],
     subtask: Annotated[str | None, typer.Option("--subtask", "-s",
                                                 help="Only for this subtask's agent.")] = None,
+    as_guidance: Annotated[bool, typer.Option(
+        "--as-guidance", help="Send it even if it reads as a stop request (\"stop\", \"halt now\"): without "
+        "this such a message is not sent, and the command says how to halt.")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Give the running agents guidance; each reads it at its next turn."""
+    from podium.app.halt_words import halt_hint, is_stop_request
+
+    if is_stop_request(text) and not as_guidance:
+        # Agents would only read "stop" as text; halting is the person's decision, made explicitly.
+        print(f"podium: {halt_hint(run_id, text)}", file=sys.stderr)
+        sys.exit(2)
     _steer(project, lambda s: s.guide(run_id, text, subtask))
 
 
