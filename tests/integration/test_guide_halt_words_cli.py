@@ -19,7 +19,8 @@ async def test_a_stop_request_is_not_sent_unless_as_guidance(tmp_path):
 
     sent = run_cli("guide", run_id, "Halt now!", "--as-guidance")
     assert sent.returncode == 0, sent.stderr
-    assert [tuple(r) for r in rows(project, "SELECT kind, text FROM interventions")] == [("guidance", "Halt now!")]
+    recorded = [tuple(r) for r in rows(project, "SELECT kind, text FROM interventions")]
+    assert recorded == [("guidance", "Halt now!")]
 
     other = run_cli("guide", run_id, "Don't stop at the first source")
     assert other.returncode == 0, other.stderr
