@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from podium import events as ev
+from podium.app.halt_words import is_stop_request
 from podium.domain import Event, ExecutionStatus, SubtaskStatus
 from podium.tui import heap
 from podium.tui.commands import PaletteCommand
@@ -419,10 +420,26 @@ class RunScreen(Screen[None]):
                 head, rest = text[1:].split(" ", 1)
                 if head in self.state.subtasks:
                     subtask, text = head, rest.strip()
+            if is_stop_request(text):
+                self._confirm_halt(text)
+                return
             self.podium.guide(self.run_id, text, subtask)
 
         self.app.push_screen(TextPrompt("Guidance for the team", context=context,
                                         placeholder="e.g. Use metric units"), done)
+
+    def _confirm_halt(self, text: str) -> None:
+        """A stop request typed as guidance: ask, never halt on a word alone; not sent either way."""
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.podium.halt(self.run_id)
+            else:
+                self.notify("Not halted, and not sent as guidance.", severity="information")
+
+        self.app.push_screen(Confirm(
+            "Halt the run?", f"“{text}” reads as a request to stop. Halting stops the running agents "
+            "at their next turn; everything done so far is kept and p (or `podium resume`) continues. "
+            "No: nothing is halted or sent.", "Halt"), done)
 
     def action_pause(self) -> None:
         if not self._may_change(CHANGE_WORDS["pause"]):
