@@ -11,10 +11,9 @@ import pytest
 from podium.app.drive import PlanDecision
 from podium.app.run_settings import ResumeOptions
 from podium.app.session import ProjectSession, accept_review
-from podium.domain import Execution, ExecutionStatus, RunSettings
+from podium.domain import Execution, ExecutionStatus, PlanVersion, RunSettings
 from podium.errors import NotFoundError, PodiumError, ReadOnlyError
 from podium.orchestrator.settings import EngineSettings
-from podium.store.runs import PlanRecord
 
 SCRIPTS = Path(__file__).parents[1] / "tui" / "scripts"
 RESEARCH = f"scripted:{SCRIPTS / 'research.toml'}"
@@ -32,7 +31,7 @@ class Recorder:
     def planning(self) -> None:
         self.plannings += 1
 
-    async def decide_plan(self, latest: PlanRecord) -> PlanDecision:
+    async def decide_plan(self, latest: PlanVersion) -> PlanDecision:
         self.seen.append(latest.version)
         return self.decisions.pop(0)
 

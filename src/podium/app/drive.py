@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel
 
-from podium.domain import Execution, ExecutionStatus
+from podium.domain import Execution, ExecutionStatus, PlanVersion
 
 if TYPE_CHECKING:
     from podium.orchestrator.engine import Engine
-    from podium.store.runs import PlanRecord
 
 
 class PlanDecision(BaseModel):
@@ -44,7 +43,7 @@ class Driver(Protocol):
     def planning(self) -> None:
         """Planning starts (the specialists discuss, then the leader plans)."""
 
-    async def decide_plan(self, latest: PlanRecord) -> PlanDecision:
+    async def decide_plan(self, latest: PlanVersion) -> PlanDecision:
         """The latest plan awaits approval: approve it, reject it with feedback, or stop."""
 
     async def execute(self, run_id: str, run: Callable[[], Awaitable[Execution]]) -> Execution:
@@ -53,6 +52,8 @@ class Driver(Protocol):
 
 async def drive(engine: Engine, run_id: str, driver: Driver) -> DriveOutcome:
     """Take the run from wherever it is to the end (or to a stop)."""
+    from podium.app.queries import plan_version
+
     repo = engine.repo
     while True:
         execution = await repo.get_execution(run_id)
@@ -63,7 +64,7 @@ async def drive(engine: Engine, run_id: str, driver: Driver) -> DriveOutcome:
             if latest is None:  # awaiting approval without a plan: plan again
                 await engine.resume(run_id)
                 continue
-            decision = await driver.decide_plan(latest)
+            decision = await driver.decide_plan(plan_version(latest))
             if decision.action == "stop":
                 return DriveOutcome(execution=await repo.get_execution(run_id), left_for_approval=True)
             if decision.action == "approve":

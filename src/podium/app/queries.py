@@ -10,7 +10,13 @@ event or per keypress.
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
+
 from podium.domain import (
+    Execution,
+    ExecutionStatus,
     PlanVersion,
     RunBoard,
     RunDetail,
@@ -18,13 +24,28 @@ from podium.domain import (
     RunSummary,
     RunUsage,
 )
-from podium.errors import NotFoundError
+from podium.errors import NotFoundError, PodiumError
 from podium.store.control import ControlRepository
 from podium.store.project import ProjectStore
 from podium.store.queries import RunQueries
-from podium.store.runs import RunRepository
+from podium.store.runs import PlanRecord, RunRepository
 
 RUNS_LIMIT = 500  # the home table lists this many runs, newest first
+
+
+class AwaitingReview(BaseModel):
+    """A result awaiting the person's review, with the leader's latest verdict (if it gave one)."""
+
+    execution: Execution
+    round: int | None = None
+    verdict: dict[str, Any] | None = None
+
+
+def plan_version(record: PlanRecord) -> PlanVersion:
+    """A stored plan version as the front ends read it."""
+    return PlanVersion(version=record.version, plan=record.plan, status=record.status,
+                       feedback=record.feedback, fallback=record.fallback, created_at=record.created_at,
+                       author=record.author)
 
 
 class Queries:
@@ -59,9 +80,7 @@ class Queries:
         """The run in full, by id or unique prefix; NotFoundError when there is none."""
         execution = await self._runs.get_execution(run_id)
         run_id = execution.id
-        plans = [PlanVersion(version=p.version, plan=p.plan, status=p.status, feedback=p.feedback,
-                             fallback=p.fallback, created_at=p.created_at, author=p.author)
-                 for p in await self._runs.plans(run_id)]
+        plans = [plan_version(p) for p in await self._runs.plans(run_id)]
         history = await self._runs.settings_history(run_id) if execution.settings is not None else []
         return RunDetail(
             execution=execution, team=await self._runs.get_team(run_id),
@@ -88,6 +107,17 @@ class Queries:
         return RunUsage(run_id=run_id, total=summary.usage, steps=summary.steps,
                         active_seconds=summary.active_seconds,
                         by_subtask=await self._reads.subtask_usage(run_id))
+
+    async def awaiting_review(self, run_id: str) -> AwaitingReview:
+        """The run (by id or unique prefix) whose result awaits review, and the leader's verdict;
+        PodiumError when it does not await one."""
+        execution = await self._runs.get_execution(run_id)
+        if execution.status is not ExecutionStatus.REVIEW:
+            raise PodiumError(f"run {execution.id} is {execution.status.value}; no result awaits review")
+        latest = await ControlRepository(self.store).latest_review(execution.id)
+        if latest is None:
+            return AwaitingReview(execution=execution)
+        return AwaitingReview(execution=execution, round=latest.round, verdict=latest.verdict)
 
     # ------------------------------------------------------------ tool approvals
 

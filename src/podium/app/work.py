@@ -27,7 +27,7 @@ from podium.store.runs import lease_owner
 
 if TYPE_CHECKING:
     from podium.app.session import ProjectSession
-    from podium.store.runs import PlanRecord
+    from podium.domain import PlanVersion
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class _CardDriver:
     def planning(self) -> None:
         pass
 
-    async def decide_plan(self, latest: PlanRecord) -> PlanDecision:
+    async def decide_plan(self, latest: PlanVersion) -> PlanDecision:
         if self.approve == "human":
             return PlanDecision(action="stop")
         return PlanDecision(action="approve", by="leader" if self.approve == "leader" else "podium work")

@@ -25,6 +25,7 @@ from podium.errors import PodiumError, ReadOnlyError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from podium.app.queries import AwaitingReview
     from podium.orchestrator.steering import Steered, Steering
 
 RunId = Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).", show_default=False)]
@@ -117,8 +118,6 @@ def review(
     project: ProjectOption = None,
 ) -> None:
     """Show a result awaiting review with the leader's verdict, then --accept or --rework it."""
-    from podium.domain import ExecutionStatus
-
     if accept and rework is not None:
         raise PodiumError("choose one: --accept or --rework \"feedback\"")
     if subtask and rework is None:
@@ -129,19 +128,11 @@ def review(
         raise PodiumError(f"{path} does not exist")
 
     async def show() -> str:
-        from podium.store import ProjectStore
-        from podium.store.control import ControlRepository
-        from podium.store.runs import RunRepository
+        from podium.app.session import ProjectSession
 
-        store = await ProjectStore.open(path, readonly=not (accept or rework is not None))
-        try:
-            execution = await RunRepository(store).get_execution(run_id)
-            latest = await ControlRepository(store).latest_review(execution.id)
-            if execution.status is not ExecutionStatus.REVIEW:
-                raise PodiumError(f"run {execution.id} is {execution.status.value}; no result awaits review")
-            return _verdict_lines(execution.id, execution.result, latest)
-        finally:
-            await store.close()
+        async with ProjectSession(path, readonly=not (accept or rework is not None), create=False,
+                                  tools=False, memory=False) as session:
+            return _verdict_lines(await session.queries.awaiting_review(run_id))
 
     summary = run_async(show())
     if not accept and rework is None:
@@ -154,11 +145,12 @@ def review(
     _rework(path, run_id, rework, list(subtask or []))
 
 
-def _verdict_lines(run_id: str, result: str | None, latest: Any) -> str:
-    lines = [f"run {run_id} awaits your review", "", (result or "(no result)").strip(), ""]
-    if latest is not None:
-        verdict = latest.verdict
-        lines.append(f"leader's review (round {latest.round}): {verdict.get('overall', '')}")
+def _verdict_lines(review: AwaitingReview) -> str:
+    run_id = review.execution.id
+    lines = [f"run {run_id} awaits your review", "", (review.execution.result or "(no result)").strip(), ""]
+    if review.verdict is not None:
+        verdict = review.verdict
+        lines.append(f"leader's review (round {review.round}): {verdict.get('overall', '')}")
         for v in verdict.get("verdicts", []):
             mark = "✔" if v.get("ok") else "✘"
             lines.append(f"  {mark} {v['subtask_id']}" + (f": {v['reasons']}" if v.get("reasons") else ""))

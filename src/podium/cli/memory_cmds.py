@@ -40,19 +40,15 @@ def _agent(name: str | None) -> str | None:
 
 
 def _with_memory(project: Path | None, readonly: bool, fn: Callable[[MemoryService], Awaitable[T]]) -> T:
-    from podium.memory.service import MemoryService
-    from podium.store import ProjectStore
+    from podium.app.session import ProjectSession
 
     target = project_path(None, project)
     if readonly and not target.exists():
         raise PodiumError(f"{target} does not exist")
 
     async def go() -> T:
-        store = await ProjectStore.open(target, readonly=readonly)
-        try:
-            return await fn(MemoryService(store))
-        finally:
-            await store.close()
+        async with ProjectSession(target, readonly=readonly, tools=False) as session:
+            return await fn(session.memory_service())
 
     return run_async(go())
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from podium.cli.app import JsonOption, ProjectOption, app, print_json, project_path, run_async
 from podium.errors import PodiumError
+
+if TYPE_CHECKING:
+    from podium.domain import ProjectInfo
 
 PathArgument = Annotated[Path | None, typer.Argument(help="Project file.", show_default=False)]
 
@@ -16,14 +19,14 @@ PathArgument = Annotated[Path | None, typer.Argument(help="Project file.", show_
 @app.command()
 def init(path: PathArgument = None, project: ProjectOption = None) -> None:
     """Create an empty project file (or check an existing one)."""
-    from podium.store import ProjectStore
+    from podium.app.session import ProjectSession
 
     target = project_path(path, project)
     existed = target.exists() and target.stat().st_size > 0
 
     async def go() -> None:
-        store = await ProjectStore.open(target)
-        await store.close()
+        async with ProjectSession(target, tools=False, memory=False):
+            pass  # opening creates (or checks and migrates) the file
 
     run_async(go())
     print(f"{'checked' if existed else 'created'} {target}")
@@ -32,19 +35,15 @@ def init(path: PathArgument = None, project: ProjectOption = None) -> None:
 @app.command()
 def info(path: PathArgument = None, project: ProjectOption = None, json: JsonOption = False) -> None:
     """Verify a project file or archive and describe what it holds."""
-    from podium.store import ProjectStore
-    from podium.store.archive import describe
+    from podium.app.session import ProjectSession
 
     target = project_path(path, project)
     if not target.exists():
         raise PodiumError(f"{target} does not exist")
 
-    async def go():  # type: ignore[no-untyped-def]
-        store = await ProjectStore.open(target, readonly=True)
-        try:
-            return await describe(store)
-        finally:
-            await store.close()
+    async def go() -> ProjectInfo:
+        async with ProjectSession(target, readonly=True, tools=False, memory=False) as session:
+            return await session.describe()
 
     facts = run_async(go())
     if json:
@@ -74,17 +73,13 @@ def export(
     project: ProjectOption = None,
 ) -> None:
     """Write a compacted, verified single-file archive of the project."""
-    from podium.store import ProjectStore
-    from podium.store.archive import export_archive
+    from podium.app.session import ProjectSession
 
     source = project_path(path, project)
 
-    async def go():  # type: ignore[no-untyped-def]
-        store = await ProjectStore.open(source, create=False)
-        try:
-            return await export_archive(store, output, force=force)
-        finally:
-            await store.close()
+    async def go() -> ProjectInfo:
+        async with ProjectSession(source, create=False, tools=False, memory=False) as session:
+            return await session.export_archive(output, force=force)
 
     facts = run_async(go())
     print(

@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 
     from podium.app.drive import PlanDecision
     from podium.app.session import ProjectSession
-    from podium.domain import Budget, Execution, RunSettings, RunSummary
-    from podium.store.runs import PlanRecord
+    from podium.domain import Budget, Execution, PlanVersion, RunSettings, RunSummary
 
 RunIdArgument = Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).", show_default=False)]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Approve the plan without asking.")]
@@ -335,7 +334,7 @@ class _Session:
         if not self.json:
             self.console.print("[dim]planning: the specialists discuss, then the leader plans…[/dim]")
 
-    async def decide_plan(self, latest: PlanRecord) -> PlanDecision:
+    async def decide_plan(self, latest: PlanVersion) -> PlanDecision:
         from podium.app.drive import PlanDecision
         from podium.cli.run_view import plan_table
 
