@@ -173,6 +173,7 @@ class AgentLoop:
         notes = []
         if self.subtask.id in self.run.rework_notes:
             notes.append(self.run.rework_notes[self.subtask.id])
+        notes.extend(self.run.plan_notes.get(self.subtask.id, []))
         for question, answer in self.run.help_answers.get(self.subtask.id, []):
             notes.append(f"Earlier you asked the human: {question}\nTheir answer: {answer}")
         return subtask_brief(self.run.execution.objective, self.subtask, handoffs=handoffs, window=window,

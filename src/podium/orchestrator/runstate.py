@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from podium.domain import Agent, Budget, Execution, Subtask, Team, Usage
 from podium.llm.types import BudgetExceeded, BudgetGuard
@@ -46,6 +48,12 @@ class RunState:
     # Rework: per re-opened subtask, what the human said; and the feedback for a re-synthesis.
     rework_notes: dict[str, str] = field(default_factory=dict)
     synthesis_feedback: tuple[str, str] | None = None  # (feedback, previous result)
+    # The living plan: what agents are told about changes (a retry's note, a skipped dependency,
+    # a replaced input); the lock a change holds from its check to its write (the scheduler's
+    # launch gate takes it too); the executor's LiveChanges while the graph runs.
+    plan_notes: dict[str, list[str]] = field(default_factory=dict)
+    plan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    live: Any = None
 
     def model_for(self, agent: Agent) -> str | None:
         """The run's model (a CLI flag or env) wins, then the agent's as recorded, then the team's."""

@@ -41,6 +41,10 @@ class EngineSettings(BaseModel):
     # The leader's end-of-run lessons (one structured call; best effort).
     lessons: bool = True
     lessons_max_tokens: int = 600
+    # When nothing else can run because a subtask failed (its dependents wait on it): "finish"
+    # (the run ends partial, listing what waits; change the plan, then `podium resume`) or
+    # "wait" for a person to retry, reassign, skip or edit it (the TUI, which someone watches).
+    when_stuck: Literal["finish", "wait"] = "finish"
     # How often a running engine looks for control rows written by other processes.
     watch_interval_s: float = Field(default=0.05, gt=0, le=0.25)
 

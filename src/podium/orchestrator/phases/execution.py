@@ -15,8 +15,13 @@ from podium.orchestrator.actions import ActionRegistry
 from podium.orchestrator.agent import AgentLoop, Outcome
 from podium.orchestrator.control import Halted, RunControl
 from podium.orchestrator.deps import AgentDeps
+from podium.orchestrator.live_graph import LiveGraph
+from podium.orchestrator.phases.live_changes import LiveChanges, say_stuck
+from podium.orchestrator.plan_changes import agent_notes
 from podium.orchestrator.runstate import RunGuard, RunState
 from podium.orchestrator.scheduler import GraphResult, Parking, StopRun, run_graph
+from podium.store.plan_changes import PlanChangeRepository
+from podium.store.runs import lease_owner
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,9 @@ async def prepare(deps: AgentDeps, execution: Execution, team: Team, guard: RunG
                      outputs={s.id: s.output or "" for s in subtasks if s.status is SubtaskStatus.DONE},
                      parking=Parking(), help_answers=await deps.control_repo.answered_help(run_id))
     await rework_context(deps, state)
+    changes = await PlanChangeRepository(deps.runs.store).changes(run_id)
+    state.plan_notes = {sid: notes for sid, notes in agent_notes(changes, subtasks).items()
+                        if sid in state.subtasks and state.subtasks[sid].status is not SubtaskStatus.DONE}
     return state
 
 
@@ -66,39 +74,47 @@ async def rework_context(deps: AgentDeps, state: RunState) -> None:
 
 
 async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState) -> GraphResult:
-    """Every subtask not yet finished, in parallel as dependencies and concurrency allow.
+    """Every subtask not yet finished, in parallel as dependencies and concurrency allow, on a
+    live graph that plan changes reach while it runs (state.live while it does).
 
-    A failed subtask blocks what depends on it. If the run stops (halt, budget, a model
-    configuration error), the subtasks it interrupted go back to pending and the result
-    says why in `stopped`.
+    A failed subtask's dependents wait: a person retries, reassigns, skips or edits it. When
+    nothing else can run, the graph ends (`when_stuck="finish"`: the run ends partial, listing
+    what waits) or waits for a change (`"wait"`: someone is watching, e.g. the TUI). If the run
+    stops (halt, budget, a model configuration error), the subtasks it interrupted go back to
+    pending and the result says why in `stopped`.
     """
     run_id, control = state.execution.id, state.control
     subtasks = list(state.subtasks.values())
+    hold = deps.settings.when_stuck == "wait"
 
-    async def on_blocked(ids: list[str], because: str) -> None:
-        await deps.runs.set_subtasks_status(run_id, [
-            (state.subtasks[i], SubtaskStatus.BLOCKED, f"depends on {because}, which did not finish")
-            for i in ids])
-        for i in ids:
-            state.subtasks[i].status = SubtaskStatus.BLOCKED
+    def having(*statuses: SubtaskStatus) -> list[str]:
+        return [s.id for s in subtasks if s.status in statuses]
+
+    graph = LiveGraph({s.id: list(s.depends_on) for s in subtasks},
+                      {s.id: float(max(1, s.estimated_tokens)) for s in subtasks},
+                      done=having(SubtaskStatus.DONE), failed=having(SubtaskStatus.FAILED),
+                      blocked=having(SubtaskStatus.BLOCKED),
+                      removed=having(SubtaskStatus.SKIPPED, SubtaskStatus.CANCELLED), hold=hold)
 
     async def gate() -> None:
         try:
             await control.wait_running()
         except Halted as exc:
             raise StopRun(str(exc)) from None
+        async with state.plan_lock:  # a change being written finishes before anything starts
+            pass
 
-    result = await run_graph(
-        {s.id: list(s.depends_on) for s in subtasks},
-        lambda sid: run_subtask(deps, actions, state, sid),
-        concurrency=deps.settings.concurrency,
-        done=[s.id for s in subtasks if s.status is SubtaskStatus.DONE],
-        failed=[s.id for s in subtasks if s.status is SubtaskStatus.FAILED],
-        blocked=[s.id for s in subtasks if s.status is SubtaskStatus.BLOCKED],
-        on_blocked=on_blocked, before_start=gate,
-        cost={s.id: float(max(1, s.estimated_tokens)) for s in subtasks},
-        register_cancel=control.on_halt, parking=state.parking,
-    )
+    async def on_stuck(nodes: list[str]) -> None:
+        await say_stuck(deps, state, nodes)
+
+    state.live = LiveChanges(deps, state, graph, owner=lease_owner())
+    try:
+        result = await run_graph(
+            {}, lambda sid: run_subtask(deps, actions, state, sid), concurrency=deps.settings.concurrency,
+            before_start=gate, register_cancel=control.on_halt, parking=state.parking, live=graph,
+            on_stuck=on_stuck if hold else None)
+    finally:
+        state.live = None
     if result.stopped is not None:
         await deps.runs.set_subtasks_status(run_id, [
             (state.subtasks[i], SubtaskStatus.PENDING, "interrupted") for i in sorted(result.interrupted)])

@@ -63,4 +63,11 @@ def summary(subtasks: Sequence[Subtask]) -> str:
     counts: dict[str, int] = {}
     for s in subtasks:
         counts[s.status.value] = counts.get(s.status.value, 0) + 1
-    return ", ".join(f"{n} {status}" for status, n in counts.items())
+    text = ", ".join(f"{n} {status}" for status, n in counts.items())
+    # The living plan: a failure leaves its dependents waiting, for a person to act on.
+    waiting = [s.id for s in subtasks if s.status in (SubtaskStatus.FAILED, SubtaskStatus.PENDING,
+                                                      SubtaskStatus.BLOCKED)]
+    if waiting:
+        text += (f"; waiting: {', '.join(waiting)} (retry, skip or edit with `podium task`, "
+                 "then `podium resume`)")
+    return text
