@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 from tests.conftest import eventually_sync, run_cli
@@ -84,6 +83,23 @@ def status(project: Path) -> str:
     return rows(project, "SELECT status FROM executions")[0][0]
 
 
+def assert_no_turn_while_paused(project: Path, run_id: str, *, latency_s: float) -> None:
+    """From the event log: between the pause and the resume at most the one turn that was in flight
+    landed, and the first turn after the resume started after it (it took the script's whole latency
+    from the resume on). A turn started while paused would land before the resume, or less than
+    `latency_s` after it (a `podium resume` process takes longer than that margin to start)."""
+    log = rows(project, "SELECT seq, type, payload, created_at FROM events WHERE execution_id = ?"
+                        " AND type IN ('intervention.applied', 'message.added') ORDER BY seq", run_id)
+    applied = {json.loads(r["payload"])["kind"]: r for r in log if r["type"] == "intervention.applied"}
+    pause, resume = applied["pause"], applied["resume"]
+    turns = [r for r in log
+             if r["type"] == "message.added" and json.loads(r["payload"])["role"] == "assistant"]
+    assert len([t for t in turns if pause["seq"] < t["seq"] < resume["seq"]]) <= 1
+    after = [t for t in turns if t["seq"] > resume["seq"]]
+    assert after, "no turn landed after the resume"
+    assert after[0]["created_at"] - resume["created_at"] >= latency_s * 0.9
+
+
 def test_guide_pause_resume_halt_from_a_second_process(tmp_path):
     project = tmp_path / "project.podium"
     # Turns long enough that the run is still going when each command's process starts, on a busy
@@ -102,15 +118,16 @@ def test_guide_pause_resume_halt_from_a_second_process(tmp_path):
         assert paused.returncode == 0, paused.stderr
         assert "paused run" in paused.stdout and "applied by" in paused.stdout
         assert json.loads(run_cli("runs", "--json").stdout)[0]["status"] == "paused"
-        time.sleep(3.0)  # the turn in flight (2.5 s) finishes; no new one starts
-        frozen = rows(project, "SELECT count(*) FROM messages WHERE role = 'assistant'")[0][0]
-        time.sleep(1.5)
-        assert rows(project, "SELECT count(*) FROM messages WHERE role = 'assistant'")[0][0] == frozen
+        # The turn in flight when the pause took effect lands; the next one waits for the resume
+        # (checked from the event log below).
+        read_until(proc, lambda e: e["type"] == "intervention.applied" and e["kind"] == "pause")
+        read_until(proc, lambda e: e["type"] == "message.added" and e["role"] == "assistant")
         assert proc.poll() is None
 
         resumed = run_cli("resume", run_id)
         assert resumed.returncode == 0, resumed.stderr
         assert "resumed run" in resumed.stdout and status(project) == "running"
+        read_until(proc, lambda e: e["type"] == "message.added" and e["role"] == "assistant")
 
         halted = run_cli("halt", run_id)
         assert halted.returncode == 0, halted.stderr
@@ -123,6 +140,7 @@ def test_guide_pause_resume_halt_from_a_second_process(tmp_path):
     assert status(project) == "halted" and "halted" in run_cli("runs").stdout
     applied = [e["kind"] for e in events_of(project, run_id, "intervention.applied")]
     assert applied == ["guidance", "pause", "resume", "halt"]
+    assert_no_turn_while_paused(project, run_id, latency_s=2.5)
     assert {s["status"] for s in subtasks(project, run_id).values()} <= {"done", "pending"}
 
     again = run_cli("pause", run_id)  # nobody runs it now

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,32 @@ def start_run(tmp_path: Path, model: str, *extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=os.environ.copy())
 
 
-def read_until(proc: subprocess.Popen[str], stop: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-    """Events from a running `podium run --json` up to and including the first matching one."""
+def read_until(proc: subprocess.Popen[str], stop: Callable[[dict[str, Any]], bool], *,
+               timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Events from a running `podium run --json` up to and including the first matching one.
+
+    Bounded: when it has not come within `timeout` seconds the run is killed (its output then
+    ends, so the read cannot hang) and the test fails saying so."""
     seen = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        event = json.loads(line)
-        seen.append(event)
-        if stop(event):
-            return seen
+    assert proc.stdout is not None and proc.stderr is not None
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            event = json.loads(line)
+            seen.append(event)
+            if stop(event):
+                return seen
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        raise AssertionError(f"timed out after {timeout:g}s waiting for an event; last seen: {seen[-3:]}")
     raise AssertionError(f"the run ended before the expected event; stderr: {proc.stderr.read()}")
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from podium.app.board import Board
     from podium.app.drive import DriveOutcome, Driver
     from podium.app.tool_admin import ToolAdmin
-    from podium.domain import ApprovalRecord, Budget, Event, Execution, ProjectInfo
+    from podium.domain import ApprovalRecord, Budget, Event, Execution, PlanChange, ProjectInfo
     from podium.memory.service import MemoryService
     from podium.orchestrator.control import RunControl
     from podium.orchestrator.engine import Engine, PlanProposal
@@ -56,7 +56,8 @@ def interactive_settings() -> EngineSettings:
     waits for them (accept, or send it back for rework), as `podium run --review` does headless."""
     from podium.orchestrator.settings import EngineSettings
 
-    return EngineSettings(review="human")
+    # A failed subtask waits for them (retry, reassign, skip, edit) rather than ending the run.
+    return EngineSettings(review="human", when_stuck="wait")
 
 
 class ProjectSession:
@@ -471,6 +472,18 @@ class ProjectSession:
 
     async def answer(self, run_id: str, subtask_id: str, text: str) -> None:
         await (await self.control(run_id)).answer(subtask_id, text)
+
+    async def change_plan(self, run_id: str, change: PlanChange, *, by: str = "user", source: str = "tui"
+                          ) -> str:
+        """Change a run's live graph (the living plan): the graph this session runs, if it runs it;
+        otherwise through the file (posted to the process that drives it, or written directly)."""
+        run_id = await self.runs.resolve_id(run_id)
+        engine = self._by_run.get(run_id) or self._engine
+        if engine is not None:
+            return await engine.change_plan(run_id, change, by=by, source=source)
+        from podium.orchestrator.plan_steering import PlanSteering
+
+        return (await PlanSteering(self.store, source=source).change(run_id, change, by=by)).message
 
     def steering(self, *, source: str = "cli") -> Steering:
         """Steering a run another process may drive (`podium guide/pause/halt/answer/resume`)."""

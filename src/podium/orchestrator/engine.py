@@ -20,6 +20,7 @@ from podium.domain import (
     ExecutionStatus,
     InterventionKind,
     Phase,
+    PlanChange,
     PlanStatus,
     RunSettings,
     Subtask,
@@ -43,7 +44,7 @@ from podium.orchestrator.review import verdict_text
 from podium.orchestrator.runstate import RunGuard, RunState
 from podium.orchestrator.settings import EngineSettings
 from podium.orchestrator.watcher import InterventionWatcher
-from podium.store.control import ControlRepository
+from podium.store.control import ControlRepository, PendingIntervention
 from podium.store.project import ProjectStore
 from podium.store.queries import RunQueries
 from podium.store.runs import RunBusyError, RunRepository, lease_owner
@@ -83,6 +84,7 @@ class Engine:
         self.control_repo = ControlRepository(store)
         self._controls: dict[str, RunControl] = {}
         self._held: dict[str, int] = {}
+        self._states: dict[str, RunState] = {}  # runs this engine executes (their live graph)
         self.owner = lease_owner()
 
     # ------------------------------------------------------------ control channel
@@ -230,6 +232,7 @@ class Engine:
         await self._restore_standing(run_id, control)
         deps = self.deps()
         state = await executing.prepare(deps, execution, team, guard, control, subtasks)
+        self._states[run_id] = state
         result = await executing.run_subtasks(deps, self.actions, state)
         if result.stopped is not None:
             await halt(deps, run_id, guard, control.halt_reason if control.halted else result.stopped)
@@ -324,6 +327,35 @@ class Engine:
             raise PodiumError(f"run {execution.id} is {execution.status.value}; only a result awaiting "
                               "review can be accepted or sent back")
 
+    # ------------------------------------------------------------ the living plan
+
+    async def change_plan(self, run_id: str, change: PlanChange, *, by: str = "user", source: str = "tui"
+                          ) -> str:
+        """Change a run's live graph: the running graph if this engine executes it, else through
+        the file (posted to the process that drives it, or written directly). One line back."""
+        state = self._states.get(run_id)
+        if state is not None and state.live is not None:
+            applied = await state.live.apply(change, by=by, source=source)
+            return f"{applied.summary} (plan v{applied.version})"
+        from podium.orchestrator.plan_steering import PlanSteering
+
+        return (await PlanSteering(self.store, source=source).change(run_id, change, by=by)).message
+
+    async def _posted_change(self, run_id: str, item: PendingIntervention) -> None:
+        """A change another process posted: applied to the running graph, the outcome on the row."""
+        state = self._states.get(run_id)
+        try:
+            if state is None or state.live is None:
+                raise PodiumError(f"run {run_id} is not running its graph now; try again when it does")
+            # A person at a terminal, else the leader or an agent that asked for it.
+            by = "user" if item.source in ("cli", "tui") else item.source
+            applied = await state.live.apply(PlanChange.model_validate_json(item.text), by=by,
+                                             source=item.source)
+            ok, reason = True, f"{applied.summary} (plan v{applied.version})"
+        except (PodiumError, ValueError) as exc:
+            ok, reason = False, str(exc).splitlines()[0]
+        await self.control_repo.consume(run_id, item, by=self.owner, applied=ok, reason=reason)
+
     # ------------------------------------------------------------ resuming
 
     async def resume(self, run_id: str, *, budget: Budget | None = None) -> Execution:
@@ -379,6 +411,7 @@ class Engine:
             await expire_pending(self.store, run_id)
             watcher = InterventionWatcher(self.control_repo, run_id, self.control(run_id), owner=owner,
                                           interval=self.settings.watch_interval_s)
+            watcher.on_plan_change = lambda item: self._posted_change(run_id, item)
             watcher.start()
         self._held[run_id] = depth + 1
         beat = asyncio.create_task(self._heartbeat(run_id, owner)) if depth == 0 else None
@@ -393,6 +426,7 @@ class Engine:
                 if watcher is not None:
                     await watcher.stop()
                 del self._held[run_id]
+                self._states.pop(run_id, None)
                 await self.repo.release(run_id, owner)
 
     async def _heartbeat(self, run_id: str, owner: str) -> None:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
+from podium.domain import InterventionKind
 from podium.orchestrator.control import RunControl
-from podium.store.control import ControlRepository
+from podium.store.control import ControlRepository, PendingIntervention
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ class InterventionWatcher:
         self.owner = owner
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        # Plan changes (the living plan) are applied by the engine, which consumes the row with
+        # the outcome; without a handler they are refused.
+        self.on_plan_change: Callable[[PendingIntervention], Awaitable[None]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"watch:{self.run_id}")
@@ -58,6 +63,14 @@ class InterventionWatcher:
         for item in await self.repo.pending(self.run_id):
             if self.control.applied(item.id):
                 await self.repo.mark_consumed([item.id])
+                continue
+            if item.kind is InterventionKind.PLAN_CHANGE:
+                if self.on_plan_change is not None:
+                    await self.on_plan_change(item)
+                else:
+                    await self.repo.consume(self.run_id, item, by=self.owner, applied=False,
+                                            reason="this process does not change plans")
+                taken += 1
                 continue
             if await self.repo.consume(self.run_id, item, by=self.owner):
                 self.control.apply(item.kind, item.text, item.subtask_id, item.source,

@@ -20,7 +20,7 @@ from podium.store.runs import _insert_message, _record_usage, _set_status, _stat
 # Control actions that only make sense to the process that was running the run when they were
 # written; left unconsumed by a process that has gone, they must not surprise the next one.
 TRANSIENT_KINDS = (InterventionKind.PAUSE, InterventionKind.RESUME, InterventionKind.HALT,
-                   InterventionKind.ACCEPT, InterventionKind.REWORK)
+                   InterventionKind.ACCEPT, InterventionKind.REWORK, InterventionKind.PLAN_CHANGE)
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,10 @@ class ControlRepository:
             " WHERE execution_id = ? AND consumed_at IS NULL ORDER BY id", (run_id,))
         return [PendingIntervention(r[0], InterventionKind(r[1]), r[2], r[3] or "", r[4], r[5]) for r in rows]
 
-    async def consume(self, run_id: str, item: PendingIntervention, *, by: str) -> bool:
-        """Mark a row applied by this process (with its event and the status it implies).
+    async def consume(self, run_id: str, item: PendingIntervention, *, by: str, applied: bool = True,
+                      reason: str | None = None) -> bool:
+        """Mark a row applied by this process (with its event and the status it implies); a plan
+        change says whether it was `applied` and how (`reason`: what it did, or why not).
 
         False if another process took it first.
         """
@@ -170,7 +172,8 @@ class ControlRepository:
             if not taken:
                 return False
             tx.emit(ev.INTERVENTION_APPLIED, run_id, id=item.id, kind=item.kind.value,
-                    subtask_id=item.subtask_id, by=by, latency_ms=round((now - item.created_at) * 1000, 1))
+                    subtask_id=item.subtask_id, by=by, latency_ms=round((now - item.created_at) * 1000, 1),
+                    applied=applied, reason=reason)
             current = ExecutionStatus(_status_of(tx, run_id))
             if item.kind is InterventionKind.PAUSE and current is ExecutionStatus.RUNNING:
                 _set_status(tx, run_id, ExecutionStatus.PAUSED, f"paused by {item.source}")
@@ -179,6 +182,16 @@ class ControlRepository:
             return True
 
         return await self.store.write(write)
+
+    async def outcome(self, run_id: str, intervention_id: int) -> tuple[bool, str | None]:
+        """Whether the process that took up a row applied it, and what it said."""
+        row = await self.store.query_one(
+            "SELECT json_extract(payload, '$.applied'), json_extract(payload, '$.reason') FROM events"
+            " WHERE execution_id = ? AND type = ? AND json_extract(payload, '$.id') = ?"
+            " ORDER BY seq DESC LIMIT 1", (run_id, ev.INTERVENTION_APPLIED, intervention_id))
+        if row is None:
+            return False, "not taken up"
+        return bool(row[0]) if row[0] is not None else True, row[1]
 
     async def pause_requested(self, run_id: str) -> bool:
         """A pause was asked for since the run's status last changed and no resume came after it:
