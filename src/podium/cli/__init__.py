@@ -19,6 +19,7 @@ from podium.cli import (
     plan_cmds,  # noqa: F401
     project_cmds,  # noqa: F401  (registers commands)
     run_cmds,  # noqa: F401
+    task_cmds,  # noqa: F401
     tools_cmds,  # noqa: F401
     tui_cmds,  # noqa: F401
     work_cmds,  # noqa: F401

@@ -1,0 +1,75 @@
+"""Changing a run's live graph from any process: `podium task ...`, and the TUI on a run it
+does not drive.
+
+Like steering.py: when a live process drives the run, the change is posted as
+a pending `plan_change` intervention (its payload a validated `PlanChange`
+as JSON); that process's watcher applies it to its running graph and
+records the outcome on the row's `intervention.applied` event, which this
+side waits for and reports. When nobody drives the run, the change is
+written to the file directly (a run that had ended with work waiting goes
+back to halted: `podium resume` carries on). Either way the change is first
+checked against the graph as the file holds it: bad input is one line,
+exit 2, nothing written.
+"""
+
+from __future__ import annotations
+
+from podium.domain import Execution, ExecutionStatus, InterventionKind, PlanChange
+from podium.errors import PodiumError, ReadOnlyError
+from podium.orchestrator.phases.live_changes import graph_write
+from podium.orchestrator.plan_changes import plan_effect
+from podium.orchestrator.steering import APPLY_WAIT_S, Steered
+from podium.store.control import ControlRepository
+from podium.store.plan_changes import PlanChangeRepository
+from podium.store.project import ProjectStore
+from podium.store.runs import RunRepository
+
+
+class PlanSteering:
+    def __init__(self, store: ProjectStore, *, source: str = "cli", wait_s: float = APPLY_WAIT_S) -> None:
+        if store.readonly:
+            raise ReadOnlyError(f"{store.path} is open read-only (an archive); nothing was changed")
+        self.store = store
+        self.repo = RunRepository(store)
+        self.control = ControlRepository(store)
+        self.changes = PlanChangeRepository(store)
+        self.source = source
+        self.wait_s = wait_s
+
+    async def change(self, run_ref: str, change: PlanChange, *, by: str = "user") -> Steered:
+        execution = await self.repo.get_execution(run_ref)
+        run_id = execution.id
+        subtasks = await self.repo.subtasks(run_id)
+        _changeable(execution, bool(subtasks))
+        owner = await self.repo.live_owner(run_id)
+        effect = plan_effect(change, subtasks, await self.repo.get_team(run_id), driven=owner is not None)
+        if owner is None:
+            reopen = (f"plan changed by {by} after the run ended {execution.status.value}; "
+                      f"`podium resume {run_id}` carries on") if execution.status.finished else None
+            version = await self.changes.apply(run_id, graph_write(effect, by=by, source=self.source),
+                                               driver=None, reopen=reopen)
+            return Steered(f"{effect.summary()} (plan v{version}); no process is running run {run_id}: "
+                           f"`podium resume {run_id}` carries on")
+        iid = await self.repo.add_intervention(run_id, InterventionKind.PLAN_CHANGE,
+                                               text=change.model_dump_json(exclude_none=True),
+                                               subtask_id=effect.subtask_id, source=self.source)
+        latency = await self.control.wait_consumed(iid, self.wait_s)
+        if latency is None:
+            return Steered(f"change sent to run {run_id}; its process ({owner}) has not taken it up yet "
+                           "(it applies it at its next poll if it is still running)")
+        applied, reason = await self.control.outcome(run_id, iid)
+        if not applied:
+            raise PodiumError(f"run {run_id}'s process ({owner}) refused the change: {reason}")
+        return Steered(f"{reason} (applied by {owner} after {latency:.2f}s)", latency_s=latency)
+
+
+def _changeable(execution: Execution, has_plan: bool) -> None:
+    run_id, status = execution.id, execution.status
+    if not has_plan:
+        raise PodiumError(f"run {run_id} has no approved plan yet ({status.value}); before approval, "
+                          f"edit the proposed plan with `podium plan edit {run_id}`")
+    if status is ExecutionStatus.COMPLETED:
+        raise PodiumError(f"run {run_id} is completed; nothing to change")
+    if status is ExecutionStatus.REVIEW:
+        raise PodiumError(f"run {run_id} awaits your review: `podium review {run_id} --rework \"...\" "
+                          "--subtask ID` sends work back")
