@@ -145,3 +145,30 @@ def test_add_and_cancel_from_a_second_process_while_the_run_executes(tmp_path):
     applied = events(project, run_id, "intervention.applied")
     assert [a["kind"] for a in applied] == ["plan_change", "plan_change"]
     assert all(a["applied"] for a in applied)
+
+
+def test_kill_9_right_after_a_change_then_resume_keeps_it_and_every_finished_output(tmp_path):
+    project = tmp_path / "project.podium"
+    model = write_script(tmp_path, latency_ms=1500)
+    proc = start_run(tmp_path, model, "--concurrency", "1")
+    try:
+        seen = read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "done")
+        run_id = seen[0]["execution_id"]
+        done_before = {k: v["output"] for k, v in subtasks(project, run_id).items() if v["status"] == "done"}
+        assert done_before
+        added = task(project, "add", run_id, "Summarise sources", "--agent", "writer", "--after", "t1")
+        assert added.returncode == 0 and "applied by" in added.stdout, added.stderr
+        proc.kill()  # SIGKILL: no cleanup, the lease dies with the process
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    resumed = run_cli("resume", run_id, "--yes", "-p", str(project))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = subtasks(project, run_id)
+    assert {k: v["status"] for k, v in final.items()} == dict.fromkeys(["t1", "t2", "t3", "t4", "t5"], "done")
+    starts = [e["subtask_id"] for e in events(project, run_id, "subtask.status") if e["status"] == "running"]
+    for sid, output in done_before.items():  # finished before the kill: kept, not re-run
+        assert final[sid]["output"] == output and starts.count(sid) == 1
+    assert [c["subtask_id"] for c in events(project, run_id, "plan.changed")] == ["t5"]
+    assert status(project) == "completed"
