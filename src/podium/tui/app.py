@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 from textual.widgets import Static
 
+from podium.app.live_plan import PlanChange, change_plan
 from podium.app.queries import Queries
 from podium.app.session import ProjectSession
 from podium.errors import PodiumError
@@ -256,6 +257,14 @@ class PodiumApp(App[None], inherit_bindings=False):
 
     def answer(self, run_id: str, subtask_id: str, text: str) -> None:
         self._job(run_id, "answer", lambda session: session.answer(run_id, subtask_id, text))
+
+    def change_plan(self, run_id: str, change: PlanChange) -> None:
+        """A change to the run's live graph (the living plan); what it did, as a notification."""
+        async def apply(session: ProjectSession) -> None:
+            self.notify(await change_plan(session, run_id, change, by="user", source="tui"),
+                        title="plan changed")
+
+        self._job(run_id, "plan change", apply)
 
     def decide_tool(self, approval_id: int, allow: bool) -> None:
         """Record the person's decision; the waiting agent (in any process) picks it up."""

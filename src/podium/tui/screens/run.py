@@ -28,6 +28,7 @@ from podium.tui import heap
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import CHANGING_ACTIONS, REPLAY_BINDINGS, RUN_BINDINGS
 from podium.tui.screens.modals import Confirm, Review, ReviewChoice, TextPrompt
+from podium.tui.screens.run_tasks import TASK_WORDS, PlanChangeActions
 from podium.tui.state import RunState
 from podium.tui.widgets.board import Board
 from podium.tui.widgets.plan import PlanGraph, PlanPane
@@ -46,7 +47,7 @@ REBUILD_SECONDS = 0.25  # replay: rebuild transcripts once stepping pauses this 
 # "cannot …": what each control would have done (the notice when it cannot).
 CHANGE_WORDS = {"approve": "approve a plan", "reject": "reject a plan", "guide": "send guidance",
                 "pause": "pause or resume", "halt": "halt", "answer": "answer a help request",
-                "review": "review", "tool_approval": "decide on a tool call"}
+                "review": "review", "tool_approval": "decide on a tool call", **TASK_WORDS}
 
 
 class PaneSwitcher(Static):
@@ -62,7 +63,7 @@ class PaneSwitcher(Static):
         self.update(text)
 
 
-class RunScreen(Screen[None]):
+class RunScreen(PlanChangeActions, Screen[None]):
     DEFAULT_CSS = """
     RunScreen #pane-tabs { display: none; height: 1; background: $boost; }
     RunScreen.-narrow #pane-tabs { display: block; }
@@ -336,6 +337,8 @@ class RunScreen(Screen[None]):
             return True
         if self.replay or self.podium.readonly:
             return False
+        if action.startswith("task_"):  # the living plan (run_tasks.py)
+            return self._task_applies(action)
         s = self.state
         live = self.podium.is_live(self.run_id)
         running = s.status in (ExecutionStatus.RUNNING, ExecutionStatus.SYNTHESISING)
