@@ -226,3 +226,11 @@ def test_ctrl_c_stops_cleanly_and_the_next_worker_resumes(tmp_path):
     board = _board()
     assert board["c1"]["column"] == "done" and len(board["c1"]["runs"]) == 1
     assert board["c2"]["column"] == "done"
+
+
+def test_board_bench_prints_its_figures():
+    out = run_cli("bench", "board", "--cards", "4", "--parallel", "2", "--claimers", "2",
+                  "--claim-cards", "10", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "cards per minute" in out.stdout and "ideal" in out.stdout
+    assert "10 of 10, 10 distinct (no card twice)" in out.stdout

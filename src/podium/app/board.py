@@ -7,10 +7,12 @@ straight into To do. Every change names who made it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-from podium.domain import Card, CardColumn, CardPriority, parse_card_ref
+from podium.domain import Card, CardColumn, CardPriority, Event, parse_card_ref
 from podium.errors import PodiumError
 from podium.store.cards import PROPOSALS_POLICY_KEY, CardRepository
 from podium.store.project import ProjectStore
@@ -61,6 +63,21 @@ class Board:
     async def list(self, *, archived: bool = False) -> list[Card]:
         return await self.cards.all(archived=archived)
 
+    # ------------------------------------------------------------ following changes
+
+    def subscribe(self) -> AbstractAsyncContextManager[asyncio.Queue[Event]]:
+        """`async with board.subscribe() as queue`: the events this process publishes while the block
+        runs (a card's `card.changed` among them); another process's: `changes_since`."""
+        return self.store.bus.subscribe(None)
+
+    async def last_seq(self) -> int:
+        """Where following starts: the newest event now (read it before listing the cards)."""
+        return await self.cards.last_seq()
+
+    async def changes_since(self, seq: int) -> list[Event]:
+        """The `card.changed` events any process committed after `seq`, oldest first."""
+        return await self.cards.changes_since(seq)
+
     async def get(self, ref: str) -> Card:
         return await self.cards.get(parse_refs([ref])[0])
 
@@ -107,6 +124,10 @@ class Board:
 
     async def archive(self, ref: str, *, by: str = "user") -> Card:
         return await self.cards.archive(parse_refs([ref])[0], by=by)
+
+    async def claim_next(self, worker: str, *, team: str | None = None) -> Card | None:
+        """Take the next ready card from To do for `worker` (atomic across processes)."""
+        return await self.cards.claim_next(worker, team=team)
 
     async def set_proposals_policy(self, column: CardColumn) -> None:
         if column not in (CardColumn.BACKLOG, CardColumn.TODO):

@@ -22,6 +22,20 @@ def bench_store(
     run_async(run(events))
 
 
+@bench_app.command("board")
+def bench_board(
+    cards: Annotated[int, typer.Option(min=1, help="Cards in the backlog.")] = 200,
+    parallel: Annotated[int, typer.Option(min=1, max=64, help="Cards worked at once.")] = 8,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Scripted model latency per call.")] = 50,
+    claimers: Annotated[int, typer.Option(min=1, max=16, help="Competing claimer processes.")] = 4,
+    claim_cards: Annotated[int, typer.Option(min=1, help="Cards the claimers race for.")] = 400,
+) -> None:
+    """`podium work` throughput (cards per minute against the ideal) and claim latency under contention."""
+    from podium.bench.board_bench import run
+
+    run_async(run(cards, parallel, latency_ms, claimers, claim_cards))
+
+
 @bench_app.command("tui")
 def bench_tui(
     agents: Annotated[int, typer.Option(help="Agents streaming at once.")] = 8,
