@@ -234,3 +234,63 @@ def test_board_bench_prints_its_figures():
     assert out.returncode == 0, out.stderr
     assert "cards per minute" in out.stdout and "ideal" in out.stdout
     assert "10 of 10, 10 distinct (no card twice)" in out.stdout
+
+
+def test_a_lesson_from_one_card_is_recalled_by_a_later_card(tmp_path):
+    from tests.integration.test_memory_lessons import ANALYST_LESSON, LESSONS_RULE, _json_script
+
+    model = _json_script(tmp_path, LESSONS_RULE)
+    _add("Write a short report on heat pumps")
+    _add("Estimate heat pump running costs from Norwegian electricity prices", "--after", "c1")
+    out = run_cli("work", "--model", model)
+    assert out.returncode == 0, out.stdout + out.stderr
+    board = _board()
+    [first], [second] = board["c1"]["runs"], board["c2"]["runs"]
+    lessons = rows(PROJECT, "SELECT source_execution FROM memories WHERE kind = 'lesson' AND text = ?",
+                   ANALYST_LESSON)
+    assert [r["source_execution"] for r in lessons] == [first]
+    recalled = [json.loads(r["payload"]) for r in rows(
+        PROJECT, "SELECT payload FROM events WHERE type = 'memory.recalled' AND execution_id = ?", second)]
+    assert any(item["text"] == ANALYST_LESSON for e in recalled for item in e["items"]), recalled
+
+
+def test_export_carries_the_board_and_the_archive_is_read_only(tmp_path):
+    model = write_script(tmp_path)
+    _add("Gather the heat-pump facts")
+    _add("Later", "--backlog")
+    assert run_cli("work", "--model", model).returncode == 0
+    before = _board()
+    assert run_cli("export", "-o", "arch.podium").returncode == 0
+    archived = run_cli("board", "--json", "--project", "arch.podium")
+    assert archived.returncode == 0, archived.stderr
+    assert {c["id"]: c for c in json.loads(archived.stdout)} == before
+    size = Path("arch.podium").read_bytes()
+    refused = run_cli("board", "move", "c2", "todo", "--project", "arch.podium")
+    assert refused.returncode == 2 and "read-only" in refused.stderr
+    assert Path("arch.podium").read_bytes() == size  # listing and refusing changed nothing
+
+
+def test_the_total_budget_stops_taking_cards(tmp_path):
+    model = write_script(tmp_path)
+    for i in range(3):
+        _add(f"Card {i + 1}")
+    out = run_cli("work", "--model", model, "--total-tokens", "10", "--json")
+    assert out.returncode == 3, out.stderr
+    summary = json.loads(out.stdout)
+    assert len(summary["worked"]) == 1 and summary["stopped"] == "the total budget is spent"
+    assert [c["column"] for c in _board().values()] == ["done", "todo", "todo"]
+
+
+def test_watch_takes_cards_added_while_it_waits(tmp_path):
+    model = write_script(tmp_path)
+    _add("First card")
+    proc = _worker(model, "--watch", log=tmp_path / "w.log")
+    try:
+        eventually_sync(lambda: _board()["c1"]["column"] == "done", timeout=120, what="c1 done")
+        _add("Added while it watches")
+        eventually_sync(lambda: _board()["c2"]["column"] == "done", timeout=120, what="c2 done",
+                        detail=lambda: (tmp_path / "w.log").read_text())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    assert code == 3  # stopped by the person, not because To do ran dry

@@ -36,16 +36,21 @@ AfterOption = Annotated[list[str] | None, typer.Option("--after", help="A card t
 DetailsOption = Annotated[str | None, typer.Option("--details", help="More about what is wanted.")]
 
 
-def _on_board(project: Path | None, act: Callable[[Board], Awaitable[Card]], *, create: bool = False) -> Card:
+def _on_board(project: Path | None, act: Callable[[Board], Awaitable[Card]], *, create: bool = False,
+              read: bool = False) -> Card:
+    """`act` on the board; `create`: a missing project file is made; `read`: the file is not changed
+    (an archive works too)."""
     from podium.app.session import ProjectSession
     from podium.cli.control_cmds import controllable
 
     path = project_path(None, project)
-    if not (create and not path.exists()):
+    if read and not path.exists():
+        raise PodiumError(f"{path} does not exist")
+    if not read and not (create and not path.exists()):
         controllable(path)
 
     async def go() -> Card:
-        async with ProjectSession(path, create=create) as session:
+        async with ProjectSession(path, create=create, readonly=read) as session:
             return await act(session.board)
 
     return run_async(go())
@@ -65,7 +70,7 @@ def board(ctx: typer.Context, project: ProjectOption = None, json: JsonOption = 
         raise PodiumError(f"{path} does not exist (add a card with `podium board add \"...\"`)")
 
     async def go() -> list[Card]:
-        async with ProjectSession(path, create=False) as session:
+        async with ProjectSession(path, readonly=True) as session:  # an archive lists too, unchanged
             return await session.board.list(archived=archived)
 
     cards = run_async(go())
@@ -176,7 +181,7 @@ def archive(card: CardArgument, project: ProjectOption = None) -> None:
 @board_app.command("show")
 def show(card: CardArgument, project: ProjectOption = None, json: JsonOption = False) -> None:
     """One card in full, with its runs."""
-    found = _on_board(project, lambda b: b.get(card))
+    found = _on_board(project, lambda b: b.get(card), read=True)
     if json:
         print_json(found.summary())
         return
