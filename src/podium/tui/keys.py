@@ -55,7 +55,8 @@ OBJECTIVE_BINDINGS = [
 # Actions that change a run: never offered in a replay (an archive is read-only; a replayed
 # run has finished), and on a live run only while they can act (RunScreen.check_action).
 CHANGING_ACTIONS = frozenset({"approve", "reject", "guide", "pause", "halt", "answer", "review",
-                              "tool_approval"})
+                              "tool_approval", "task_add", "task_edit", "task_retry", "task_skip",
+                              "task_cancel"})
 
 RUN_BINDINGS = [
     bind("a", "approve", "approve", "approve", tooltip="Approve the proposed plan"),
@@ -66,6 +67,15 @@ RUN_BINDINGS = [
     bind("h", "answer", "help-answer", "help-answer", tooltip="Answer the selected agent's help request"),
     bind("v", "review", "review", "review", tooltip="Review the result: accept or rework"),
     bind("y", "tool_approval", "tool ok?", "tool-approval", tooltip="Allow or deny a tool call that waits"),
+    # The living plan: changes to the running graph, on the subtask selected in the plan pane.
+    bind("plus", "task_add", "add task", "task-add", tooltip="Add a subtask to the running plan"),
+    bind("m", "task_edit", "edit task", "task-edit", tooltip="Edit or reassign the selected subtask "
+         "(not started, or failed)"),
+    bind("R", "task_retry", "retry", "task-retry", tooltip="Retry the selected failed subtask"),
+    bind("s", "task_skip", "skip", "task-skip", tooltip="Skip the selected subtask (dependents proceed)",
+         show=False),
+    bind("c", "task_cancel", "cancel task", "task-cancel", tooltip="Cancel the selected subtask (dependents "
+         "are blocked)", show=False),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),
     bind("1", "pane('plan')", "plan", "pane-plan", show=False),
     bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),

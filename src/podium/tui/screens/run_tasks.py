@@ -1,0 +1,152 @@
+"""The run screen's living-plan keys: add, edit, retry, skip or cancel a subtask of a run.
+
+A mixin for RunScreen (kept apart so the screen stays small): each action
+acts on the subtask selected in the plan pane, asks what it needs in a form
+or a confirmation, and hands a `PlanChange` to the app, which applies it
+through the application layer (the graph this window runs, the process that
+drives the run, or the file) and shows the outcome in one line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from podium.app.live_plan import PlanAction, PlanChange
+from podium.domain import ExecutionStatus, SubtaskStatus
+from podium.tui.screens.modals import Confirm
+from podium.tui.screens.plan_change import PlanChangeForm
+from podium.tui.widgets.plan import PlanGraph
+
+if TYPE_CHECKING:
+    from podium.runview import RunState
+    from podium.tui.app import PodiumApp
+
+TASK_WORDS = {"task_add": "add a subtask", "task_edit": "edit a subtask", "task_retry": "retry a subtask",
+              "task_skip": "skip a subtask", "task_cancel": "cancel a subtask"}
+NOT_STARTED = (SubtaskStatus.PENDING, SubtaskStatus.BLOCKED, SubtaskStatus.FAILED)
+
+
+class PlanChangeActions:
+    """Needs from the screen: run_id, state, podium, app, notify, query_one, _may_change."""
+
+    run_id: str
+    state: RunState
+
+    if TYPE_CHECKING:
+        @property
+        def podium(self) -> PodiumApp: ...
+
+    # ------------------------------------------------------------ when each key applies
+
+    def _task_applies(self, action: str) -> bool:
+        s = self.state
+        if not s.subtasks or s.status in (ExecutionStatus.COMPLETED, ExecutionStatus.REVIEW):
+            return False
+        chosen = s.subtasks.get(self._selected() or "")
+        st = chosen.status if chosen is not None else None
+        return {
+            "task_add": True,
+            "task_edit": st in NOT_STARTED,
+            "task_retry": st in (SubtaskStatus.FAILED, SubtaskStatus.BLOCKED),
+            "task_skip": st in NOT_STARTED,
+            "task_cancel": st is not None and st not in (SubtaskStatus.DONE, SubtaskStatus.SKIPPED,
+                                                          SubtaskStatus.CANCELLED),
+        }.get(action, False)
+
+    def _selected(self) -> str | None:
+        return self.query_one(PlanGraph).selected  # type: ignore[attr-defined, no-any-return]
+
+    def _ready(self, action: str) -> str | None:
+        """The selected subtask, if the action may go ahead (else say why and None)."""
+        if not self._may_change(TASK_WORDS[action]):  # type: ignore[attr-defined]
+            return None
+        sid = self._selected()
+        if action != "task_add" and (sid is None or sid not in self.state.subtasks):
+            self.notify("Select a subtask in the plan pane first.", severity="warning")  # type: ignore[attr-defined]
+            return None
+        return sid or ""
+
+    def _send(self, change: dict[str, Any]) -> None:
+        try:
+            typed = PlanChange.model_validate(change)
+        except ValueError as exc:
+            self.notify(f"invalid change: {exc}", severity="error")  # type: ignore[attr-defined]
+            return
+        self.podium.change_plan(self.run_id, typed)
+
+    # ------------------------------------------------------------ the keys
+
+    def action_task_add(self) -> None:
+        sid = self._ready("task_add")
+        if sid is None:
+            return
+        agents = ", ".join(a for a in self.state.agents if a != self.state.leader)
+        values = {"after": sid} if sid else {}
+
+        def done(form: dict[str, Any] | None) -> None:
+            if form:
+                self._send({"action": PlanAction.ADD, **{k: v for k, v in form.items() if k != "note"}})
+
+        self.podium.push_screen(PlanChangeForm("Add a subtask", ["description", "agent", "after"],
+                                               context=f"Agents: {agents}. It starts once what it comes "
+                                               "after is done.", values=values, send_label="Add"), done)
+
+    def action_task_edit(self) -> None:
+        sid = self._ready("task_edit")
+        if not sid:
+            return
+        current = self.state.subtasks[sid]
+        values = {"description": current.description, "agent": current.agent,
+                  "after": " ".join(current.depends_on)}
+
+        def done(form: dict[str, Any] | None) -> None:
+            if form is None:
+                return
+            change: dict[str, Any] = {"action": PlanAction.EDIT, "subtask_id": sid}
+            for name in ("description", "agent"):
+                if form.get(name) and form[name] != values[name]:
+                    change[name] = form[name]
+            after = form.get("after", [])  # emptied: it waits on nothing
+            if after != list(current.depends_on):
+                change["after"] = after
+            self._send(change)
+
+        self.podium.push_screen(PlanChangeForm(f"Edit {sid}", ["description", "agent", "after"],
+                                               values=values, send_label="Save"), done)
+
+    def action_task_retry(self) -> None:
+        sid = self._ready("task_retry")
+        if not sid:
+            return
+        current = self.state.subtasks[sid]
+
+        def done(form: dict[str, Any] | None) -> None:
+            if form is not None:
+                agent = form.get("agent")
+                self._send({"action": PlanAction.RETRY, "subtask_id": sid, "note": form.get("note"),
+                            "agent": agent if agent and agent != current.agent else None})
+
+        why = self.state.notes.get(sid) or current.error or ""
+        self.podium.push_screen(PlanChangeForm(
+            f"Retry {sid}", ["note", "agent"], values={"agent": current.agent},
+            context=f"It {current.status.value}: {why}" if why else "", send_label="Retry"), done)
+
+    def action_task_skip(self) -> None:
+        self._remove("task_skip", PlanAction.SKIP, "proceed",
+                     "Its dependents run without its output (they are told it was skipped).")
+
+    def action_task_cancel(self) -> None:
+        self._remove("task_cancel", PlanAction.CANCEL, "block",
+                     "It stops if it is running; its dependents are blocked until you retry or edit them.")
+
+    def _remove(self, action: str, kind: PlanAction, dependents: str, detail: str) -> None:
+        sid = self._ready(action)
+        if not sid:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._send({"action": kind, "subtask_id": sid, "dependents": dependents})
+
+        self.podium.push_screen(Confirm(f"{kind.value.capitalize()} {sid}?", detail, kind.value.capitalize()),
+                                done)
