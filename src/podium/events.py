@@ -410,6 +410,8 @@ class ReviewVerdict(EventPayload):
     overall: str = ""
     reasons: str = ""
     error: str | None = None
+    # review="auto", no rework rounds left: the criteria still unmet, so the run ends partial.
+    unmet: list[str] = Field(default_factory=list)
 
 
 class ReviewDecided(EventPayload):

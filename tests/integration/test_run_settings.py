@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from podium.store.schema import SCHEMA_VERSION
 from tests.conftest import run_cli
 from tests.integration.run_helpers import json_lines, rows, subtasks, write_script
 from tests.support.openai_server import FakeOpenAIServer
@@ -121,7 +122,7 @@ def test_a_killed_run_resumes_with_the_model_and_settings_it_was_started_with(tm
     assert resumed.returncode == 3, resumed.stderr  # --review: the result waits for a person
     assert rows(project, "SELECT status FROM executions")[0][0] == "review"
     after = subtasks(project, run_id)
-    assert {s["status"] for s in after.values()} == {"done"}
+    assert {s["status"] for s in after.values()} == {"review"}  # finished, awaiting the person's review
     for sid in ("t2", "t3", "t4"):  # same scripted model, same reply cap
         assert after[sid]["output"].startswith(f"Output of {after[sid]['agent']} for {sid}, cap 77."), \
             after[sid]["output"]
@@ -265,6 +266,10 @@ def test_a_project_file_from_before_the_settings_resumes_with_todays_defaults(tm
     # Make it a schema v1 file, as an older Podium wrote it: no settings column, no settings event.
     conn = sqlite3.connect(project)
     conn.execute("ALTER TABLE executions DROP COLUMN settings_json")
+    # ... nor what later versions added: the project board (v3), plan authors (v4).
+    conn.execute("DROP TABLE card_runs")
+    conn.execute("DROP TABLE cards")
+    conn.execute("ALTER TABLE plans DROP COLUMN author")
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('allow_event_delete', 'yes')")
     conn.execute("DELETE FROM events WHERE type = 'run.settings'")
     conn.execute("DELETE FROM meta WHERE key = 'allow_event_delete'")
@@ -284,7 +289,7 @@ def test_a_project_file_from_before_the_settings_resumes_with_todays_defaults(tm
     assert most_running_at_once(events) == 2  # today's default concurrency (4): t2 and t3 together
     final = subtasks(project, run_id)
     assert final["t4"]["output"].startswith("Output of writer for t4, cap 1024.")  # the run's model, no cap
-    assert rows(project, "PRAGMA user_version")[0][0] == 2
+    assert rows(project, "PRAGMA user_version")[0][0] == SCHEMA_VERSION
     report = settings_of(run_id)
     assert report["settings"]["model"] == model and report["settings"]["concurrency"] == 4
     assert [h["source"] for h in report["settings_history"]] == ["resume"]

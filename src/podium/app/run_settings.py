@@ -38,24 +38,28 @@ def recordable_endpoint(url: str | None) -> tuple[str | None, bool]:
 
 
 def start_settings(path: Path, *, model: str | None, api_base: str | None, concurrency: int,
-                   max_tokens: int | None, review: bool, yes: bool, allow_tools: list[str] | None
-                   ) -> tuple[RunSettings, str | None]:
+                   max_tokens: int | None, review: bool, yes: bool, allow_tools: list[str] | None,
+                   review_rounds: int | None = None) -> tuple[RunSettings, str | None]:
     """The settings a new run records (models are resolved once the gateway exists), and the
     endpoint to call (the same as recorded unless it carries credentials)."""
     from podium.llm.config import resolve_api_base, resolve_model
 
     endpoint = resolve_api_base(api_base, path)
     recorded, withheld = recordable_endpoint(endpoint)
-    return RunSettings(model=explicit_model(model), default_model=resolve_model(project=path).model,
-                       api_base=recorded, api_base_withheld=withheld, concurrency=concurrency,
-                       max_tokens=max_tokens, review="human" if review else "auto", approve_plans=yes,
-                       allow_tools=tool_patterns(allow_tools)), endpoint
+    settings = RunSettings(model=explicit_model(model), default_model=resolve_model(project=path).model,
+                           api_base=recorded, api_base_withheld=withheld, concurrency=concurrency,
+                           max_tokens=max_tokens, review="human" if review else "auto", approve_plans=yes,
+                           allow_tools=tool_patterns(allow_tools))
+    if review_rounds is not None:
+        settings = settings.model_copy(update={"review_rounds": review_rounds})
+    return settings, endpoint
 
 
 def resumed_settings(execution: Execution, path: Path, *, model: str | None = None,
                      api_base: str | None = None, concurrency: int | None = None,
                      max_tokens: int | None = None, review: bool | None = None, yes: bool | None = None,
-                     allow_tools: list[str] | None = None) -> tuple[RunSettings, str | None, list[str]]:
+                     allow_tools: list[str] | None = None, review_rounds: int | None = None
+                     ) -> tuple[RunSettings, str | None, list[str]]:
     """How a run goes on: as recorded when it started (or last resumed), with the flags given now
     in place. A run from before settings were recorded gets today's defaults. Returns the
     settings, the endpoint to call and the names of the settings the flags changed."""
@@ -71,6 +75,7 @@ def resumed_settings(execution: Execution, path: Path, *, model: str | None = No
     flags: dict[str, Any] = {
         "model": model, "concurrency": concurrency, "max_tokens": max_tokens,
         "review": None if review is None else ("human" if review else "auto"), "approve_plans": yes,
+        "review_rounds": review_rounds,
         "allow_tools": None if allow_tools is None else
         [p for p in tool_patterns(allow_tools) if p.lower() != "none"]}
     moved = False
@@ -120,6 +125,7 @@ class ResumeOptions(BaseModel):
     concurrency: int | None = None
     max_tokens: int | None = None
     review: bool | None = None
+    review_rounds: int | None = None
     approve_plans: bool | None = None
     allow_tools: list[str] | None = None
     budget_tokens: int | None = None

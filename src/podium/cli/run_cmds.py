@@ -49,6 +49,9 @@ SecondsOption = Annotated[float | None, typer.Option("--budget-seconds", min=0.0
 ReviewOption = Annotated[bool, typer.Option(
     "--review", help="Leave the result awaiting your review (`podium review RUN --accept | --rework ...`) "
     "instead of accepting it after the leader's check; the command then exits 3.")]
+ReviewRoundsOption = Annotated[int | None, typer.Option(
+    "--review-rounds", min=0, max=10, help="With the leader's automatic check: how many times a failing "
+    "verdict sends the failing subtasks back for rework before the run ends partial (default 2).")]
 AllowToolsOption = Annotated[list[str] | None, typer.Option(
     "--allow-tools", help="Approve these tools' calls without asking (names or globs, e.g. run_command, "
     "'files__*', all); --yes never does. Repeatable or comma-separated.")]
@@ -108,6 +111,7 @@ def run(
     allow_tools: AllowToolsOption = None,
     max_tokens: MaxTokensOption = None,
     review: ReviewOption = False,
+    review_rounds: ReviewRoundsOption = None,
     project: ProjectOption = None,
 ) -> None:
     """Plan, approve and execute an objective with a team, headless.
@@ -125,6 +129,7 @@ def run(
 
     settings, endpoint = start_settings(path, model=model, api_base=api_base, concurrency=concurrency,
                                          max_tokens=max_tokens, review=review, yes=yes,
+                                         review_rounds=review_rounds,
                                          allow_tools=allow_tools)
 
     async def go() -> Execution:
@@ -162,6 +167,9 @@ def resume(
     review: Annotated[bool | None, typer.Option(
         "--review/--no-review", help="Leave the result awaiting your review, or accept it after the "
         "leader's check (default: as started).")] = None,
+    review_rounds: Annotated[int | None, typer.Option(
+        "--review-rounds", min=0, max=10, help="Rework rounds a failing automatic review may ask for "
+        "(default: as started).")] = None,
     project: ProjectOption = None,
 ) -> None:
     """Continue an interrupted, paused or halted run (done subtasks are kept).
@@ -177,7 +185,7 @@ def resume(
     if not path.exists():
         raise PodiumError(f"{path} does not exist")
     if _resume_elsewhere(path, run_id):
-        given = (model, api_base, concurrency, max_tokens, review, allow_tools)
+        given = (model, api_base, concurrency, max_tokens, review, allow_tools, review_rounds)
         if any(v is not None for v in given):
             print("podium: the process running it goes on with its own settings: the options given "
                   "here were not applied or recorded", file=sys.stderr)
@@ -186,7 +194,8 @@ def resume(
     from podium.app.run_settings import ResumeOptions
 
     options = ResumeOptions(model=model, api_base=api_base, concurrency=concurrency, max_tokens=max_tokens,
-                            review=review, approve_plans=True if yes else False if ask else None,
+                            review=review, review_rounds=review_rounds,
+                            approve_plans=True if yes else False if ask else None,
                             allow_tools=allow_tools, budget_tokens=budget_tokens, budget_usd=budget_usd,
                             budget_steps=budget_steps, budget_seconds=budget_seconds)
 
@@ -264,7 +273,7 @@ class _Session:
                                              create=self.create, on_tool_approval=self._tool_approval)
         try:
             await self.app.ensure_engine()
-            self._subscription = self.app.store.bus.subscribe()
+            self._subscription = self.app.subscribe()
             queue = await self._subscription.__aenter__()
         except BaseException:
             await self.app.aclose()

@@ -61,10 +61,18 @@ def report(detail: RunDetail) -> dict[str, Any]:
         "consultations": [_consultation(c) for c in detail.consultations],
         "interventions": [i.model_dump(mode="json") for i in detail.interventions],
         "reviews": detail.reviews,
+        # The last review's unmet criteria when the run ended partial because of them.
+        "unmet": unmet(detail),
         "synthesis": [msg(m) for m in messages if m.phase is Phase.SYNTHESIS],
         "result": execution.result,
         "events": detail.events,
     }
+
+
+def unmet(detail: RunDetail) -> list[str]:
+    """The criteria still unmet when the leader's automatic review ended the run partial."""
+    last = detail.reviews[-1]["verdict"] if detail.reviews else {}
+    return list(last.get("unmet") or [])
 
 
 def _settings_lines(r: dict[str, Any]) -> list[str]:
@@ -83,7 +91,8 @@ def _settings_lines(r: dict[str, Any]) -> list[str]:
     out += [
         f"- API base: {endpoint}",
         f"- Concurrency: {s['concurrency']} · max tokens per reply: {s['max_tokens'] or 'default'}",
-        f"- Review: {review.get(s['review'], s['review'])}",
+        f"- Review: {review.get(s['review'], s['review'])}"
+        + (f" · up to {s.get('review_rounds', 2)} rework rounds" if s["review"] == "auto" else ""),
         f"- Plans approved up front (--yes): {'yes' if s['approve_plans'] else 'no'}",
         f"- Tools approved up front (--allow-tools): {', '.join(s['allow_tools']) or 'none'}",
         f"- Budget: {budget or 'none'}",
@@ -178,5 +187,9 @@ def to_markdown(r: dict[str, Any]) -> str:
             out.append(f"\n**Decision:** {rv['decision']}{what} by {rv['decided_by']}{feedback}")
         else:
             out.append("\n**Decision:** awaiting your review")
+    if r.get("unmet"):
+        out += ["", "## Unmet criteria", "", "The leader's review still found these unmet after the last "
+                "rework round, so the run ended partial:", ""]
+        out += [f"- {line}" for line in r["unmet"]]
     out += ["", "## Result", "", (r["result"] or "_no result yet_").strip(), ""]
     return "\n".join(out)

@@ -141,5 +141,7 @@ def example_instance(schema: dict[str, Any], root: dict[str, Any] | None = None)
         value = low + 1 if "exclusiveMinimum" in node else low
         return int(value) if kind == "integer" else float(value)
     if kind == "boolean":
-        return False
+        # Yes: a script that leaves a yes/no out (a review's "ok") gets a passing answer, so only
+        # the scripts that mean a failing verdict spell one out.
+        return True
     return None

@@ -39,6 +39,7 @@ from podium.orchestrator.phases.lessons import conclude
 from podium.orchestrator.phases.plan import PlanProposal, discuss, propose_plan
 from podium.orchestrator.phases.review import review
 from podium.orchestrator.phases.synthesis import summary, synthesise
+from podium.orchestrator.plan_graph import with_dependents
 from podium.orchestrator.ports import GatewayPort, MemoryPort, ToolsPort
 from podium.orchestrator.review import verdict_text
 from podium.orchestrator.runstate import RunGuard, RunState
@@ -262,18 +263,29 @@ class Engine:
             await conclude(deps, state.execution, team, guard, ordered, None)
             await self.repo.set_result(run_id, None, ExecutionStatus.FAILED, f"no subtask finished; {counts}")
             return await self.repo.get_execution(run_id)
-        synthesis = await synthesise(deps, state)
-        if synthesis is None:  # halted, recorded
-            return await self.repo.get_execution(run_id)
-        if self.settings.review == "off":
-            await conclude(deps, state.execution, team, guard, ordered, synthesis.text)
-            await self.repo.set_result(run_id, synthesis.text, synthesis.status, counts)
-        else:
+        while True:
+            synthesis = await synthesise(deps, state)
+            if synthesis is None:  # halted, recorded
+                return await self.repo.get_execution(run_id)
+            if self.settings.review == "off":
+                await conclude(deps, state.execution, team, guard, ordered, synthesis.text)
+                await self.repo.set_result(run_id, synthesis.text, synthesis.status, counts)
+                return await self.repo.get_execution(run_id)
             # review="auto" concludes inside the review, after the verdict; review="human" in
             # `accept`: a result sent back for rework is replaced by the reworked one, so storing
             # it now would keep (and later recall) a result nobody accepted, and another after it.
-            await review(deps, state, synthesis.text, synthesis.status, counts)
-        return await self.repo.get_execution(run_id)
+            if not await review(deps, state, synthesis.text, synthesis.status, counts):
+                return await self.repo.get_execution(run_id)
+            # The leader's verdict sent work back (bounded by review_rounds): redo it, then
+            # synthesise and review again.
+            await executing.rework_context(deps, state)
+            result = await executing.run_subtasks(deps, self.actions, state)
+            if result.stopped is not None:
+                control = state.control
+                await halt(deps, run_id, guard, control.halt_reason if control.halted else result.stopped)
+                return await self.repo.get_execution(run_id)
+            ordered = list(state.subtasks.values())  # a live change may have added subtasks meanwhile
+            counts = summary(ordered)
 
     # ------------------------------------------------------------ the human's review
 
@@ -282,7 +294,8 @@ class Engine:
         execution = await self.repo.get_execution(run_id)
         self._check_review(execution)
         subtasks = await self.repo.subtasks(execution.id)
-        missing = [s for s in subtasks if s.status is not SubtaskStatus.DONE]
+        # Finished work awaiting this review sits in the Review column: it is done work.
+        missing = [s for s in subtasks if s.status not in (SubtaskStatus.DONE, SubtaskStatus.REVIEW)]
         status = ExecutionStatus.PARTIAL if missing else ExecutionStatus.COMPLETED
         # Memory and lessons before the decision: the run's final status stays its last event
         # (followers stop there). The lessons call is best effort, so it never blocks the accept.
@@ -312,7 +325,8 @@ class Engine:
         if unknown:
             raise PodiumError(f"run {execution.id} has no subtask {unknown[0]!r} "
                               f"(its subtasks: {', '.join(by_id)})")
-        reopen = _with_dependents(named, all_subtasks)
+        graph = {s.id: s.depends_on for s in all_subtasks}
+        reopen = with_dependents(named, [s.id for s in all_subtasks], graph)
         what = ", ".join(reopen) if reopen else "the synthesis"
         await self.control_repo.decide_review(
             execution.id, decision="rework", feedback=feedback, subtasks=named,
@@ -437,19 +451,6 @@ class Engine:
             except Exception:  # a missed beat only makes the lease look older
                 log.warning("heartbeat for %s failed", run_id, exc_info=True)
 
-
-
-def _with_dependents(named: list[str], subtasks: list[Subtask]) -> list[str]:
-    """The named subtasks and everything downstream of them, in plan order."""
-    out = set(named)
-    changed = True
-    while changed:
-        changed = False
-        for s in subtasks:
-            if s.id not in out and out.intersection(s.depends_on):
-                out.add(s.id)
-                changed = True
-    return [s.id for s in subtasks if s.id in out]
 
 
 def _awaits_review(run_id: str) -> str:

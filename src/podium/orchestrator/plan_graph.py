@@ -53,3 +53,16 @@ def dependency_order(order: list[str], graph: dict[str, list[str]]) -> list[str]
         out.append(ready)
         done.add(ready)
     return out
+
+
+def with_dependents(named: list[str], order: list[str], graph: dict[str, list[str]]) -> list[str]:
+    """The named nodes and everything downstream of them (graph: node -> dependencies), in `order`."""
+    out = set(named)
+    changed = True
+    while changed:
+        changed = False
+        for node in order:
+            if node not in out and out.intersection(graph.get(node, [])):
+                out.add(node)
+                changed = True
+    return [n for n in order if n in out]

@@ -95,3 +95,32 @@ def verdict_text(payload: dict[str, Any]) -> str:
     if payload.get("reasons"):
         blocks.append(f"Result: {payload['reasons']}")
     return "\n\n".join(blocks)
+
+
+def rework_feedback(payload: dict[str, Any]) -> str:
+    """What a failing verdict tells the agents it sends back: each failing subtask's reason and
+    the result's (the same words the leader gave)."""
+    parts = [f"{v['subtask_id']}: {v.get('reasons') or 'does not meet its acceptance criteria'}"
+             for v in payload.get("verdicts", []) if not v["ok"]]
+    if payload.get("reasons"):
+        parts.append(f"result: {payload['reasons']}")
+    return "; ".join(parts) or "the result does not meet the objective"
+
+
+def unmet_criteria(payload: dict[str, Any], subtasks: Sequence[Subtask]) -> list[str]:
+    """The criteria a failing verdict says are unmet, one line each: per failing subtask its
+    acceptance criteria and the leader's reason; then the result's, if it failed."""
+    by_id = {s.id: s for s in subtasks}
+    lines = []
+    for v in payload.get("verdicts", []):
+        if v["ok"]:
+            continue
+        task = by_id.get(v["subtask_id"])
+        criteria = "; ".join(task.acceptance_criteria) if task and task.acceptance_criteria else \
+            "does what its description says"
+        reason = f" — {v['reasons']}" if v.get("reasons") else ""
+        lines.append(f"{v['subtask_id']}: {criteria}{reason}")
+    failing_result = not lines or payload.get("reasons")
+    if failing_result:
+        lines.append(f"result: meets the objective — {payload.get('reasons') or 'not met'}")
+    return lines

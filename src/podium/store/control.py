@@ -15,10 +15,20 @@ from typing import Any
 from podium import events as ev
 from podium.domain import ExecutionStatus, InterventionKind, Message, Subtask, SubtaskStatus, Usage
 from podium.store.project import ProjectStore, Tx
-from podium.store.runs import _insert_message, _record_usage, _set_status, _status_of, _subtask_status
+from podium.store.runs import (
+    _insert_message,
+    _record_usage,
+    _set_status,
+    _status_of,
+    _subtask_status,
+    release_review,
+)
 
 # Control actions that only make sense to the process that was running the run when they were
 # written; left unconsumed by a process that has gone, they must not surprise the next one.
+# Who decides in an automatic review (review="auto"): `reviews.decided_by` of the leader's reworks.
+LEADER = "leader"
+
 TRANSIENT_KINDS = (InterventionKind.PAUSE, InterventionKind.RESUME, InterventionKind.HALT,
                    InterventionKind.ACCEPT, InterventionKind.REWORK, InterventionKind.PLAN_CHANGE)
 
@@ -318,6 +328,34 @@ class ControlRepository:
 
         return await self.store.write(write)
 
+    async def leader_reworks(self, run_id: str) -> int:
+        """How many times the leader's automatic review sent this run's work back for rework."""
+        row = await self.store.query_one(
+            "SELECT count(*) FROM reviews WHERE execution_id = ? AND decision = 'rework' AND decided_by = ?",
+            (run_id, LEADER))
+        return int(row[0]) if row else 0
+
+    async def leader_rework(self, run_id: str, number: int, *, feedback: str, subtasks: list[str],
+                            reopen: list[Subtask]) -> None:
+        """The automatic review's decision on a failing verdict (round `number`, recorded): the named
+        subtasks and what depends on them back to pending, the rest done, the run running again."""
+        what = ", ".join(s.id for s in reopen) or "the synthesis"
+
+        def write(tx: Tx) -> None:
+            now = time.time()
+            tx.execute("UPDATE reviews SET decision = 'rework', feedback = ?, subtasks_json = ?,"
+                       " decided_by = ?, decided_at = ? WHERE execution_id = ? AND round = ?",
+                       (feedback, json.dumps(subtasks), LEADER, now, run_id, number)).close()
+            tx.emit(ev.REVIEW_DECIDED, run_id, round=number, decision="rework", feedback=feedback,
+                    subtasks=subtasks, reopened=[s.id for s in reopen], by=LEADER)
+            for s in reopen:
+                _subtask_status(tx, run_id, s, SubtaskStatus.PENDING,
+                                reason="sent back for rework by the leader")
+            release_review(tx, run_id, "passed the leader's review")
+            _set_status(tx, run_id, ExecutionStatus.RUNNING, f"sent back for rework by the leader: {what}")
+
+        await self.store.write(write)
+
     async def decide_review(self, run_id: str, *, decision: str, feedback: str | None, subtasks: list[str],
                             reopen: list[Subtask], by: str, source: str, status: ExecutionStatus,
                             reason: str) -> None:
@@ -350,6 +388,7 @@ class ControlRepository:
                     subtasks=subtasks, reopened=[s.id for s in reopen], by=by)
             for s in reopen:
                 _subtask_status(tx, run_id, s, SubtaskStatus.PENDING, reason=f"sent back for rework by {by}")
+            release_review(tx, run_id, f"reviewed by {by}")
             _set_status(tx, run_id, status, reason)
 
         await self.store.write(write)
@@ -365,12 +404,14 @@ def _settle_review(tx: Tx, run_id: str, number: int, *, result: str, verdict: di
                    status: ExecutionStatus, summary: str | None, decided_by: str | None) -> None:
     reason = summary
     if decided_by:
-        reason = "; ".join(x for x in (summary, f"review: {verdict.get('overall', '')}",
-                                       "accepted automatically") if x)
+        decided = "accepted automatically" if verdict.get("ok") is not False else \
+            "not accepted: criteria unmet"
+        reason = "; ".join(x for x in (summary, f"review: {verdict.get('overall', '')}", decided) if x)
         tx.execute("UPDATE reviews SET decision = 'accept', decided_by = ?, decided_at = ?"
                    " WHERE execution_id = ? AND round = ?", (decided_by, time.time(), run_id, number)).close()
         tx.emit(ev.REVIEW_DECIDED, run_id, round=number, decision="accept", subtasks=[], reopened=[],
                 by=decided_by)
+        release_review(tx, run_id, "reviewed")
     # The result and the status come last, as without review: followers key on that order.
     tx.execute("UPDATE executions SET result = ? WHERE id = ?", (result, run_id)).close()
     tx.emit(ev.RUN_RESULT, run_id, result=result)

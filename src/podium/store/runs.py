@@ -321,7 +321,8 @@ class RunRepository:
             PlanRecord(version=r["version"], plan=Plan.model_validate_json(r["plan_json"]),
                        status=PlanStatus(r["status"]), feedback=r["feedback"],
                        fallback=bool(r["fallback"]), created_at=r["created_at"],
-                       author=r["author"] or "leader")
+                       # A file older than schema v4 (read-only, not migrated) has no author column.
+                       author=(r["author"] if "author" in r.keys() else None) or "leader")
             for r in rows
         ]
 
@@ -374,6 +375,25 @@ class RunRepository:
 
         def update(tx: Tx) -> None:
             _subtask_status(tx, run_id, subtask, status, output=output, error=error, reason=reason)
+
+        await self.store.write(update)
+
+    async def hold_for_review(self, run_id: str, subtask_ids: list[str]) -> None:
+        """Done subtasks whose output now awaits the leader's check (and maybe a person's): the
+        board's Review column. Only the status moves (their output and times are kept)."""
+
+        def update(tx: Tx) -> None:
+            for sid in subtask_ids:
+                move_waiting_subtask(tx, run_id, sid, SubtaskStatus.REVIEW, only_from=SubtaskStatus.DONE,
+                                     reason="awaits review")
+
+        await self.store.write(update)
+
+    async def release_review(self, run_id: str, reason: str) -> None:
+        """Subtasks held for a review that will not be decided (a new session after a crash): done."""
+
+        def update(tx: Tx) -> None:
+            release_review(tx, run_id, reason)
 
         await self.store.write(update)
 
@@ -591,6 +611,17 @@ def move_waiting_subtask(tx: Tx, run_id: str | None, subtask_id: str | None, sta
     tx.emit(ev.SUBTASK_STATUS, run_id, subtask_id=subtask_id, agent=row["agent"], status=status.value,
             reason=reason)
     return True
+
+
+def release_review(tx: Tx, run_id: str, reason: str) -> list[str]:
+    """Inside the caller's transaction: every subtask held for review back to done (status only:
+    its output stays). Returns their ids."""
+    ids = [r[0] for r in tx.execute("SELECT id FROM subtasks WHERE execution_id = ? AND status = ?"
+                                    " ORDER BY position", (run_id, SubtaskStatus.REVIEW.value)).fetchall()]
+    for sid in ids:
+        move_waiting_subtask(tx, run_id, sid, SubtaskStatus.DONE, only_from=SubtaskStatus.REVIEW,
+                             reason=reason)
+    return ids
 
 
 def _insert_message(tx: Tx, m: Message) -> int:

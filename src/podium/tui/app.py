@@ -27,7 +27,6 @@ from podium.app.live_plan import PlanChange, change_plan
 from podium.app.queries import Queries
 from podium.app.session import ProjectSession
 from podium.errors import PodiumError
-from podium.store import ProjectStore
 from podium.tui import heap
 from podium.tui.commands import PaletteCommand, PodiumCommands
 from podium.tui.keys import APP_BINDINGS, CHANGING_ACTIONS, load_keymap
@@ -67,7 +66,6 @@ class PodiumApp(App[None], inherit_bindings=False):
         self.default_model = model or (session.model if session else None) or "local"
         self.default_team = team or (session.team if session else None) or "research"
         self.open_run_id = open_run
-        self.store: ProjectStore | None = None
         self._gc_thresholds: tuple[int, int, int] | None = None
         self.podium_themes: list[str] = []
         self._wanted_theme = theme
@@ -92,7 +90,6 @@ class PodiumApp(App[None], inherit_bindings=False):
             self.notify(problem, severity="warning", timeout=8)
         try:
             await self.session.start()
-            self.store = self.session.store
         except PodiumError as exc:
             what = "archive" if self.readonly else "project"
             await self.push_screen(ErrorScreen(f"Cannot open this {what}", str(exc)))
@@ -109,7 +106,6 @@ class PodiumApp(App[None], inherit_bindings=False):
         # the store (always, even when stopping those fails: leaving anyway).
         with contextlib.suppress(Exception):
             await self.session.aclose()
-        self.store = None
 
     def _load_themes(self) -> None:
         themes, problems = load_themes()
@@ -188,7 +184,7 @@ class PodiumApp(App[None], inherit_bindings=False):
 
     def _job(self, run_id: str | None, label: str, job: Callable[[ProjectSession], Awaitable[Any]]) -> None:
         """Run a use case as an app worker; errors become notifications, never tracebacks."""
-        if not self.can_run or self.store is None:
+        if not self.can_run or not self.session.is_open:
             self.notify("This session cannot run agents (no model configured).", severity="error")
             return
         session = self.session
@@ -290,7 +286,7 @@ class PodiumApp(App[None], inherit_bindings=False):
 
     async def action_quit_podium(self) -> None:
         live = [rid for rid, n in self._live.items() if n > 0 and rid]
-        if live and self.can_run and self.store is not None:
+        if live and self.can_run and self.session.is_open:
             for run_id in live:
                 with contextlib.suppress(PodiumError):  # it finished meanwhile
                     await self.session.halt(run_id, reason="the app was closed")
@@ -376,7 +372,7 @@ class PodiumApp(App[None], inherit_bindings=False):
             home.action_focus_objective()
 
     def action_export(self) -> None:
-        if self.store is None:
+        if not self.session.is_open:
             return
         default = f"{self.project.stem}-archive.podium"
 
@@ -389,11 +385,8 @@ class PodiumApp(App[None], inherit_bindings=False):
                                     send_label="Export"), done)
 
     async def _export(self, target: Path) -> None:
-        from podium.store.archive import export_archive
-
-        assert self.store is not None
         try:
-            info = await export_archive(self.store, target)
+            info = await self.session.export_archive(target)
         except PodiumError as exc:
             self.notify(str(exc), severity="error", title="export")
             return

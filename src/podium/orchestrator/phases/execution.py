@@ -20,6 +20,7 @@ from podium.orchestrator.phases.live_changes import LiveChanges, say_stuck
 from podium.orchestrator.plan_changes import agent_notes
 from podium.orchestrator.runstate import RunGuard, RunState
 from podium.orchestrator.scheduler import GraphResult, Parking, StopRun, run_graph
+from podium.store.control import LEADER
 from podium.store.plan_changes import PlanChangeRepository
 from podium.store.runs import lease_owner
 
@@ -34,6 +35,11 @@ async def prepare(deps: AgentDeps, execution: Execution, team: Team, guard: RunG
     """The run's state for this session: interrupted subtasks back to pending, the run running,
     earlier answers from the human and rework feedback at hand."""
     run_id = execution.id
+    held = [s for s in subtasks if s.status is SubtaskStatus.REVIEW]
+    if held:  # a review cut off by a crash or halt: the work is done; a new review comes after
+        await deps.runs.release_review(run_id, "review interrupted")
+        for s in held:
+            s.status = SubtaskStatus.DONE
     interrupted = [s for s in subtasks if s.status in IN_FLIGHT]
     await deps.runs.set_subtasks_status(run_id, [(s, SubtaskStatus.PENDING, "restarted")
                                                  for s in interrupted])
@@ -60,16 +66,19 @@ async def rework_context(deps: AgentDeps, state: RunState) -> None:
         return
     feedback = latest.feedback or ""
     named = set(latest.subtasks)
+    # The leader's automatic review, or a person (`podium review --rework`, the TUI).
+    who = "The leader's review" if latest.decided_by == LEADER else "The human"
     for sid, subtask in state.subtasks.items():
         if subtask.status is SubtaskStatus.DONE:
             continue
         if sid in named:
             previous = prompts.clip(subtask.output or "", deps.settings.handoff_chars)
-            state.rework_notes[sid] = (f"The human sent your previous result back for rework: {feedback}"
+            state.rework_notes[sid] = (f"{who} sent your previous result back for rework: {feedback}"
                                        + (f"\nYour previous result:\n{previous}" if previous else ""))
         elif named:
+            after = "the leader's review" if latest.decided_by == LEADER else "the human's feedback"
             state.rework_notes[sid] = (f"This subtask runs again because work it builds on was reworked "
-                                       f"after the human's feedback: {feedback}")
+                                       f"after {after}: {feedback}")
     state.synthesis_feedback = (feedback, latest.result or "")
 
 

@@ -1,8 +1,13 @@
 """Review: the leader's verdict on every subtask and the result, then the decision.
 
-With review="human" the result waits for the person (`Engine.accept` or
-`Engine.rework`); with review="auto" it is accepted once the verdict is
-recorded. A pause taken meanwhile holds the decision until the resume.
+While the leader checks, the finished subtasks sit in the board's Review column (status
+review); with review="human" they stay there, with the result, until the person decides
+(`Engine.accept` or `Engine.rework`). With review="auto" the verdict acts: a failing one sends
+the failing subtasks (and what depends on them; none named: only the synthesis) back for
+rework with the leader's reasons, at most `review_rounds` times per run; a passing one is
+accepted; one still failing after the last round ends the run partial with the unmet criteria
+listed in the verdict, never completed. A pause taken meanwhile holds the decision until the
+resume.
 """
 
 from __future__ import annotations
@@ -10,20 +15,30 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from podium.domain import ExecutionStatus, Message, Phase, Role
+from podium.domain import ExecutionStatus, Message, Phase, Role, SubtaskStatus
 from podium.llm.types import BudgetExceeded, CallContext, LLMError
 from podium.orchestrator.control import Halted
 from podium.orchestrator.deps import AgentDeps
 from podium.orchestrator.phases.common import halt, halt_cancels, hold_while_paused, wait_if_paused
 from podium.orchestrator.phases.lessons import conclude
-from podium.orchestrator.review import review_messages, review_schema, verdict_payload, verdict_text
+from podium.orchestrator.plan_graph import with_dependents
+from podium.orchestrator.review import (
+    review_messages,
+    review_schema,
+    rework_feedback,
+    unmet_criteria,
+    verdict_payload,
+    verdict_text,
+)
 from podium.orchestrator.runstate import RunState
 
 
 async def review(deps: AgentDeps, state: RunState, result: str, status: ExecutionStatus, summary: str
-                 ) -> None:
+                 ) -> bool:
     """The leader checks every subtask and the result against their criteria; the verdict is
-    recorded, then the result waits for the human (review="human") or is accepted ("auto")."""
+    recorded, then the result waits for the human (review="human"), or ("auto") is accepted, or
+    is sent back for rework. True: work was sent back (reopened subtasks are pending again in
+    `state`; the caller runs them, synthesises and reviews again)."""
     run_id, team, guard, control = state.execution.id, state.team, state.guard, state.control
     settings = deps.settings
     # A pause taken during the synthesis holds the review (another model call) too.
@@ -32,9 +47,11 @@ async def review(deps: AgentDeps, state: RunState, result: str, status: Executio
             await wait_if_paused(deps, run_id, control, ExecutionStatus.SYNTHESISING)
     except Halted as exc:
         await halt(deps, run_id, guard, str(exc))
-        return
+        return False
     leader = team.agent(team.leader)
     ordered = list(state.subtasks.values())
+    # The finished work awaits the leader's check: the board's Review column.
+    await deps.runs.hold_for_review(run_id, [s.id for s in ordered if s.status is SubtaskStatus.DONE])
     message = None
     try:
         draft, reply = await deps.gateway.structured(
@@ -51,6 +68,14 @@ async def review(deps: AgentDeps, state: RunState, result: str, status: Executio
         # The person decides either way; they see why there is no verdict.
         verdict = verdict_payload(None, ordered, error=str(exc))
     auto = settings.review == "auto"
+    if auto and verdict.get("ok") is False:
+        if await deps.control_repo.leader_reworks(run_id) < settings.review_rounds:
+            return await _send_back(deps, state, result, verdict, message)
+        # No rounds left: the run ends partial, the unmet criteria listed with the verdict.
+        verdict["unmet"] = unmet_criteria(verdict, ordered)
+        status = ExecutionStatus.PARTIAL
+        summary = f"{summary}; criteria unmet after {settings.review_rounds} rework rounds: " + \
+            "; ".join(verdict["unmet"])
     outcome: dict[str, Any] = {
         "result": result, "verdict": verdict, "status": status if auto else ExecutionStatus.REVIEW,
         "summary": summary if auto else f"awaiting your review: {verdict['overall']}",
@@ -70,7 +95,7 @@ async def review(deps: AgentDeps, state: RunState, result: str, status: Executio
         except Halted as exc:
             # The verdict stays recorded; a resume synthesises and reviews again.
             await halt(deps, run_id, guard, str(exc))
-            return
+            return False
         if auto and not concluded:
             await conclude(deps, state.execution, team, guard, ordered, result, notes=verdict_text(verdict))
             concluded = True
@@ -78,3 +103,29 @@ async def review(deps: AgentDeps, state: RunState, result: str, status: Executio
         if not settled and not control.paused:
             # The file shows a pause this process has not applied yet (its control lands next).
             await asyncio.sleep(0.05)
+    return False
+
+
+async def _send_back(deps: AgentDeps, state: RunState, result: str, verdict: dict[str, Any],
+                     message: Message | None) -> bool:
+    """A failing verdict with rework rounds left: recorded, then (after any pause) the failing
+    subtasks and their dependents go back to pending with the leader's reasons."""
+    run_id, guard, control = state.execution.id, state.guard, state.control
+    number, _ = await deps.control_repo.add_review(
+        run_id, message=message, run_usage=guard.usage, steps=guard.steps, elapsed=guard.elapsed(),
+        result=result, verdict=verdict, status=ExecutionStatus.RUNNING, summary=None, decided_by=None,
+        hold=True)
+    try:
+        await hold_while_paused(deps, run_id, control)
+    except Halted as exc:
+        # The verdict stays recorded, undecided; a resume synthesises and reviews again.
+        await halt(deps, run_id, guard, str(exc))
+        return False
+    failing = [v["subtask_id"] for v in verdict["verdicts"] if not v["ok"]]
+    order = list(state.subtasks)
+    reopen = with_dependents(failing, order, {sid: s.depends_on for sid, s in state.subtasks.items()})
+    await deps.control_repo.leader_rework(run_id, number, feedback=rework_feedback(verdict), subtasks=failing,
+                                          reopen=[state.subtasks[i] for i in reopen])
+    for sid in reopen:
+        state.subtasks[sid].status = SubtaskStatus.PENDING
+    return True

@@ -35,7 +35,7 @@ async def synthesise(deps: AgentDeps, state: RunState) -> Synthesis | None:
     if state.synthesis_feedback is not None:
         feedback, previous = state.synthesis_feedback
         messages[-1]["content"] += (
-            f"\n\nThe human sent your previous result back with this feedback: {feedback}\n"
+            f"\n\nThe review sent your previous result back with this feedback: {feedback}\n"
             f"Your previous result:\n{prompts.clip(previous, settings.handoff_chars)}\n"
             "Write the improved result.")
     try:

@@ -184,9 +184,7 @@ class RunScreen(PlanChangeActions, Screen[None]):
 
     @work(group="follow", exclusive=True, exit_on_error=False)
     async def _follow(self) -> None:
-        store = self.podium.store
-        assert store is not None
-        async with store.bus.subscribe(self.run_id) as queue:
+        async with self.podium.session.subscribe(self.run_id) as queue:
             await self._catch_up()  # after subscribing, so nothing falls in between
             heap.settle()
             self.loaded.set()
@@ -205,10 +203,8 @@ class RunScreen(PlanChangeActions, Screen[None]):
                     await self.ingest(event)
 
     async def _catch_up(self) -> None:
-        store = self.podium.store
-        assert store is not None
         while True:
-            batch = await store.events_since(self.state.last_seq, self.run_id, limit=500)
+            batch = await self.podium.session.events_since(self.state.last_seq, self.run_id, limit=500)
             for event in batch:
                 await self.ingest(event)
             if len(batch) < 500:
@@ -216,11 +212,9 @@ class RunScreen(PlanChangeActions, Screen[None]):
 
     @work(group="replay", exclusive=True, exit_on_error=False)
     async def _load_replay(self) -> None:
-        store = self.podium.store
-        assert store is not None
         seq = 0
         while True:
-            batch = await store.events_since(seq, self.run_id, limit=1000)
+            batch = await self.podium.session.events_since(seq, self.run_id, limit=1000)
             self.events.extend(batch)
             if len(batch) < 1000:
                 break
