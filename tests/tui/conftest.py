@@ -32,8 +32,8 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 30
 
 
 async def run_status(app: PodiumApp, run_id: str) -> str:
-    assert app.store is not None
-    row = await app.store.query_one("SELECT status FROM executions WHERE id = ?", (run_id,))
+    assert app.session.is_open
+    row = await app.session.store.query_one("SELECT status FROM executions WHERE id = ?", (run_id,))
     return row["status"]
 
 

@@ -51,7 +51,7 @@ async def test_stream_deltas_are_batched_into_markdown_and_replaced_by_the_messa
     app = PodiumApp(project)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_run(pilot, app)
-        assert app.store is not None
+        assert app.session.is_open
         writes = 0
         everyone = screen.query_one("#log-all", AgentLog)
         agent_log = screen.query_one("#log-tab-ana", AgentLog)
@@ -64,7 +64,7 @@ async def test_stream_deltas_are_batched_into_markdown_and_replaced_by_the_messa
 
         everyone.stream = counting  # type: ignore[method-assign]
         words = [f"word{i} " for i in range(300)]
-        app.store.bus.publish(Event(execution_id="r1", type=ev.STREAM_DELTA,
+        app.session.store.bus.publish(Event(execution_id="r1", type=ev.STREAM_DELTA,
                                     payload={"agent": "ana", "subtask_id": "t1", "phase": "execution",
                                              "text": w}) for w in words)
 
@@ -77,8 +77,9 @@ async def test_stream_deltas_are_batched_into_markdown_and_replaced_by_the_messa
         assert text(agent_log) == ""
         screen.query_one(TabbedContent).active = "tab-ana"
         await wait_for(pilot, lambda: "word299" in text(agent_log), what="text in the agent tab")
-        await app.store.append_event(ev.MESSAGE_ADDED, "r1", message_id=1, agent="ana", subtask_id="t1",
-                                     role="assistant", phase="execution", content="The **final** text.")
+        await app.session.store.append_event(ev.MESSAGE_ADDED, "r1", message_id=1, agent="ana",
+                                             subtask_id="t1", role="assistant", phase="execution",
+                                             content="The **final** text.")
         for log in (everyone, agent_log):
             await wait_for(pilot, lambda log=log: text(log) == "The **final** text.", what="final message")
             assert len(log.texts("message")) == 1  # the streamed block became the message
@@ -89,7 +90,7 @@ async def test_consultation_guidance_memory_and_tools_are_styled_apart(project: 
     app = PodiumApp(project)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_run(pilot, app)
-        assert app.store is not None
+        assert app.session.is_open
         for type, payload in [
             (ev.CONSULTATION_STARTED, {"asker": "ana", "peer": "bob", "question": "Is COP 3.1 plausible?"}),
             (ev.CONSULTATION_FINISHED, {"asker": "ana", "peer": "bob", "answer": "Yes, cite NVE."}),
@@ -100,7 +101,7 @@ async def test_consultation_guidance_memory_and_tools_are_styled_apart(project: 
             (ev.TOOL_CALLED, {"agent": "ana", "subtask_id": "t1", "tool": "read_file",
                               "arguments": {"path": "a.txt"}, "result": "hello"}),
         ]:
-            await app.store.append_event(type, "r1", **payload)
+            await app.session.store.append_event(type, "r1", **payload)
         everyone = screen.query_one("#log-all", AgentLog)
         await wait_for(pilot, lambda: everyone.texts("tool"), what="tool note")
         text = {kind: " ".join(everyone.texts(kind)) for kind in ("consult", "guidance", "memory", "tool")}
@@ -163,7 +164,7 @@ async def test_the_palette_offers_what_applies_now(project: Path) -> None:
         provider = PodiumCommands(screen)
         found = [hit.text async for hit in provider.search("approve")]
         assert any("Approve plan" in str(t) for t in found)
-        await app.store.append_event(ev.RUN_STATUS, "r1", status="running")  # type: ignore[union-attr]
+        await app.session.store.append_event(ev.RUN_STATUS, "r1", status="running")  # type: ignore[union-attr]
         await wait_for(pilot, lambda: screen.state.status.value == "running", what="running")
         titles = [t for t, _, _ in screen.palette_commands()]
         assert "Approve plan" not in titles and "Pause run" in titles
@@ -217,12 +218,12 @@ async def test_transcripts_follow_unless_scrolled_up_then_say_text_is_below(proj
     app = PodiumApp(project)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_run(pilot, app)
-        assert app.store is not None
+        assert app.session.is_open
         log = screen.query_one("#log-all", AgentLog)
 
         async def burst(n: int, start: int) -> None:
             for i in range(start, start + n):
-                await app.store.append_event(ev.SUBTASK_STATUS, "r1", subtask_id="t1", agent="ana",  # type: ignore[union-attr]
+                await app.session.store.append_event(ev.SUBTASK_STATUS, "r1", subtask_id="t1", agent="ana",  # type: ignore[union-attr]
                                              status="running" if i % 2 else "waiting_peer")
 
         await burst(60, 0)
@@ -243,7 +244,7 @@ async def test_a_tool_call_waiting_for_approval_is_loud_and_decided_with_y(proje
     app = PodiumApp(project)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_run(pilot, app)
-        assert app.store is not None
+        assert app.session.is_open
 
         def ask(tx):  # type: ignore[no-untyped-def]
             cur = tx.execute("INSERT INTO tool_approvals (execution_id, subtask_id, agent, tool, arguments,"
@@ -251,12 +252,12 @@ async def test_a_tool_call_waiting_for_approval_is_loud_and_decided_with_y(proje
             tx.emit(ev.TOOL_APPROVAL_REQUESTED, "r1", id=cur.lastrowid, subtask_id="t1", agent="ana",
                     tool="shell", arguments={"command": "ls"})
 
-        await app.store.write(ask)
+        await app.session.store.write(ask)
         await wait_for(pilot, lambda: screen.state.tool_approvals and screen.rendered, what="request")
         assert "ana wants to run shell" in str(screen.query_one("#wait-banner").render())
         await pilot.press("y")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "Confirm", what="confirmation")
         await pilot.press("y")
         await wait_for(pilot, lambda: not screen.state.tool_approvals, what="decision folded in")
-        row = await app.store.query_one("SELECT status, decided_by FROM tool_approvals")
+        row = await app.session.store.query_one("SELECT status, decided_by FROM tool_approvals")
         assert (row["status"], row["decided_by"]) == ("approved", "tui")

@@ -102,7 +102,7 @@ async def test_pause_resume_guidance_halt_and_resume(project: Path) -> None:
         await pilot.press("p")
         await wait_for(pilot, lambda: screen.state.status is ExecutionStatus.PAUSED, what="paused")
         await pilot.pause(2.0)  # longer than a turn: anything that could start would have
-        events = await app.store.query("SELECT seq, type, payload FROM events WHERE execution_id = ?"
+        events = await app.session.store.query("SELECT seq, type, payload FROM events WHERE execution_id = ?"
                                        " ORDER BY seq", (screen.run_id,))
         paused_at = max(r["seq"] for r in events
                         if r["type"] == ev.INTERVENTION and '"pause"' in r["payload"])
@@ -115,11 +115,11 @@ async def test_pause_resume_guidance_halt_and_resume(project: Path) -> None:
         prompt = await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt) and app.screen, what="box")
         prompt.query_one("TextArea").text = "Use metric units"  # typing key by key outlasts the turn
         await pilot.press("ctrl+s")
-        assert app.store is not None
+        assert app.session.is_open
         everyone = screen.query_one("#log-all", AgentLog)
         await wait_for(pilot, lambda: any("Use metric units" in n for n in everyone.texts("guidance")),
                        what="guidance note")
-        rows = await app.store.query("SELECT kind, text FROM interventions WHERE execution_id = ?",
+        rows = await app.session.store.query("SELECT kind, text FROM interventions WHERE execution_id = ?",
                                      (screen.run_id,))
         assert ("guidance", "Use metric units") in [(r["kind"], r["text"]) for r in rows]
 

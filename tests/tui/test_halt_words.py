@@ -33,8 +33,8 @@ async def test_stop_as_guidance_asks_to_halt(project: Path) -> None:
         assert confirm.title_text == "Halt the run?"
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, Confirm), what="confirm closed")
-        assert app.store is not None
-        kinds = [r["kind"] for r in await app.store.query(
+        assert app.session.is_open
+        kinds = [r["kind"] for r in await app.session.store.query(
             "SELECT kind FROM interventions WHERE execution_id = ?", (screen.run_id,))]
         assert kinds == [] and screen.state.status is ExecutionStatus.RUNNING
 
@@ -48,7 +48,7 @@ async def test_stop_as_guidance_asks_to_halt(project: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="confirm again")
         await pilot.press("y")
         await wait_for(pilot, lambda: screen.state.status is ExecutionStatus.HALTED, what="halted")
-        rows = await app.store.query(
+        rows = await app.session.store.query(
             "SELECT kind, text FROM interventions WHERE execution_id = ? ORDER BY id", (screen.run_id,))
         assert [(r["kind"], r["text"]) for r in rows] == [
             ("guidance", "don't stop at the first source"), ("halt", "halted by the user")]

@@ -193,9 +193,9 @@ async def test_on_a_live_run_approve_shows_only_while_a_plan_awaits_approval(pro
         keys = await settled_footer(pilot, lambda k: "approve" in k, "approve offered")
         assert keys["approve"] == "a" and keys["reject"] == "r"
         assert not {"pause", "halt", "guide", "help-answer", "review", "tool ok?"} & set(keys)
-        assert app.store is not None
+        assert app.session.is_open
 
-        await app.store.append_event(ev.RUN_STATUS, "r1", status="running")
+        await app.session.store.append_event(ev.RUN_STATUS, "r1", status="running")
         keys = await settled_footer(pilot, lambda k: "approve" not in k and "pause" in k, "running keys")
         assert "reject" not in keys and "guide" in keys
         # No engine in this window drives it: halting here could not act.
@@ -203,12 +203,12 @@ async def test_on_a_live_run_approve_shows_only_while_a_plan_awaits_approval(pro
         await pilot.press("a")
         assert isinstance(app.screen, RunScreen)  # nothing waits: the key does nothing
 
-        await app.store.append_event(ev.HELP_REQUESTED, "r1", subtask_id="t1", agent="ana",
+        await app.session.store.append_event(ev.HELP_REQUESTED, "r1", subtask_id="t1", agent="ana",
                                      question="Which city?")
         keys = await settled_footer(pilot, lambda k: "help-answer" in k, "help request")
-        await app.store.append_event(ev.RUN_STATUS, "r1", status="review")
+        await app.session.store.append_event(ev.RUN_STATUS, "r1", status="review")
         keys = await settled_footer(pilot, lambda k: "review" in k and "pause" not in k, "review offered")
-        await app.store.append_event(ev.RUN_STATUS, "r1", status="completed")
+        await app.session.store.append_event(ev.RUN_STATUS, "r1", status="completed")
         keys = await settled_footer(pilot, lambda k: "review" not in k, "finished")
         assert not {"approve", "reject", "guide", "pause", "halt", "review", "tool ok?"} & set(keys)
 

@@ -35,14 +35,15 @@ async def open_review(pilot) -> Review:  # type: ignore[no-untyped-def]
 
 
 async def subtask_rows(app, run_id: str) -> dict[str, dict]:  # type: ignore[no-untyped-def]
-    rows = await app.store.query("SELECT id, started_at, output FROM subtasks WHERE execution_id = ?",
+    rows = await app.session.store.query("SELECT id, started_at, output FROM subtasks WHERE execution_id = ?",
                                  (run_id,))
     return {r["id"]: {"started_at": r["started_at"], "output": r["output"]} for r in rows}
 
 
 async def reviews(app, run_id: str) -> list[tuple]:  # type: ignore[no-untyped-def]
-    rows = await app.store.query("SELECT round, decision, subtasks_json, feedback, decided_by FROM reviews"
-                                 " WHERE execution_id = ? ORDER BY round", (run_id,))
+    rows = await app.session.store.query(
+        "SELECT round, decision, subtasks_json, feedback, decided_by FROM reviews"
+        " WHERE execution_id = ? ORDER BY round", (run_id,))
     return [(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
 
 

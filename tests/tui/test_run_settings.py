@@ -21,9 +21,9 @@ async def test_a_run_killed_headless_resumes_in_the_app_as_it_was_started(projec
 
     app = make_app(project)  # its own model (another script), review by a person, concurrency 4
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.store is not None, what="store")
+        await wait_for(pilot, lambda: app.session.is_open, what="store")
         app.resume(run_id)
-        assert app.store is not None
+        assert app.session.is_open
         done = {"completed", "partial", "failed", "review"}
         await wait_for(pilot, lambda: app.is_live(run_id), timeout=10, what="resumed")
         await wait_for(pilot, lambda: not app.is_live(run_id), timeout=90, what="the run's end")
@@ -47,7 +47,7 @@ async def test_a_run_killed_headless_resumes_in_the_app_as_it_was_started(projec
 async def test_a_run_started_in_the_app_records_the_apps_settings(project: Path) -> None:
     app = make_app(project)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.store is not None, what="store")
+        await wait_for(pilot, lambda: app.session.is_open, what="store")
         app.start_run("Brief on heat pumps", "research", RESEARCH)
         row = await wait_for(pilot, lambda: rows(project, "SELECT id, settings_json FROM executions"),
                              what="run created")

@@ -158,10 +158,11 @@ async def test_signals_are_taken_out_of_the_message_shown(project: Path) -> None
     app = PodiumApp(project)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_run(pilot, app)
-        assert app.store is not None
+        assert app.session.is_open
         reply = 'COP 3.1 holds at −15 °C.\n\n```json\n{"action": "done", "summary": "checked"}\n```'
-        await app.store.append_event(ev.MESSAGE_ADDED, "r1", message_id=7, agent="ana", subtask_id="t1",
-                                     role="assistant", phase="execution", content=reply)
+        await app.session.store.append_event(ev.MESSAGE_ADDED, "r1", message_id=7, agent="ana",
+                                             subtask_id="t1", role="assistant", phase="execution",
+                                             content=reply)
         log = screen.query_one("#log-all", AgentLog)
         await wait_for(pilot, lambda: log.texts("message"), what="message")
         assert log.texts("message") == ["COP 3.1 holds at −15 °C."]

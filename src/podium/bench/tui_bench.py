@@ -120,12 +120,12 @@ async def key_latency(project: Path, *, agents: int, rate: int, presses: int) ->
     published = 0
     latencies: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.store is None or not app.screen_stack or type(app.screen).__name__ != "HomeScreen":
+        while not app.session.is_open or not app.screen_stack or type(app.screen).__name__ != "HomeScreen":
             await asyncio.sleep(0.02)
         app.open_run("bench")
         while not (isinstance(app.screen, RunScreen) and app.screen.loaded.is_set()):
             await asyncio.sleep(0.02)
-        store = app.store
+        store = app.session.store
         assert store is not None
         stop = asyncio.Event()
 
