@@ -69,6 +69,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                                                "reasons": "thin"}]},
     ev.REVIEW_DECIDED: {"round": 1, "decision": "rework", "feedback": "deeper", "subtasks": ["t2"],
                         "reopened": ["t2"], "by": "human"},
+    ev.CARD_CHANGED: {"card": "c3", "action": "finished", "column": "done", "title": "Heat pumps",
+                      "by": "host:12", "run_id": "r1", "note": None},
 }
 
 
