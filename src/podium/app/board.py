@@ -60,9 +60,6 @@ class Board:
         self.store = store
         self._known_team = known_team
 
-    async def list(self, *, archived: bool = False) -> list[Card]:
-        return await self.cards.all(archived=archived)
-
     # ------------------------------------------------------------ following changes
 
     def subscribe(self) -> AbstractAsyncContextManager[asyncio.Queue[Event]]:
@@ -77,6 +74,11 @@ class Board:
     async def changes_since(self, seq: int) -> list[Event]:
         """The `card.changed` events any process committed after `seq`, oldest first."""
         return await self.cards.changes_since(seq)
+
+    # ------------------------------------------------------------ cards
+
+    async def list(self, *, archived: bool = False) -> list[Card]:
+        return await self.cards.all(archived=archived)
 
     async def get(self, ref: str) -> Card:
         return await self.cards.get(parse_refs([ref])[0])

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from podium import events
-from podium.domain import Card, CardColumn, CardPriority, card_ref
+from podium.domain import Card, CardColumn, CardPriority, Event, card_ref
 from podium.errors import NotFoundError, PodiumError
-from podium.store.project import ProjectStore, Tx
+from podium.store.project import ProjectStore, Tx, row_to_event
 from podium.store.runs import lease_alive
 
 PROPOSALS_POLICY_KEY = "board.proposals_to"
@@ -56,6 +56,19 @@ class CardRepository:
         if row is None:
             return None
         return _card(row, (await self._runs([row["id"]])).get(row["id"], []))
+
+    async def changes_since(self, seq: int, limit: int = 500) -> list[Event]:
+        """The `card.changed` events committed after `seq` (by any process), oldest first: how a
+        board on screen follows cards another process changes."""
+        rows = await self.store.query(
+            "SELECT * FROM events WHERE seq > ? AND type = ? ORDER BY seq LIMIT ?",
+            (seq, events.CARD_CHANGED, limit))
+        return [row_to_event(r) for r in rows]
+
+    async def last_seq(self) -> int:
+        """The newest event's seq: a follower asks `changes_since` from here."""
+        row = await self.store.query_one("SELECT coalesce(max(seq), 0) FROM events")
+        return int(row[0]) if row else 0
 
     async def _runs(self, ids: Iterable[int]) -> dict[int, list[str]]:
         wanted = list(ids)
@@ -218,8 +231,14 @@ class CardRepository:
         the next worker takes it over (and resumes its run)."""
 
         def write(tx: Tx) -> None:
-            tx.execute("UPDATE cards SET claimed_by = NULL, updated_at = ? WHERE id = ? AND claimed_by = ?",
-                       (time.time(), card_id, worker)).close()
+            cur = tx.execute("UPDATE cards SET claimed_by = NULL, updated_at = ?"
+                             " WHERE id = ? AND claimed_by = ?", (time.time(), card_id, worker))
+            released = cur.rowcount == 1
+            cur.close()
+            if released:  # a board on screen shows the card has no worker any more
+                row = _row(tx, card_id)
+                tx.emit(events.CARD_CHANGED, None, card=card_ref(card_id), action="released",
+                        column=row["column_key"], title=row["title"], by=worker)
 
         await self.store.write(write)
 

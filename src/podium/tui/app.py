@@ -23,13 +23,15 @@ from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 from textual.widgets import Static
 
+from podium.app.heartbeat import Heartbeat
 from podium.app.live_plan import PlanChange, change_plan
 from podium.app.queries import Queries
 from podium.app.session import ProjectSession
 from podium.errors import PodiumError
 from podium.tui import heap
 from podium.tui.commands import PaletteCommand, PodiumCommands
-from podium.tui.keys import APP_BINDINGS, CHANGING_ACTIONS, load_keymap
+from podium.tui.keys import APP_BINDINGS, BOARD_CHANGING_ACTIONS, CHANGING_ACTIONS, load_keymap
+from podium.tui.screens.board import BoardScreen
 from podium.tui.screens.home import HomeScreen
 from podium.tui.screens.modals import ErrorScreen, HelpScreen, TextPrompt, TooSmall
 from podium.tui.screens.run import ReplayScreen, RunScreen
@@ -71,6 +73,7 @@ class PodiumApp(App[None], inherit_bindings=False):
         self._wanted_theme = theme
         self._live: Counter[str] = Counter()
         self.exit_message: str | None = None
+        self.heartbeat: Heartbeat | None = None  # the team's heartbeat, started from the board (w)
         self.leaving = False  # set by exit(): no key acts any more (a dialog opened now would crash)
         # Elapsed times are measured against this clock (tests fix it for stable snapshots).
         self.clock: Callable[[], float] = time.time
@@ -156,6 +159,13 @@ class PodiumApp(App[None], inherit_bindings=False):
         return self._live[run_id] > 0
 
     # ------------------------------------------------------------ navigation
+
+    def open_board(self) -> None:
+        if not isinstance(self.screen, BoardScreen):
+            self.push_screen(BoardScreen())
+
+    def action_open_board(self) -> None:
+        self.open_board()
 
     def go_home(self) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
@@ -282,10 +292,42 @@ class PodiumApp(App[None], inherit_bindings=False):
         self._job(run_id, "rework",
                   lambda session: session.rework(run_id, feedback, subtasks or None, by="user", source="tui"))
 
+    def toggle_heartbeat(self) -> None:
+        """Start the team's heartbeat (it works To do by priority, waiting for new cards) or stop it
+        (the runs in flight are halted; their cards resume with the next heartbeat or `podium work`)."""
+        if self.readonly:
+            self.notify("Read-only archive: the heartbeat cannot work it.", severity="warning")
+            return
+        if not self.can_run or not self.session.is_open:
+            self.notify("This session cannot run agents (no model configured).", severity="error")
+            return
+        heartbeat = self.heartbeat
+        if heartbeat is not None and heartbeat.running:
+            heartbeat.stop()
+            self.notify("Heartbeat stopping: runs in flight are halted; their cards resume next time.",
+                        title="heartbeat", timeout=4)
+            return
+        heartbeat = Heartbeat(self.project, model=self.session.model, api_base=self.session.api_base)
+        self.heartbeat = heartbeat
+        self.run_worker(heartbeat.run(), group="heartbeat", exclusive=True, exit_on_error=False)
+        self.notify("Heartbeat on: the team works To do by priority.", title="heartbeat", timeout=4)
+
+    async def _stop_heartbeat(self, deadline: float) -> bool:
+        """Stop the heartbeat, if on, and give it until `deadline` to halt its runs; whether it was on."""
+        heartbeat = self.heartbeat
+        if heartbeat is None or not heartbeat.running:
+            return False
+        heartbeat.stop("the app was closed")
+        while heartbeat.running and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        return True
+
     # ------------------------------------------------------------ app actions
 
     async def action_quit_podium(self) -> None:
         live = [rid for rid, n in self._live.items() if n > 0 and rid]
+        if await self._stop_heartbeat(asyncio.get_running_loop().time() + QUIT_GRACE_SECONDS):
+            self.exit_message = "stopped the heartbeat; `podium work` resumes its cards"
         if live and self.can_run and self.session.is_open:
             for run_id in live:
                 with contextlib.suppress(PodiumError):  # it finished meanwhile
@@ -304,6 +346,8 @@ class PodiumApp(App[None], inherit_bindings=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A read-only archive offers no new run (the footer leaves `n` out); nothing acts once
         the app is leaving (a key typed right after `q`)."""
+        if action == "open_board":  # not on the board itself
+            return not (self.leaving or isinstance(self.screen, BoardScreen))
         return not (self.leaving or (action == "new_run" and self.readonly))
 
     def action_help_quit(self) -> None:
@@ -349,7 +393,8 @@ class PodiumApp(App[None], inherit_bindings=False):
                 applies = self._check_action_state(binding.action, namespace)
                 note = binding.tooltip or ""
                 if applies is False:
-                    changing = binding.action in CHANGING_ACTIONS or binding.action == "new_run"
+                    changing = (binding.action in CHANGING_ACTIONS or binding.action == "new_run"
+                                or binding.action.split("(")[0] in BOARD_CHANGING_ACTIONS)
                     note += " (read-only)" if self.readonly and changing else " (not now)"
                 keys[slot] = [display]
                 rows[slot] = (binding.description, note)
@@ -397,6 +442,7 @@ class PodiumApp(App[None], inherit_bindings=False):
         commands: list[PaletteCommand] = [
             ("Export archive", "Write a single-file archive of the project", self.action_export),
             ("Keys", "Show every key", self.action_help),
+            ("Project board", "The project's cards by column; the team's heartbeat", self.open_board),
         ]
         for name in self.podium_themes:
             commands.append((f"Theme: {name}", "Switch theme",

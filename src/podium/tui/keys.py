@@ -38,6 +38,7 @@ APP_BINDINGS = [
     bind("t", "next_theme", "theme", "theme", tooltip="Switch to the next theme"),
     bind("e", "export", "export", "export", tooltip="Export the project as a single-file archive"),
     bind("n", "new_run", "new run", "new", tooltip="Start a new run"),
+    bind("b", "open_board", "board", "board", tooltip="The project board: cards by column, the heartbeat"),
 ]
 
 # Keys that act on an empty objective field instead of typing into it (their remaps too).
@@ -93,6 +94,30 @@ REPLAY_BINDINGS = [
 ]
 
 
+# The project board (screens/board.py). The change keys are refused on a read-only archive.
+BOARD_CHANGING_ACTIONS = frozenset({"card_add", "card_edit", "card_move", "card_priority", "card_archive",
+                                    "heartbeat"})
+
+BOARD_BINDINGS = [
+    # Priority: the column's list would take Enter (and hide it from the footer); it means the same.
+    bind("enter", "card_detail", "detail", "card-detail", tooltip="The selected card's detail and runs",
+         priority=True),
+    bind("a", "card_add", "add", "card-add", tooltip="Add a card (title, details, criteria, priority, "
+         "team, after)"),
+    bind("c", "card_edit", "edit", "card-edit", tooltip="Edit the selected card"),
+    bind("m", "card_move", "move", "card-move", tooltip="Move the selected card to another column"),
+    bind("plus", "card_priority(-1)", "raise", "card-raise", tooltip="Raise the selected card's priority"),
+    bind("minus", "card_priority(1)", "lower", "card-lower", tooltip="Lower the selected card's priority"),
+    bind("x", "card_archive", "archive", "card-archive", tooltip="Archive the selected card"),
+    bind("o", "card_run", "open run", "card-run", tooltip="Open the selected card's latest run"),
+    bind("w", "heartbeat", "work on/off", "heartbeat", tooltip="Start or stop the team's heartbeat: "
+         "it works To do by priority (as `podium work --watch`)"),
+    bind("escape", "back", "back", "board-back", tooltip="Back to the previous screen"),
+    bind("left", "column(-1)", "column left", "board-left", show=False),
+    bind("right", "column(1)", "column right", "board-right", show=False),
+]
+
+
 def keymap_path() -> Path:
     return user_config_dir() / "keymap.toml"
 
@@ -109,7 +134,8 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     keys = data.get("keys", data)
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         return {}, f"keymap {path} ignored: expected [keys] with \"binding.id\" = \"key\" lines"
-    every = APP_BINDINGS + HOME_BINDINGS + OBJECTIVE_BINDINGS + RUN_BINDINGS + REPLAY_BINDINGS
+    every = (APP_BINDINGS + HOME_BINDINGS + OBJECTIVE_BINDINGS + RUN_BINDINGS + REPLAY_BINDINGS
+             + BOARD_BINDINGS)
     known = {b.id for b in every if b.id}
     unknown = sorted(k for k in keys if k not in known)
     if unknown:
