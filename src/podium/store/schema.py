@@ -291,6 +291,28 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE plans ADD COLUMN author TEXT;
     """,
+    # ---- v5: proposals to change a running plan: an agent's new subtask (`propose_subtask`) or the
+    # leader's replan of the unfinished part; pending until the leader, a person or the run's
+    # policy decides. `changes_json` is the list of PlanChange it asks for; `version` the plan
+    # version its acceptance made (in the same transaction as the graph change).
+    """
+    CREATE TABLE proposals (
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        number       INTEGER NOT NULL,
+        kind         TEXT NOT NULL,               -- subtask | replan
+        proposed_by  TEXT NOT NULL,               -- an agent's name, or the leader's
+        from_subtask TEXT,
+        changes_json TEXT NOT NULL,
+        reason       TEXT NOT NULL DEFAULT '',
+        status       TEXT NOT NULL,               -- pending | accepted | declined
+        decided_by   TEXT,
+        decision     TEXT,
+        version      INTEGER,
+        created_at   REAL NOT NULL,
+        decided_at   REAL,
+        PRIMARY KEY (execution_id, number)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
