@@ -208,3 +208,58 @@ async def save_plan(session: ProjectSession, draft: PlanDraft, plan: Plan, *, au
     fresh = [Subtask.model_validate(s.model_dump(include=set(EDITABLE))) for s in plan.subtasks]
     clean = Plan(subtasks=fresh, rationale=plan.rationale)
     return await session.runs.add_edited_plan(draft.run_id, clean, edits=draft.version, author=author)
+
+
+# ---------------------------------------------------------------- one change at a time (the TUI)
+
+
+def changed_plan(plan: Plan, action: str, subtask_id: str | None, fields: dict[str, Any]) -> Plan:
+    """The plan with one change a person made from the keyboard: "add" a subtask (a new id), "edit"
+    one (description, agent, after: its dependencies, criteria: its acceptance criteria; fields
+    left out stay) or "delete" one. Not checked here: `save_plan` checks it like a leader's plan
+    (so deleting a subtask others depend on is refused with the dependency named)."""
+    def apply(into: dict[str, Any]) -> dict[str, Any]:
+        for name, key in (("description", "description"), ("agent", "agent"), ("after", "depends_on"),
+                          ("criteria", "acceptance_criteria")):
+            if name in fields:
+                into[key] = fields[name]
+        return into
+
+    rows = [s.model_dump(include=set(EDITABLE)) for s in plan.subtasks]
+    ids = [r["id"] for r in rows]
+    if action == "add":
+        n = len(rows) + 1
+        while f"t{n}" in ids:
+            n += 1
+        rows.append(apply({"id": f"t{n}", "agent": "", "description": "", "depends_on": [],
+                           "acceptance_criteria": []}))
+    elif subtask_id not in ids:
+        raise PlanEditError([f"the plan has no subtask {subtask_id!r} (its subtasks: {', '.join(ids)})"])
+    elif action == "edit":
+        rows = [apply(r) if r["id"] == subtask_id else r for r in rows]
+    elif action == "delete":
+        rows = [r for r in rows if r["id"] != subtask_id]
+    else:
+        raise PlanEditError([f"no plan edit {action!r} (add, edit or delete)"])
+    errors: list[str] = []
+    built = []
+    for i, row in enumerate(rows, 1):
+        subtask, problems = edited_subtask(row, i)
+        errors += problems
+        if subtask is not None:
+            built.append(subtask)
+    if errors:
+        raise PlanEditError(errors)
+    return Plan(subtasks=built, rationale=plan.rationale)
+
+
+async def edit_proposed_plan(session: ProjectSession, run_id: str, action: str, subtask_id: str | None,
+                             fields: dict[str, Any], *, author: str = "user") -> str:
+    """One change to the plan awaiting approval, saved as the next version if the plan stays
+    valid (PlanEditError lists why not; nothing is saved). Returns what happened, in one line."""
+    draft = await editable_plan(session, run_id)
+    plan = changed_plan(draft.plan, action, subtask_id, fields)
+    version = await save_plan(session, draft, plan, author=author)
+    if version is None:
+        return f"no change: plan v{draft.version} still awaits approval"
+    return f"plan v{version} ({len(plan.subtasks)} subtasks, edited by {author}) awaits approval"

@@ -25,6 +25,7 @@ from textual.widgets import Static
 
 from podium.app.heartbeat import Heartbeat
 from podium.app.live_plan import PlanChange, change_plan
+from podium.app.plan_edit import PlanEditError, edit_proposed_plan
 from podium.app.queries import Queries
 from podium.app.session import ProjectSession
 from podium.errors import PodiumError
@@ -271,6 +272,19 @@ class PodiumApp(App[None], inherit_bindings=False):
                         title="plan changed")
 
         self._job(run_id, "plan change", apply)
+
+    def edit_proposed_plan(self, run_id: str, action: str, subtask_id: str | None,
+                           fields: dict[str, Any]) -> None:
+        """One change to the plan awaiting approval (add, edit or delete a subtask): the next plan
+        version if it stays valid, else every problem in one notification (nothing saved)."""
+        async def apply(session: ProjectSession) -> None:
+            try:
+                self.notify(await edit_proposed_plan(session, run_id, action, subtask_id, fields),
+                            title="plan edited")
+            except PlanEditError as exc:
+                self.notify("\n".join(exc.errors), severity="error", title="plan not changed")
+
+        self._job(run_id, "plan edit", apply)
 
     def decide_tool(self, approval_id: int, allow: bool) -> None:
         """Record the person's decision; the waiting agent (in any process) picks it up."""

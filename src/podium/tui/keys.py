@@ -69,14 +69,15 @@ RUN_BINDINGS = [
     bind("v", "review", "review", "review", tooltip="Review the result: accept or rework"),
     bind("y", "tool_approval", "tool ok?", "tool-approval", tooltip="Allow or deny a tool call that waits"),
     # The living plan: changes to the running graph, on the subtask selected in the plan pane.
-    bind("plus", "task_add", "add task", "task-add", tooltip="Add a subtask to the running plan"),
+    bind("plus", "task_add", "add task", "task-add",
+         tooltip="Add a subtask to the running plan (or to the plan awaiting approval)"),
     bind("m", "task_edit", "edit task", "task-edit", tooltip="Edit or reassign the selected subtask "
-         "(not started, or failed)"),
+         "(not started, or failed; before approval also its acceptance criteria)"),
     bind("R", "task_retry", "retry", "task-retry", tooltip="Retry the selected failed subtask"),
     bind("s", "task_skip", "skip", "task-skip", tooltip="Skip the selected subtask (dependents proceed)",
          show=False),
     bind("c", "task_cancel", "cancel task", "task-cancel", tooltip="Cancel the selected subtask (dependents "
-         "are blocked)", show=False),
+         "are blocked); before approval: delete it from the proposed plan", show=False),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),
     bind("1", "pane('plan')", "plan", "pane-plan", show=False),
     bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),

@@ -19,7 +19,9 @@ from textual.widgets import Button, Input, Label, Static
 from podium.tui.screens.modals import _MODAL_CSS
 
 FIELDS = {"description": "What it does", "agent": "Agent", "after": "After (subtask ids, space-separated)",
-          "note": "Note for the agent"}
+          "note": "Note for the agent", "criteria": "Acceptance criteria (separated by ;)"}
+# Fields that hold several values: "after" by spaces, "criteria" by semicolons.
+SPLIT = {"after": None, "criteria": ";"}
 
 
 class PlanChangeForm(ModalScreen[dict[str, Any] | None]):
@@ -58,7 +60,8 @@ class PlanChangeForm(ModalScreen[dict[str, Any] | None]):
         for name in self.fields:
             value = self.query_one(f"#field-{name}", Input).value.strip()
             if value:
-                out[name] = value.split() if name == "after" else value
+                out[name] = [v.strip() for v in value.split(SPLIT[name]) if v.strip()] \
+                    if name in SPLIT else value
         self.dismiss(out)
 
     def on_input_submitted(self) -> None:

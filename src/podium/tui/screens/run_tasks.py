@@ -40,6 +40,9 @@ class PlanChangeActions:
 
     def _task_applies(self, action: str) -> bool:
         s = self.state
+        if s.awaiting_approval:  # editing the proposed plan: add, edit or delete a subtask
+            chosen = s.subtasks.get(self._selected() or "")
+            return action == "task_add" or (action in ("task_edit", "task_cancel") and chosen is not None)
         if not s.subtasks or s.status in (ExecutionStatus.COMPLETED, ExecutionStatus.REVIEW):
             return False
         chosen = s.subtasks.get(self._selected() or "")
@@ -82,6 +85,9 @@ class PlanChangeActions:
             return
         agents = ", ".join(a for a in self.state.agents if a != self.state.leader)
         values = {"after": sid} if sid else {}
+        if self.state.awaiting_approval:
+            self._edit_proposed("add", None, values, f"Add a subtask to the proposed plan. Agents: {agents}.")
+            return
 
         def done(form: dict[str, Any] | None) -> None:
             if form:
@@ -98,6 +104,11 @@ class PlanChangeActions:
         current = self.state.subtasks[sid]
         values = {"description": current.description, "agent": current.agent,
                   "after": " ".join(current.depends_on)}
+        if self.state.awaiting_approval:
+            values["criteria"] = "; ".join(current.acceptance_criteria)
+            self._edit_proposed("edit", sid, values,
+                                "Saved as the next plan version, still awaiting approval.")
+            return
 
         def done(form: dict[str, Any] | None) -> None:
             if form is None:
@@ -136,8 +147,36 @@ class PlanChangeActions:
                      "Its dependents run without its output (they are told it was skipped).")
 
     def action_task_cancel(self) -> None:
+        if self.state.awaiting_approval:  # before approval, "cancel" deletes it from the proposed plan
+            sid = self._ready("task_cancel")
+            if sid:
+                def done(yes: bool | None) -> None:
+                    if yes:
+                        self.podium.edit_proposed_plan(self.run_id, "delete", sid, {})
+
+                self.podium.push_screen(
+                    Confirm(f"Delete {sid} from the plan?", "Saved as the next plan version, still awaiting "
+                            "approval (refused if another subtask depends on it).", "Delete"), done)
+            return
         self._remove("task_cancel", PlanAction.CANCEL, "block",
                      "It stops if it is running; its dependents are blocked until you retry or edit them.")
+
+    def _edit_proposed(self, action: str, sid: str | None, values: dict[str, str], context: str) -> None:
+        """Before approval: a form over the proposed plan's subtask; saved as the next plan version
+        (checked like a leader's plan by the use case; problems come back as a notification)."""
+        def done(form: dict[str, Any] | None) -> None:
+            if form is None:
+                return
+            fields = dict(form)
+            if action == "edit":  # an emptied list means none; an emptied text keeps what was there
+                fields.setdefault("after", [])
+                fields.setdefault("criteria", [])
+            self.podium.edit_proposed_plan(self.run_id, action, sid, fields)
+
+        title = f"Edit {sid}" if sid else "Add a subtask"
+        self.podium.push_screen(PlanChangeForm(title, ["description", "agent", "after", "criteria"],
+                                               context=context, values=values,
+                                               send_label="Save" if sid else "Add"), done)
 
     def _remove(self, action: str, kind: PlanAction, dependents: str, detail: str) -> None:
         sid = self._ready(action)
