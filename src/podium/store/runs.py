@@ -322,7 +322,7 @@ class RunRepository:
                        status=PlanStatus(r["status"]), feedback=r["feedback"],
                        fallback=bool(r["fallback"]), created_at=r["created_at"],
                        # A file older than schema v4 (read-only, not migrated) has no author column.
-                       author=(r["author"] if "author" in r.keys() else None) or "leader")
+                       author=(r["author"] if "author" in r.keys() else None) or "leader")  # noqa: SIM118 (a Row's `in` looks at values)
             for r in rows
         ]
 

@@ -265,7 +265,7 @@ MIGRATIONS: list[str] = [
         criteria_json TEXT NOT NULL DEFAULT '[]',
         priority     INTEGER NOT NULL DEFAULT 2,   -- 0 urgent, 1 high, 2 normal, 3 low
         team         TEXT,
-        column_key   TEXT NOT NULL,               -- backlog | todo | in_progress | needs_help | review | done | failed
+        column_key   TEXT NOT NULL,  -- backlog|todo|in_progress|needs_help|review|done|failed
         depends_json TEXT NOT NULL DEFAULT '[]',  -- ids of cards that must be done first
         created_by   TEXT NOT NULL,
         source_execution TEXT,
