@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import eventually_sync, run_cli
@@ -212,9 +211,8 @@ def test_ctrl_c_stops_cleanly_and_the_next_worker_resumes(tmp_path):
     _add("Another card")
     proc = _worker(model, log=tmp_path / "w.log")
     eventually_sync(lambda: PROJECT.exists() and rows(
-        PROJECT, "SELECT count(*) AS n FROM executions WHERE status = 'running'")[0]["n"] >= 1,
-        timeout=120, what="a running card")
-    time.sleep(0.5)
+        PROJECT, "SELECT count(*) AS n FROM subtasks WHERE status = 'running'")[0]["n"] >= 1,
+        timeout=120, what="a card's subtask running")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 3, (tmp_path / "w.log").read_text()
     board = _board()
