@@ -125,6 +125,10 @@ class ProjectSettings(Model):
 ReviewMode = Literal["off", "auto", "human"]
 
 
+ProposalPolicy = Literal["leader", "human", "auto"]
+FailurePolicy = Literal["ask", "replan"]
+
+
 class RunSettings(Model):
     """How a run was started (and last resumed): what `podium resume` and the app reuse.
 
@@ -144,6 +148,14 @@ class RunSettings(Model):
     review_rounds: int = Field(default=2, ge=0, le=10)
     approve_plans: bool = False  # --yes: plans are approved without asking
     allow_tools: list[str] = Field(default_factory=list)  # --allow-tools: approved up front
+    # The living plan: who decides an agent's `propose_subtask` (the leader, a person, or accepted
+    # at once), and how many an agent may make per run.
+    proposals: ProposalPolicy = "leader"
+    max_proposals: int = Field(default=5, ge=0, le=100)
+    # A failed subtask (or a run where nothing can run): waits for a person ("ask"), or the
+    # leader replans the unfinished part ("replan"), at most `max_replans` times, then "ask".
+    on_failure: FailurePolicy = "ask"
+    max_replans: int = Field(default=2, ge=0, le=20)
 
     @field_validator("api_base")
     @classmethod
@@ -270,6 +282,7 @@ class PlanAction(StrEnum):
     SKIP = "skip"
     CANCEL = "cancel"
     OUTPUT = "output"  # replace a finished subtask's output; what depends on it runs again
+    ACCEPT = "accept"  # accept a pending proposal (`proposal`): the changes it asks for are made
 
 
 class PlanChange(Model):
@@ -290,6 +303,34 @@ class PlanChange(Model):
     note: str | None = Field(default=None, max_length=4000)
     dependents: Literal["proceed", "block"] | None = None
     output: str | None = None
+    proposal: int | None = Field(default=None, ge=1)  # accept: the proposal's number
+
+
+class ProposalKind(StrEnum):
+    SUBTASK = "subtask"  # an agent's `propose_subtask`
+    REPLAN = "replan"  # the leader's new plan for the unfinished part
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Proposal(Model):
+    """A proposed change to a running plan and what became of it (the proposals table)."""
+
+    number: int
+    kind: ProposalKind
+    proposed_by: str  # an agent's name, or the leader's
+    from_subtask: str | None = None
+    changes: list[PlanChange] = Field(default_factory=list)
+    reason: str = ""
+    status: ProposalStatus = ProposalStatus.PENDING
+    decided_by: str | None = None
+    decision: str | None = None  # why it was accepted or declined
+    version: int | None = None  # the plan version its acceptance made
+    created_at: float = 0.0
 
 
 class PlanStatus(StrEnum):
@@ -309,6 +350,8 @@ class Phase(StrEnum):
     CONSULTATION = "consultation"
     SYNTHESIS = "synthesis"
     REVIEW = "review"
+    PROPOSAL = "proposal"  # the leader decides an agent's proposed subtask
+    REPLAN = "replan"  # the leader replans the unfinished part of a running plan
 
 
 class Role(StrEnum):

@@ -116,6 +116,10 @@ class RunSettingsRecorded(EventPayload):
     review: str = "auto"
     review_rounds: int = 2
     approve_plans: bool = False
+    proposals: str = "leader"
+    max_proposals: int = 5
+    on_failure: str = "ask"
+    max_replans: int = 2
     allow_tools: list[str] = Field(default_factory=list)
 
     @property
@@ -200,6 +204,37 @@ class PlanChanged(EventPayload):
     note: str | None = None  # for the agent (retry), or what changed (output)
     reset: list[str] = Field(default_factory=list)  # sent back to pending to run (again)
     blocked: list[str] = Field(default_factory=list)  # dependents blocked by a skip/cancel
+    # Made by accepting a proposal (an agent's new subtask, the leader's replan): its number and
+    # who accepted it (the leader, a person, "auto" by the run's policy); `by` is its author.
+    proposal: int | None = None
+    accepted_by: str | None = None
+
+
+PROPOSAL_MADE = "proposal.made"
+PROPOSAL_DECIDED = "proposal.decided"
+
+
+class ProposalMade(EventPayload):
+    """An agent proposed a subtask, or the leader a replan of the unfinished part."""
+
+    type: Literal["proposal.made"] = "proposal.made"
+    number: int
+    kind: str  # a domain.ProposalKind value
+    by: str
+    subtask_id: str | None = None  # the subtask the agent was working on
+    summary: str  # one line: what it asks for
+    reason: str = ""
+    status: str = "pending"  # accepted at once (policy auto, an approved replan) or pending
+
+
+class ProposalDecided(EventPayload):
+    type: Literal["proposal.decided"] = "proposal.decided"
+    number: int
+    kind: str
+    decision: str  # accepted | declined
+    by: str  # the leader, a person ("user"), or "auto" (the run's policy)
+    reason: str = ""
+    version: int | None = None  # accepted: the plan version it made
 
 
 # ------------------------------------------------------------------ subtasks and messages
@@ -447,6 +482,7 @@ class CardChanged(EventPayload):
 AnyPayload = Annotated[
     RunCreated | RunSettingsRecorded | RunStatusChanged | RunUsageRecorded | RunResult
     | DiscussionContribution | PlanProposed | PlanApproved | PlanRejected | PlanChanged
+    | ProposalMade | ProposalDecided
     | SubtaskStatusChanged | MessageAdded | StreamDelta
     | ConsultationStarted | ConsultationFinished | InterventionRecorded | InterventionApplied
     | HelpRequested | MemoryRecalled | MemoryStored | MemoryForgotten | MemoryReembedded

@@ -71,6 +71,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
                         "reopened": ["t2"], "by": "human"},
     ev.CARD_CHANGED: {"card": "c3", "action": "finished", "column": "done", "title": "Heat pumps",
                       "by": "host:12", "run_id": "r1", "note": None},
+    ev.PROPOSAL_MADE: {"number": 1, "kind": "subtask", "by": "analyst", "subtask_id": "t2",
+                       "summary": "writer: a glossary after t1", "reason": "terms", "status": "pending"},
+    ev.PROPOSAL_DECIDED: {"number": 1, "kind": "subtask", "decision": "accepted", "by": "planner",
+                          "reason": "needed", "version": 3},
 }
 
 

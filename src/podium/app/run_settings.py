@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from podium.domain import Budget, Execution, RunSettings, url_has_secret
+from podium.domain import Budget, Execution, FailurePolicy, ProposalPolicy, RunSettings, url_has_secret
 from podium.errors import PodiumError
 
 
@@ -39,7 +39,8 @@ def recordable_endpoint(url: str | None) -> tuple[str | None, bool]:
 
 def start_settings(path: Path, *, model: str | None, api_base: str | None, concurrency: int,
                    max_tokens: int | None, review: bool, yes: bool, allow_tools: list[str] | None,
-                   review_rounds: int | None = None) -> tuple[RunSettings, str | None]:
+                   review_rounds: int | None = None, living: LivingPlanOptions | None = None
+                   ) -> tuple[RunSettings, str | None]:
     """The settings a new run records (models are resolved once the gateway exists), and the
     endpoint to call (the same as recorded unless it carries credentials)."""
     from podium.llm.config import resolve_api_base, resolve_model
@@ -52,14 +53,16 @@ def start_settings(path: Path, *, model: str | None, api_base: str | None, concu
                            allow_tools=tool_patterns(allow_tools))
     if review_rounds is not None:
         settings = settings.model_copy(update={"review_rounds": review_rounds})
+    if living is not None:
+        settings, _ = settings.override(**living.model_dump())
     return settings, endpoint
 
 
 def resumed_settings(execution: Execution, path: Path, *, model: str | None = None,
                      api_base: str | None = None, concurrency: int | None = None,
                      max_tokens: int | None = None, review: bool | None = None, yes: bool | None = None,
-                     allow_tools: list[str] | None = None, review_rounds: int | None = None
-                     ) -> tuple[RunSettings, str | None, list[str]]:
+                     allow_tools: list[str] | None = None, review_rounds: int | None = None,
+                     living: LivingPlanOptions | None = None) -> tuple[RunSettings, str | None, list[str]]:
     """How a run goes on: as recorded when it started (or last resumed), with the flags given now
     in place. A run from before settings were recorded gets today's defaults. Returns the
     settings, the endpoint to call and the names of the settings the flags changed."""
@@ -75,7 +78,7 @@ def resumed_settings(execution: Execution, path: Path, *, model: str | None = No
     flags: dict[str, Any] = {
         "model": model, "concurrency": concurrency, "max_tokens": max_tokens,
         "review": None if review is None else ("human" if review else "auto"), "approve_plans": yes,
-        "review_rounds": review_rounds,
+        "review_rounds": review_rounds, **(living.model_dump() if living else {}),
         "allow_tools": None if allow_tools is None else
         [p for p in tool_patterns(allow_tools) if p.lower() != "none"]}
     moved = False
@@ -117,6 +120,26 @@ def merged_budget(base: Budget | None = None, *, tokens: int | None = None, usd:
     )
 
 
+class LivingPlanOptions(BaseModel):
+    """The living plan's run settings as given on a command line (None: default, or as recorded)."""
+
+    proposals: ProposalPolicy | None = None
+    max_proposals: int | None = Field(default=None, ge=0, le=100)
+    on_failure: FailurePolicy | None = None
+    max_replans: int | None = Field(default=None, ge=0, le=20)
+
+    @classmethod
+    def given(cls, proposals: str | None, max_proposals: int | None, on_failure: str | None,
+              max_replans: int | None) -> LivingPlanOptions:
+        """From flags; a bad value is one line (PodiumError)."""
+        if proposals is not None and proposals not in ("leader", "human", "auto"):
+            raise PodiumError(f"--proposals is leader, human or auto, not {proposals!r}")
+        if on_failure is not None and on_failure not in ("ask", "replan"):
+            raise PodiumError(f"--on-failure is ask or replan, not {on_failure!r}")
+        return cls(proposals=proposals, max_proposals=max_proposals, on_failure=on_failure,  # type: ignore[arg-type]
+                   max_replans=max_replans)
+
+
 class ResumeOptions(BaseModel):
     """What `podium resume` was given: settings from now on (None: as recorded) and budget limits."""
 
@@ -128,6 +151,7 @@ class ResumeOptions(BaseModel):
     review_rounds: int | None = None
     approve_plans: bool | None = None
     allow_tools: list[str] | None = None
+    living: LivingPlanOptions | None = None
     budget_tokens: int | None = None
     budget_usd: float | None = None
     budget_steps: int | None = None

@@ -424,7 +424,7 @@ class ProjectSession:
         settings, endpoint, changed = resumed_settings(
             execution, self.project, model=options.model, api_base=options.api_base,
             concurrency=options.concurrency, max_tokens=options.max_tokens, review=options.review,
-            review_rounds=options.review_rounds,
+            review_rounds=options.review_rounds, living=options.living,
             yes=options.approve_plans, allow_tools=options.allow_tools)
         settings = self.reconfigure(settings, endpoint, await repo.get_team(execution.id))
         if {"model", "api_base"} & set(changed):  # a model that cannot work is not recorded

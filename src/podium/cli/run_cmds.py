@@ -56,6 +56,17 @@ AllowToolsOption = Annotated[list[str] | None, typer.Option(
     "--allow-tools", help="Approve these tools' calls without asking (names or globs, e.g. run_command, "
     "'files__*', all); --yes never does. Repeatable or comma-separated.")]
 
+ProposalsOption = Annotated[str | None, typer.Option(
+    "--proposals", help="Who decides a subtask an agent proposes: leader (default; one model call), human "
+    "(it waits: `podium task proposals RUN`), or auto (accepted at once).")]
+MaxProposalsOption = Annotated[int | None, typer.Option(
+    "--max-proposals", min=0, max=100, help="Subtasks agents may propose per run (default 5).")]
+OnFailureOption = Annotated[str | None, typer.Option(
+    "--on-failure", help="When a subtask fails and nothing else can run: ask (default: it waits for a "
+    "person) or replan (the leader replans the unfinished part; approved as plans are).")]
+MaxReplansOption = Annotated[int | None, typer.Option(
+    "--max-replans", min=0, max=20, help="Replans per run with --on-failure replan (default 2).")]
+
 EXIT_PARTIAL = 1
 EXIT_STOPPED = 3
 
@@ -112,6 +123,10 @@ def run(
     max_tokens: MaxTokensOption = None,
     review: ReviewOption = False,
     review_rounds: ReviewRoundsOption = None,
+    proposals: ProposalsOption = None,
+    max_proposals: MaxProposalsOption = None,
+    on_failure: OnFailureOption = None,
+    max_replans: MaxReplansOption = None,
     project: ProjectOption = None,
 ) -> None:
     """Plan, approve and execute an objective with a team, headless.
@@ -125,12 +140,13 @@ def run(
     path = project_path(None, project)
     chosen = get_team(team, path)
     budget = _budget(budget_tokens, budget_usd, budget_steps, budget_seconds)
-    from podium.app.run_settings import start_settings
+    from podium.app.run_settings import LivingPlanOptions, start_settings
 
+    living = LivingPlanOptions.given(proposals, max_proposals, on_failure, max_replans)
     settings, endpoint = start_settings(path, model=model, api_base=api_base, concurrency=concurrency,
                                          max_tokens=max_tokens, review=review, yes=yes,
                                          review_rounds=review_rounds,
-                                         allow_tools=allow_tools)
+                                         allow_tools=allow_tools, living=living)
 
     async def go() -> Execution:
         async with _Session(path, settings, json, endpoint=endpoint) as session:
@@ -170,6 +186,10 @@ def resume(
     review_rounds: Annotated[int | None, typer.Option(
         "--review-rounds", min=0, max=10, help="Rework rounds a failing automatic review may ask for "
         "(default: as started).")] = None,
+    proposals: ProposalsOption = None,
+    max_proposals: MaxProposalsOption = None,
+    on_failure: OnFailureOption = None,
+    max_replans: MaxReplansOption = None,
     project: ProjectOption = None,
 ) -> None:
     """Continue an interrupted, paused or halted run (done subtasks are kept).
@@ -184,8 +204,12 @@ def resume(
     path = project_path(None, project)
     if not path.exists():
         raise PodiumError(f"{path} does not exist")
+    from podium.app.run_settings import LivingPlanOptions
+
+    living = LivingPlanOptions.given(proposals, max_proposals, on_failure, max_replans)
     if _resume_elsewhere(path, run_id):
-        given = (model, api_base, concurrency, max_tokens, review, allow_tools, review_rounds)
+        given = (model, api_base, concurrency, max_tokens, review, allow_tools, review_rounds, proposals,
+                 max_proposals, on_failure, max_replans)
         if any(v is not None for v in given):
             print("podium: the process running it goes on with its own settings: the options given "
                   "here were not applied or recorded", file=sys.stderr)
@@ -196,7 +220,8 @@ def resume(
     options = ResumeOptions(model=model, api_base=api_base, concurrency=concurrency, max_tokens=max_tokens,
                             review=review, review_rounds=review_rounds,
                             approve_plans=True if yes else False if ask else None,
-                            allow_tools=allow_tools, budget_tokens=budget_tokens, budget_usd=budget_usd,
+                            allow_tools=allow_tools, living=living, budget_tokens=budget_tokens,
+                            budget_usd=budget_usd,
                             budget_steps=budget_steps, budget_seconds=budget_seconds)
 
     async def go() -> Execution:

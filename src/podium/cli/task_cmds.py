@@ -13,12 +13,12 @@ from typing import Annotated
 
 import typer
 
-from podium.cli.app import ProjectOption, app, project_path, run_async
+from podium.cli.app import JsonOption, ProjectOption, app, print_json, project_path, run_async
 from podium.cli.control_cmds import RunId, controllable
 from podium.errors import PodiumError
 
 task_app = typer.Typer(help="Change a run's plan while it runs: add, edit, retry, skip, cancel subtasks, "
-                            "or replace a finished output.", no_args_is_help=True)
+                            "replace a finished output, decide proposals.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
 SubtaskId = Annotated[str, typer.Argument(help="The subtask (t3).", show_default=False)]
@@ -104,3 +104,57 @@ def output(run_id: RunId, subtask: SubtaskId,
         why = exc.strerror if isinstance(exc, OSError) else exc
         raise PodiumError(f"cannot read {file}: {why}") from None
     _change(project, run_id, action="output", subtask_id=subtask, output=text)
+
+
+@task_app.command("proposals")
+def proposals(run_id: RunId,
+              accept: Annotated[int | None, typer.Option(
+                  "--accept", min=1, help="Accept proposal N: its subtask (or the leader's replan) joins "
+                  "the plan.", show_default=False)] = None,
+              decline: Annotated[int | None, typer.Option(
+                  "--decline", min=1, help="Decline proposal N.", show_default=False)] = None,
+              reason: Annotated[str | None, typer.Option("--reason", help="Why (with --decline).")] = None,
+              json: JsonOption = False,
+              project: ProjectOption = None) -> None:
+    """List a run's proposals (subtasks agents proposed, the leader's replans), or decide one."""
+    from podium.app.live_plan import decide_proposal_in, proposals_in
+
+    if accept is not None and decline is not None:
+        raise PodiumError("choose one: --accept N or --decline N")
+    if reason is not None and decline is None:
+        raise PodiumError("--reason goes with --decline N")
+    path = project_path(None, project)
+    if accept is not None or decline is not None:
+        number = accept if accept is not None else decline
+        assert number is not None
+        print(run_async(decide_proposal_in(controllable(path), run_id, number, accept=accept is not None,
+                                           reason=reason)))
+        return
+    if not path.exists():
+        raise PodiumError(f"{path} does not exist")
+    listed = run_async(proposals_in(path, run_id))
+    if json:
+        print_json([p.model_dump(mode="json") for p in listed])
+        return
+    if not listed:
+        print(f"run {run_id} has no proposals")
+        return
+    for p in listed:
+        what = "; ".join(_said(c) for c in p.changes) or "no change"
+        decided = f" by {p.decided_by}" + (f": {p.decision}" if p.decision else "") if p.decided_by else ""
+        made = f" (plan v{p.version})" if p.version else ""
+        origin = f" working on {p.from_subtask}" if p.from_subtask else ""
+        print(f"#{p.number} {p.kind.value} from {p.proposed_by}{origin}: {p.status.value}{decided}{made}")
+        print(f"    {what}")
+        if p.reason:
+            print(f"    why: {p.reason}")
+
+
+def _said(change: object) -> str:
+    from podium.domain import PlanAction, PlanChange
+
+    assert isinstance(change, PlanChange)
+    if change.action is PlanAction.ADD:
+        after = f" after {', '.join(change.after)}" if change.after else ""
+        return f"add {change.subtask_id or 'a subtask'} for {change.agent}{after}: {change.description}"
+    return f"{change.action.value} {change.subtask_id}"

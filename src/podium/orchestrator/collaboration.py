@@ -18,6 +18,7 @@ from podium.orchestrator.actions import (
 )
 from podium.orchestrator.board_actions import board_actions
 from podium.orchestrator.consult import CONSULT_TOOL, consult
+from podium.orchestrator.proposals import proposal_actions
 from podium.orchestrator.signals import Signal
 
 
@@ -68,5 +69,6 @@ def collaboration_actions(registry: ActionRegistry) -> ActionRegistry:
 
 
 def default_actions() -> ActionRegistry:
-    """The engine's registry: done, blocked, tool, consult, ask_human, propose_card."""
-    return board_actions(collaboration_actions(builtin_actions()))
+    """The engine's registry: done, blocked, tool, consult, ask_human, propose_card,
+    propose_subtask."""
+    return proposal_actions(board_actions(collaboration_actions(builtin_actions())))

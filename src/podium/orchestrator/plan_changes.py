@@ -73,6 +73,8 @@ def plan_effect(change: PlanChange, subtasks: list[Subtask], team: Team, *, driv
 
     `driven`: a process runs the graph; if not, subtasks left in flight by a crash count as
     pending (the next session restarts them anyway)."""
+    if change.action is PlanAction.ACCEPT:
+        raise PodiumError("accepting a proposal makes the changes it asks for (see plan_effects)")
     by_id = {s.id: s for s in subtasks}
 
     def status(sid: str) -> SubtaskStatus:
@@ -131,6 +133,41 @@ def plan_effect(change: PlanChange, subtasks: list[Subtask], team: Team, *, driv
                                          f"its input changed: {sid}'s output was replaced"))
                 effect.reset.append(d)
     return effect
+
+
+def plan_effects(changes: list[PlanChange], subtasks: list[Subtask], team: Team, *, driven: bool = True
+                 ) -> list[Effect]:
+    """Several changes made together (a replan, an accepted proposal): each checked against the
+    graph as the ones before it leave it; PodiumError (naming the change) if any cannot be made."""
+    graph = [s.model_copy() for s in subtasks]
+    effects = []
+    for change in changes:
+        try:
+            effect = plan_effect(change, graph, team, driven=driven)
+        except PodiumError as exc:
+            what = change.subtask_id or (change.description or "")[:40]
+            raise PodiumError(f"{change.action.value} {what}: {exc}") from None
+        effects.append(effect)
+        graph = simulate(effect, graph)
+    return effects
+
+
+def simulate(effect: Effect, subtasks: list[Subtask]) -> list[Subtask]:
+    """The graph as it stands after `effect` (definitions and statuses; no outputs)."""
+    out = [s.model_copy() for s in subtasks]
+    by_id = {s.id: s for s in out}
+    if effect.definition is not None:
+        if effect.insert:
+            added = effect.definition.model_copy(update={"status": SubtaskStatus.PENDING})
+            out.append(added)
+            by_id[added.id] = added
+        else:
+            current = by_id[effect.subtask_id]
+            for name in ("agent", "description", "depends_on", "acceptance_criteria"):
+                setattr(current, name, getattr(effect.definition, name))
+    for move in effect.moves:
+        by_id[move.subtask_id].status = move.status
+    return out
 
 
 def _add(change: PlanChange, subtasks: list[Subtask], by_id: dict[str, Subtask], team: Team) -> Effect:

@@ -14,14 +14,23 @@ exit 2, nothing written.
 
 from __future__ import annotations
 
-from podium.domain import Execution, ExecutionStatus, InterventionKind, PlanChange
+from podium.domain import (
+    Execution,
+    ExecutionStatus,
+    InterventionKind,
+    PlanAction,
+    PlanChange,
+    ProposalKind,
+    ProposalStatus,
+)
 from podium.errors import PodiumError, ReadOnlyError
 from podium.orchestrator.phases.live_changes import graph_write
-from podium.orchestrator.plan_changes import plan_effect
+from podium.orchestrator.plan_changes import plan_effects
 from podium.orchestrator.steering import APPLY_WAIT_S, Steered
 from podium.store.control import ControlRepository
 from podium.store.plan_changes import PlanChangeRepository
 from podium.store.project import ProjectStore
+from podium.store.proposals import ProposalAcceptance, ProposalRepository
 from podium.store.runs import RunRepository
 
 
@@ -42,17 +51,31 @@ class PlanSteering:
         subtasks = await self.repo.subtasks(run_id)
         _changeable(execution, bool(subtasks))
         owner = await self.repo.live_owner(run_id)
-        effect = plan_effect(change, subtasks, await self.repo.get_team(run_id), driven=owner is not None)
+        team = await self.repo.get_team(run_id)
+        accepted: ProposalAcceptance | None = None
+        author, source, changes = by, self.source, [change]
+        if change.action is PlanAction.ACCEPT:
+            proposal = await ProposalRepository(self.store).get(run_id, change.proposal or 0)
+            if proposal.status is not ProposalStatus.PENDING:
+                raise PodiumError(f"proposal {proposal.number} was already {proposal.status.value}"
+                                  + (f" by {proposal.decided_by}" if proposal.decided_by else ""))
+            accepted = ProposalAcceptance(by=by, reason=f"accepted by {by}", number=proposal.number)
+            author, changes = proposal.proposed_by, proposal.changes
+            source = "leader" if proposal.kind is ProposalKind.REPLAN else "agent"
+        effects = plan_effects(changes, subtasks, team, driven=owner is not None)
+        summary = "; ".join(e.summary() for e in effects)
         if owner is None:
             reopen = (f"plan changed by {by} after the run ended {execution.status.value}; "
                       f"`podium resume {run_id}` carries on") if execution.status.finished else None
-            version = await self.changes.apply(run_id, graph_write(effect, by=by, source=self.source),
-                                               driver=None, reopen=reopen)
-            return Steered(f"{effect.summary()} (plan v{version}); no process is running run {run_id}: "
+            version = await self.changes.apply_batch(
+                run_id, [graph_write(e, by=author, source=source) for e in effects], driver=None,
+                reopen=reopen, accepted=accepted)
+            return Steered(f"{summary} (plan v{version}); no process is running run {run_id}: "
                            f"`podium resume {run_id}` carries on")
         iid = await self.repo.add_intervention(run_id, InterventionKind.PLAN_CHANGE,
                                                text=change.model_dump_json(exclude_none=True),
-                                               subtask_id=effect.subtask_id, source=self.source)
+                                               subtask_id=effects[0].subtask_id if effects else None,
+                                               source=self.source)
         latency = await self.control.wait_consumed(iid, self.wait_s)
         if latency is None:
             return Steered(f"change sent to run {run_id}; its process ({owner}) has not taken it up yet "

@@ -45,13 +45,25 @@ class EngineSettings(BaseModel):
     # (the run ends partial, listing what waits; change the plan, then `podium resume`) or
     # "wait" for a person to retry, reassign, skip or edit it (the TUI, which someone watches).
     when_stuck: Literal["finish", "wait"] = "finish"
+    # The living plan (recorded per run, see RunSettings): who decides an agent's proposed
+    # subtask and how many it may make; whether the leader replans when work fails or nothing can
+    # run (at most max_replans times); approve_plans (--yes): a replan is applied without asking.
+    proposals: Literal["leader", "human", "auto"] = "leader"
+    max_proposals: int = Field(default=5, ge=0, le=100)
+    on_failure: Literal["ask", "replan"] = "ask"
+    max_replans: int = Field(default=2, ge=0, le=20)
+    approve_plans: bool = False
+    replan_max_tokens: int = 1200
+    proposal_max_tokens: int = 300
     # How often a running engine looks for control rows written by other processes.
     watch_interval_s: float = Field(default=0.05, gt=0, le=0.25)
 
     def for_run(self, run: RunSettings) -> EngineSettings:
         """These settings with a run's recorded concurrency, review mode and reply cap applied."""
         update: dict[str, object] = {"concurrency": run.concurrency, "review": run.review,
-                                     "review_rounds": run.review_rounds}
+                                     "review_rounds": run.review_rounds, "proposals": run.proposals,
+                                     "max_proposals": run.max_proposals, "on_failure": run.on_failure,
+                                     "max_replans": run.max_replans, "approve_plans": run.approve_plans}
         if run.max_tokens is not None:
             cap = run.max_tokens
             update.update(perspective_max_tokens=min(cap, self.perspective_max_tokens),

@@ -18,6 +18,7 @@ from podium.orchestrator.deps import AgentDeps
 from podium.orchestrator.live_graph import LiveGraph
 from podium.orchestrator.phases.live_changes import LiveChanges, say_stuck
 from podium.orchestrator.plan_changes import agent_notes
+from podium.orchestrator.replan import replan
 from podium.orchestrator.runstate import RunGuard, RunState
 from podium.orchestrator.scheduler import GraphResult, Parking, StopRun, run_graph
 from podium.store.control import LEADER
@@ -113,15 +114,26 @@ async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState
         async with state.plan_lock:  # a change being written finishes before anything starts
             pass
 
+    replanning = deps.settings.on_failure == "replan"
+
     async def on_stuck(nodes: list[str]) -> None:
-        await say_stuck(deps, state, nodes)
+        # --on-failure replan: the leader replans the unfinished part (bounded); if that changed
+        # the graph the scheduler goes on, else the failure waits for a person as without it.
+        note = None
+        if replanning:
+            outcome = await replan(deps, state, nodes)
+            if outcome.applied:
+                return
+            note = outcome.note
+        if hold or note:  # headless, the note (a replan awaiting approval) shows in the progress
+            await say_stuck(deps, state, nodes, note)
 
     state.live = LiveChanges(deps, state, graph, owner=lease_owner())
     try:
         result = await run_graph(
             {}, lambda sid: run_subtask(deps, actions, state, sid), concurrency=deps.settings.concurrency,
             before_start=gate, register_cancel=control.on_halt, parking=state.parking, live=graph,
-            on_stuck=on_stuck if hold else None)
+            on_stuck=on_stuck if hold or replanning else None)
     finally:
         state.live = None
     if result.stopped is not None:

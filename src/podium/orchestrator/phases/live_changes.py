@@ -14,12 +14,13 @@ import logging
 from dataclasses import dataclass
 
 from podium import events as ev
-from podium.domain import ExecutionStatus, PlanAction, PlanChange, SubtaskStatus
+from podium.domain import ExecutionStatus, PlanAction, PlanChange, ProposalKind, SubtaskStatus
 from podium.orchestrator.deps import AgentDeps
 from podium.orchestrator.live_graph import LiveGraph
-from podium.orchestrator.plan_changes import Effect, agent_notes, plan_effect
+from podium.orchestrator.plan_changes import Effect, agent_notes, plan_effects
 from podium.orchestrator.runstate import RunState
 from podium.store.plan_changes import GraphWrite, PlanChangeRepository, StatusMove
+from podium.store.proposals import ProposalAcceptance, ProposalRepository
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,33 @@ class LiveChanges:
         self.repo = PlanChangeRepository(deps.runs.store)
 
     async def apply(self, change: PlanChange, *, by: str, source: str) -> Applied:
-        """Check, write, then change the running graph; PodiumError (nothing changed) if refused."""
+        """Check, write, then change the running graph; PodiumError (nothing changed) if refused.
+        An `accept` change makes the changes its pending proposal asks for, by their author."""
+        if change.action is PlanAction.ACCEPT:
+            proposal = await ProposalRepository(self.repo.store).get(self.state.execution.id,
+                                                                     change.proposal or 0)
+            source = "leader" if proposal.kind is ProposalKind.REPLAN else "agent"
+            return await self.apply_batch(proposal.changes, by=proposal.proposed_by, source=source,
+                                          accepted=ProposalAcceptance(by=by, reason=f"accepted by {by}",
+                                                                      number=proposal.number))
+        return await self.apply_batch([change], by=by, source=source)
+
+    async def apply_batch(self, changes: list[PlanChange], *, by: str, source: str,
+                          accepted: ProposalAcceptance | None = None) -> Applied:
+        """Several changes as one plan version, in one transaction (with the proposal's decision)."""
         state = self.state
         async with state.plan_lock:
-            effect = plan_effect(change, list(state.subtasks.values()), state.team, driven=True)
-            write = graph_write(effect, by=by, source=source)
-            version = await self.repo.apply(state.execution.id, write, driver=self.owner)
-            self._apply_in_memory(effect, write, version)
-        return Applied(version, effect.summary())
+            effects = plan_effects(changes, list(state.subtasks.values()), state.team, driven=True)
+            writes = [graph_write(e, by=by, source=source) for e in effects]
+            version = await self.repo.apply_batch(state.execution.id, writes, driver=self.owner,
+                                                  accepted=accepted)
+            for effect, write in zip(effects, writes, strict=True):
+                self._apply_in_memory(effect, write, version)
+        return Applied(version, "; ".join(e.summary() for e in effects))
+
+    def check(self, changes: list[PlanChange]) -> list[Effect]:
+        """What `changes` would do to the running graph now; PodiumError if they cannot be made."""
+        return plan_effects(changes, list(self.state.subtasks.values()), self.state.team, driven=True)
 
     def _apply_in_memory(self, effect: Effect, write: GraphWrite, version: int) -> None:
         """Synchronous: the scheduler sees the whole change at once."""
@@ -101,13 +121,13 @@ class LiveChanges:
         graph.wake()
 
 
-async def say_stuck(deps: AgentDeps, state: RunState, nodes: list[str]) -> None:
+async def say_stuck(deps: AgentDeps, state: RunState, nodes: list[str], note: str | None = None) -> None:
     """Nothing can run until a person changes the plan: say what waits, on the run's status."""
     failed = [n for n in nodes if state.subtasks[n].status is SubtaskStatus.FAILED]
     waiting = [n for n in nodes if n not in failed]
     reason = (f"waiting for you: {', '.join(failed) or 'nothing'} failed"
               + (f" ({', '.join(waiting)} wait on it)" if waiting else "")
-              + "; retry, reassign, skip or edit it")
+              + "; retry, reassign, skip or edit it" + (f"; {note}" if note else ""))
     try:
         await deps.runs.set_status(state.execution.id, ExecutionStatus.RUNNING, reason)
     except Exception:  # only a message; the run goes on waiting either way
