@@ -90,7 +90,7 @@ def test_no_terminal_and_no_yes_is_a_clear_error(tmp_path):
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr, args
 
 
-def test_a_failing_subtask_blocks_dependents_and_the_run_ends_partial(tmp_path):
+def test_a_failing_subtask_leaves_dependents_waiting_and_the_run_ends_partial(tmp_path):
     # t2 fails on every attempt (after the gateway's retries); t3 is independent of it.
     fault = '[[rules]]\nsubtask = "t2"\nfault = "server_error"\n\n'
     model = write_script(tmp_path, extra=fault)
@@ -98,11 +98,15 @@ def test_a_failing_subtask_blocks_dependents_and_the_run_ends_partial(tmp_path):
     assert result.returncode == 1, result.stderr
     run_id = json_lines(result.stdout)[0]["execution_id"]
     st = subtasks(tmp_path / "project.podium", run_id)
+    # t4 waits for a person to retry, reassign, skip or edit t2 (`podium task`, then resume).
     assert {k: v["status"] for k, v in st.items()} == {"t1": "done", "t2": "failed", "t3": "done",
-                                                       "t4": "blocked"}
+                                                       "t4": "pending"}
     assert "model call failed" in st["t2"]["error"]
     [execution] = rows(tmp_path / "project.podium", "SELECT * FROM executions")
     assert execution["status"] == "partial" and execution["result"] == "FINAL REPORT on heat pumps."
+    reasons = [json.loads(r["payload"]).get("reason") or "" for r in rows(
+        tmp_path / "project.podium", "SELECT payload FROM events WHERE type = 'run.status'")]
+    assert any("t4" in reason and "podium task" in reason for reason in reasons), reasons
 
 
 def test_reject_with_feedback_replans_on_the_terminal(tmp_path):
