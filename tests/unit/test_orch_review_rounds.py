@@ -42,7 +42,7 @@ async def test_rounds_are_bounded_then_the_run_ends_partial(store):
     [(verdict,)] = await store.query("SELECT verdict_json FROM reviews WHERE round = 2")
     assert '"unmet": ["t2:' in verdict
     reason = await engine.repo.status_reason(run_id)
-    assert "criteria unmet after 1 rework rounds" in (reason or "")
+    assert "criteria unmet after 1 rework round:" in (reason or "")
 
 
 async def test_a_verdict_passing_after_a_rework_completes(store):

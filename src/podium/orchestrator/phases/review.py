@@ -74,7 +74,8 @@ async def review(deps: AgentDeps, state: RunState, result: str, status: Executio
         # No rounds left: the run ends partial, the unmet criteria listed with the verdict.
         verdict["unmet"] = unmet_criteria(verdict, ordered)
         status = ExecutionStatus.PARTIAL
-        summary = f"{summary}; criteria unmet after {settings.review_rounds} rework rounds: " + \
+        rounds = settings.review_rounds
+        summary = f"{summary}; criteria unmet after {rounds} rework round{'' if rounds == 1 else 's'}: " + \
             "; ".join(verdict["unmet"])
     outcome: dict[str, Any] = {
         "result": result, "verdict": verdict, "status": status if auto else ExecutionStatus.REVIEW,
