@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from podium.domain import (
     Execution,
     ExecutionStatus,
+    Intervention,
     PlanVersion,
     RunBoard,
     RunDetail,
@@ -118,6 +119,14 @@ class Queries:
         if latest is None:
             return AwaitingReview(execution=execution)
         return AwaitingReview(execution=execution, round=latest.round, verdict=latest.verdict)
+
+    async def interventions(self, run_id: str) -> list[Intervention]:
+        """The control actions on the run, oldest first, applied or not."""
+        return await self._reads.interventions(run_id)
+
+    async def event_times(self, run_id: str, type: str) -> list[tuple[float, dict[str, Any]]]:
+        """(when, payload) of the run's events of one type, oldest first (benches time these)."""
+        return await self._reads.event_times(run_id, type)
 
     # ------------------------------------------------------------ tool approvals
 

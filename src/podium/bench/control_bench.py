@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from podium.store import ProjectStore
+    from podium.app.queries import Queries
 
 SCRIPT = """
 seed = 1
@@ -51,7 +51,7 @@ def _podium(*args: str, cwd: Path) -> list[str]:
 
 
 async def run(samples: int) -> None:
-    from podium.store import ProjectStore
+    from podium.app.session import ProjectSession
 
     with tempfile.TemporaryDirectory(prefix="podium-bench-control-") as tmp:
         folder = Path(tmp)
@@ -63,11 +63,8 @@ async def run(samples: int) -> None:
             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             run_id = _wait_executing(runner)
-            store = await ProjectStore.open(folder / "project.podium", readonly=True)
-            try:
-                rows = [await _sample(store, run_id, i, folder, env) for i in range(samples)]
-            finally:
-                await store.close()
+            async with ProjectSession(folder / "project.podium", readonly=True) as session:
+                rows = [await _sample(session.queries, run_id, i, folder, env) for i in range(samples)]
             subprocess.run(_podium("halt", run_id, cwd=folder), cwd=folder, env=env, capture_output=True,
                            timeout=60)
             runner.wait(30)
@@ -87,7 +84,7 @@ def _wait_executing(proc: subprocess.Popen[str]) -> str:
     raise RuntimeError("the benchmark run ended before executing")
 
 
-async def _sample(store: ProjectStore, run_id: str, i: int, folder: Path, env: dict[str, str]
+async def _sample(reads: Queries, run_id: str, i: int, folder: Path, env: dict[str, str]
                   ) -> dict[str, float]:
     text = f"bench guidance {i}"
     started = time.time()
@@ -97,9 +94,7 @@ async def _sample(store: ProjectStore, run_id: str, i: int, folder: Path, env: d
     if done.returncode != 0:
         raise RuntimeError(f"podium guide failed: {done.stderr.strip()}")
     from podium import events as ev
-    from podium.store.queries import RunQueries
 
-    reads = RunQueries(store)
     row = next(i for i in await reads.interventions(run_id) if i.text == text)
     applied = next(at for at, payload in await reads.event_times(run_id, ev.INTERVENTION_APPLIED)
                    if payload.get("id") == row.id)

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from podium import events as ev
+from podium.app.session import ProjectSession
 from podium.domain import Event
-from podium.store import ProjectStore
 
 HOME_MARKER = b"New run"
 
@@ -81,11 +81,9 @@ def first_frame(project: Path, columns: int = 120, rows: int = 40, timeout: floa
 async def _seed(project: Path, agents: list[str]) -> None:
     """A running run `bench` with one running subtask per agent, written as the engine would."""
     from podium.domain import Agent, Execution, ExecutionStatus, Plan, Subtask, SubtaskStatus, Team
-    from podium.store.runs import RunRepository
-
-    store = await ProjectStore.open(project)
+    session = await ProjectSession.open(project)
     try:
-        repo = RunRepository(store)
+        repo = session.runs
         team = Team(name="bench", leader=agents[0], agents=[Agent(name=a, role="works") for a in agents])
         plan = Plan(subtasks=[Subtask(id=f"t{i + 1}", agent=a, description=f"Work stream {i + 1}")
                               for i, a in enumerate(agents)])
@@ -95,7 +93,7 @@ async def _seed(project: Path, agents: list[str]) -> None:
         await repo.approve_plan("bench", version, plan, by="bench")
         await repo.set_subtasks_status("bench", [(s, SubtaskStatus.RUNNING, "bench") for s in plan.subtasks])
     finally:
-        await store.close()
+        await session.aclose()
 
 
 async def key_latency(project: Path, *, agents: int, rate: int, presses: int) -> dict[str, Any]:
@@ -223,8 +221,7 @@ def _summary(latencies: list[float], presses: int) -> str:
 async def run(agents: int = 8, rate: int = 200, presses: int = 20) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "first.podium"
-        store = await ProjectStore.open(home)
-        await store.close()
+        await (await ProjectSession.open(home)).aclose()  # a new, empty project
         cold = await asyncio.to_thread(first_frame, home)
         warm = await asyncio.to_thread(first_frame, home)
         print(f"time to first frame (podium PROJECT in a 120x40 pty): {cold:.2f} s cold, {warm:.2f} s warm"
