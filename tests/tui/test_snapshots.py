@@ -106,3 +106,39 @@ def test_replay_of_an_archive(snap_compare, tmp_path: Path, size: tuple[int, int
 def test_narrow_board_tab(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(app_on_seeded_project(tmp_path), terminal_size=(80, 24),
                         run_before=open_and_settle("run7f3a", "3"))
+
+
+async def seed_board(path: Path) -> None:
+    """Cards in most columns, of every priority, one with a dependency and one an agent proposed."""
+    from podium.app.board import CardFields
+    from podium.app.session import ProjectSession
+
+    async with ProjectSession(path) as session:
+        board = session.board
+        await board.add(CardFields(title="Compare heat-pump models under 10 kW", priority="high",
+                                   criteria=["a table", "prices in NOK"], team="research"))
+        await board.add(CardFields(title="Write the buyer's summary", after=["c1"]))
+        await board.add(CardFields(title="Fix the typo in the brief", priority="urgent"))
+        await board.propose("Check ground-source subsidies", reason="prices depend on them",
+                            run_id="run7f3a", agent="researcher")
+        await board.add(CardFields(title="Ask an installer for quotes", priority="low"))
+        await board.move("c3", "done")
+        await board.move("c5", "needs help")
+
+
+def test_project_board(snap_compare, tmp_path: Path) -> None:
+    """The project board opened from home: seven columns, the heartbeat's line, the board's keys."""
+    app = app_on_seeded_project(tmp_path)
+    asyncio.run(seed_board(tmp_path / "project.podium"))
+
+    async def run_before(pilot: Any) -> None:
+        from podium.tui.screens.board import BoardScreen
+
+        await settle_home(pilot)
+        await pilot.press("b")
+        board = await wait_for(pilot, lambda: isinstance(pilot.app.screen, BoardScreen) and pilot.app.screen,
+                               what="board")
+        await wait_for(pilot, lambda: len(board.board.cards) == 5, what="cards")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

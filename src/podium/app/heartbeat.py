@@ -107,10 +107,10 @@ class Heartbeat:
             head = "heartbeat off"
             if self.error:
                 return f"{head} · {self.error}"
-            if summary is not None:
+            if worked:
                 done = sum(1 for w in worked if w.column == "done")
-                head += f" · last time {len(worked)} cards worked, {done} done"
-            return head
+                head += f" · last time {len(worked)} worked, {done} done"
+            return f"{head} · last: {self.lines[-1]}" if self.lines else head
         head = {HeartbeatState.STARTING: "heartbeat starting…", HeartbeatState.ON: "heartbeat on",
                 HeartbeatState.STOPPING: "heartbeat stopping…"}[self.state]
         if worked:

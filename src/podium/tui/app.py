@@ -321,10 +321,18 @@ class PodiumApp(App[None], inherit_bindings=False):
             self.notify("Heartbeat stopping: runs in flight are halted; their cards resume next time.",
                         title="heartbeat", timeout=4)
             return
-        heartbeat = Heartbeat(self.project, model=self.session.model, api_base=self.session.api_base)
+        heartbeat = Heartbeat(self.project, model=self.session.model, api_base=self.session.api_base,
+                              on_change=self._heartbeat_changed)
         self.heartbeat = heartbeat
         self.run_worker(heartbeat.run(), group="heartbeat", exclusive=True, exit_on_error=False)
         self.notify("Heartbeat on: the team works To do by priority.", title="heartbeat", timeout=4)
+
+    def _heartbeat_changed(self) -> None:
+        """The heartbeat wrote to the file (through a session of its own): a board on screen lists
+        the cards now rather than at its next look at the file."""
+        for screen in self.screen_stack:
+            if isinstance(screen, BoardScreen):
+                screen.poke()
 
     async def _stop_heartbeat(self, deadline: float) -> bool:
         """Stop the heartbeat, if on, and give it until `deadline` to halt its runs; whether it was on."""

@@ -103,16 +103,14 @@ BOARD_BINDINGS = [
     # Priority: the column's list would take Enter (and hide it from the footer); it means the same.
     bind("enter", "card_detail", "detail", "card-detail", tooltip="The selected card's detail and runs",
          priority=True),
-    bind("a", "card_add", "add", "card-add", tooltip="Add a card (title, details, criteria, priority, "
-         "team, after)"),
+    bind("a", "card_add", "add", "card-add", tooltip="Add a card (a form: title, criteria, priority...)"),
     bind("c", "card_edit", "edit", "card-edit", tooltip="Edit the selected card"),
     bind("m", "card_move", "move", "card-move", tooltip="Move the selected card to another column"),
     bind("plus", "card_priority(-1)", "raise", "card-raise", tooltip="Raise the selected card's priority"),
     bind("minus", "card_priority(1)", "lower", "card-lower", tooltip="Lower the selected card's priority"),
     bind("x", "card_archive", "archive", "card-archive", tooltip="Archive the selected card"),
     bind("o", "card_run", "open run", "card-run", tooltip="Open the selected card's latest run"),
-    bind("w", "heartbeat", "work on/off", "heartbeat", tooltip="Start or stop the team's heartbeat: "
-         "it works To do by priority (as `podium work --watch`)"),
+    bind("w", "heartbeat", "work on/off", "heartbeat", tooltip="Start/stop the heartbeat: it works To do"),
     bind("escape", "back", "back", "board-back", tooltip="Back to the previous screen"),
     bind("left", "column(-1)", "column left", "board-left", show=False),
     bind("right", "column(1)", "column right", "board-right", show=False),

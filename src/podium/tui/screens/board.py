@@ -114,6 +114,11 @@ class BoardScreen(Screen[None]):
                 seq = await board.last_seq()
                 await self._reload()
 
+    def poke(self) -> None:
+        """List the cards again now (the heartbeat just changed one: no need to wait for the poll)."""
+        if self.loaded.is_set():
+            self.run_worker(self._reload(), group="board-poke", exclusive=True, exit_on_error=False)
+
     async def _reload(self) -> None:
         cards = await self.podium.session.board.list()
         heartbeat = self.podium.heartbeat

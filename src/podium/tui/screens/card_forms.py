@@ -64,6 +64,10 @@ class CardForm(ModalScreen[str | None]):
     CardForm #card-team { width: 24; }
     CardForm #card-after { width: 1fr; }
     CardForm #card-buttons { margin-top: 1; }
+    /* A short terminal (80x24): the placeholders name the fields, so the form and its buttons fit. */
+    CardForm.-short Label.field { display: none; }
+    CardForm.-short #card-details { height: 3; }
+    CardForm.-short #card-buttons { margin-top: 0; }
     """
     BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "save", "save", priority=True)]
 
@@ -105,6 +109,10 @@ class CardForm(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#card-title", Input).focus()
+        self.on_resize()
+
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.height < 32, "-short")
 
     def fields(self) -> CardFields:
         team = self.query_one("#card-team", Select).value
@@ -235,9 +243,9 @@ class CardDetail(ModalScreen[str | None]):
     """A card's detail and its runs; Enter on a run opens it (dismissed with its id)."""
 
     DEFAULT_CSS = _MODAL_CSS.format(name="CardDetail") + """
-    CardDetail > Vertical { width: 100; height: 90%; padding: 0 2; }
+    CardDetail > Vertical { width: 100; height: auto; max-height: 90%; padding: 0 2; }
     CardDetail Label.title { margin-bottom: 0; }
-    CardDetail #card-body { height: 1fr; border: round $foreground 30%; }
+    CardDetail #card-body { height: auto; max-height: 24; border: round $foreground 30%; }
     CardDetail #card-body Static { padding: 0 1; }
     CardDetail Label.field { color: $text-muted; }
     CardDetail #card-runs { height: auto; max-height: 8; }

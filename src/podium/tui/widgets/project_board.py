@@ -10,6 +10,7 @@ highlighted card.
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
@@ -52,14 +53,13 @@ class CardList(OptionList):
     """One column's cards; the option ids are the cards' refs (c12)."""
 
     DEFAULT_CSS = """
-    CardList { height: 1fr; border: none; padding: 0; scrollbar-size-vertical: 1;
-        background: transparent; }
+    CardList { height: 1fr; max-height: 100%; scrollbar-size-vertical: 1; background: transparent; }
     CardList:focus { background-tint: $foreground 4%; }
-    CardList > .option-list--option { padding: 0 0 1 0; }
     """
 
     def __init__(self, column: CardColumn) -> None:
         super().__init__(id=column_id(column))
+        self.compact = True  # no border: seven columns share the width
         self.column = column
         self.shown: list[tuple[str, str]] = []  # (ref, plain text): what the list shows now
 
@@ -71,7 +71,12 @@ class CardList(OptionList):
         keep = self.selected_ref
         self.shown = wanted
         self.clear_options()
-        self.add_options([Option(t, id=ref) for ref, t in texts])
+        options: list[Option | None] = []
+        for ref, text in texts:
+            if options:
+                options.append(None)  # a separator line between cards
+            options.append(Option(text, id=ref))
+        self.add_options(options)
         if not texts:
             return
         refs = [ref for ref, _ in texts]
@@ -128,6 +133,9 @@ class ProjectBoard(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.cards: dict[str, Card] = {}
+        # The column the keys act on: set at once by `focus_column` (focus moves a moment later, so
+        # keys typed fast would otherwise all start from the same column) and by any focus change.
+        self._active: CardList | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         self.border_title = "Project board"
@@ -152,7 +160,13 @@ class ProjectBoard(Horizontal):
     def refs_in(self, column: CardColumn) -> list[str]:
         return [ref for ref, _ in self.column(column).cards.shown]
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, CardList):
+            self._active = event.widget
+
     def focused_list(self) -> CardList | None:
+        if self._active is not None:
+            return self._active
         focused = self.screen.focused
         return focused if isinstance(focused, CardList) else None
 
@@ -168,6 +182,7 @@ class ProjectBoard(Horizontal):
         if card is None:
             return False
         lst = self.column(card.column).cards
+        self._active = lst
         lst.focus()
         return lst.select_ref(ref)
 
@@ -175,4 +190,6 @@ class ProjectBoard(Horizontal):
         lists = self.lists()
         current = self.focused_list()
         index = lists.index(current) if current in lists else 0
-        lists[(index + step) % len(lists)].focus()
+        target = lists[(index + step) % len(lists)]
+        self._active = target
+        target.focus()
