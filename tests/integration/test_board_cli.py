@@ -156,6 +156,12 @@ def _claims() -> dict[str, list[str]]:
     return claims
 
 
+def _wait_for_a_subtask(status: str) -> None:
+    eventually_sync(lambda: PROJECT.exists() and rows(
+        PROJECT, "SELECT count(*) AS n FROM subtasks WHERE status = ?", status)[0]["n"] >= 1,
+        timeout=120, what=f"a subtask {status}")
+
+
 def _competing_workers(tmp_path: Path, workers: int, cards: int) -> None:
     model = write_script(tmp_path, latency_ms=50)
     for i in range(cards):
@@ -183,10 +189,7 @@ def test_a_killed_worker_card_is_taken_over_and_its_run_resumed(tmp_path):
     model = write_script(tmp_path, latency_ms=1500)
     _add("A slow card")
     proc = _worker(model, log=tmp_path / "w.log")
-    # Kill -9 once the card's run has finished at least one subtask.
-    eventually_sync(lambda: PROJECT.exists() and rows(
-        PROJECT, "SELECT count(*) AS n FROM subtasks WHERE status = 'done'")[0]["n"] >= 1,
-        timeout=120, what="a finished subtask")
+    _wait_for_a_subtask("done")  # kill -9 once the card's run has finished some work
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     [card] = _board().values()
@@ -210,9 +213,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_worker_resumes(tmp_path):
     _add("A slow card")
     _add("Another card")
     proc = _worker(model, log=tmp_path / "w.log")
-    eventually_sync(lambda: PROJECT.exists() and rows(
-        PROJECT, "SELECT count(*) AS n FROM subtasks WHERE status = 'running'")[0]["n"] >= 1,
-        timeout=120, what="a card's subtask running")
+    _wait_for_a_subtask("running")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 3, (tmp_path / "w.log").read_text()
     board = _board()
