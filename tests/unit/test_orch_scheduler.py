@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from podium.orchestrator.scheduler import StopRun, bottom_levels, run_graph
+from podium.orchestrator.graph_order import bottom_levels
+from podium.orchestrator.scheduler import StopRun, run_graph
 from tests.conftest import eventually
 
 

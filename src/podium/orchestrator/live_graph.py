@@ -30,6 +30,8 @@ import heapq
 from collections.abc import Callable, Iterable
 from enum import Enum
 
+from podium.orchestrator.graph_order import bottom_levels
+
 
 class Node(Enum):
     WAITING = "waiting"  # dependencies not all satisfied
@@ -54,7 +56,6 @@ class LiveGraph:
     def __init__(self, deps: dict[str, list[str]], cost: dict[str, float] | None = None, *,
                  done: Iterable[str] = (), failed: Iterable[str] = (), blocked: Iterable[str] = (),
                  removed: Iterable[str] = (), block_on_failure: bool = False, hold: bool = False) -> None:
-        from podium.orchestrator.scheduler import bottom_levels  # one definition of the priority
 
         self.deps: dict[str, list[str]] = {n: list(ds) for n, ds in deps.items()}
         self.cost: dict[str, float] = {n: (cost or {}).get(n, 1.0) for n in deps}
@@ -226,7 +227,6 @@ class LiveGraph:
         self.deps[node] = list(deps)
         for d in deps:
             self.children[d].append(node)
-        from podium.orchestrator.scheduler import bottom_levels
 
         self.priority = bottom_levels(self.deps, self.cost)  # edges went away: recompute (rare)
         for n, st in self.state.items():
