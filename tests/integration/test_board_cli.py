@@ -293,3 +293,20 @@ def test_watch_takes_cards_added_while_it_waits(tmp_path):
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=60)
     assert code == 3  # stopped by the person, not because To do ran dry
+
+
+def test_the_leader_files_follow_ups_from_its_review(tmp_path):
+    review = """
+[[rules]]
+phase = "review"
+json = {verdicts = [], result_ok = true, reasons = "fine", follow_ups = [
+  {title = "Survey local installers", reason = "prices vary by installer"}]}
+"""
+    model = write_script(tmp_path, extra=review)
+    out = run_cli("run", "Write a short report on heat pumps", "--model", model, "--yes")
+    assert out.returncode == 0, out.stdout + out.stderr
+    [run] = rows(PROJECT, "SELECT id FROM executions")
+    [card] = _board().values()
+    assert card["title"] == "Survey local installers" and card["column"] == "backlog"
+    assert card["created_by"] == "analyst" and card["source_execution"] == run["id"]
+    assert card["reason"] == "prices vary by installer"

@@ -7,10 +7,16 @@ changes the run the agent is in. Bounded per run, so a chatty model cannot flood
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from podium.errors import PodiumError
 from podium.orchestrator.actions import ActionContext, ActionRegistry, ActionResult, ActionSpec, _text_arg
+from podium.orchestrator.deps import AgentDeps
 from podium.orchestrator.signals import Signal
 from podium.store.cards import CardRepository
+
+log = logging.getLogger(__name__)
 
 MAX_CARDS_PER_RUN = 5
 
@@ -41,6 +47,25 @@ async def _propose_card(signal: Signal, ctx: ActionContext) -> ActionResult:
         return ActionResult("continue", f"No card filed: {exc}")
     return ActionResult("continue", f"Card {card.ref} filed in {card.column.label} for later: {card.title}. "
                                     "Carry on with your subtask.")
+
+
+async def file_follow_ups(deps: AgentDeps, run_id: str, leader: str, team: str,
+                          follow_ups: list[dict[str, Any]]) -> list[str]:
+    """The leader's follow-ups from its review, filed as cards (best effort, within the run's bound)."""
+    cards = CardRepository(deps.runs.store)
+    filed: list[str] = []
+    for item in follow_ups:
+        title = str(item.get("title") or "").strip()
+        if not title or await cards.proposed_by_run(run_id) >= MAX_CARDS_PER_RUN:
+            continue
+        try:
+            card = await cards.propose(title, reason=str(item.get("reason") or ""), run_id=run_id,
+                                       agent=leader, team=team)
+        except Exception:  # the board is an aid: the review stands regardless
+            log.exception("filing the leader's follow-up %r failed", title)
+            continue
+        filed.append(card.ref)
+    return filed
 
 
 def board_actions(registry: ActionRegistry) -> ActionRegistry:

@@ -36,7 +36,19 @@ def _schema_for(ids: tuple[str, ...]) -> type[ReviewDraftBase]:
         verdicts=(list[item], Field(default_factory=list, max_length=len(ids))),  # type: ignore[valid-type]
         result_ok=(bool, Field(description="true if the final result meets the objective")),
         reasons=(str, Field(default="", max_length=400)),
+        follow_ups=(list[FollowUp], Field(default_factory=list, max_length=MAX_FOLLOW_UPS,
+                                          description="work outside this objective worth doing later")),
     )
+
+
+MAX_FOLLOW_UPS = 2
+
+
+class FollowUp(ReviewDraftBase):
+    """Work the leader saw is worth doing later, outside this objective: a card for the board."""
+
+    title: str = Field(min_length=1, max_length=120)
+    reason: str = Field(default="", max_length=200)
 
 
 def review_schema(subtasks: Sequence[Subtask]) -> type[ReviewDraftBase]:
@@ -55,7 +67,9 @@ def review_messages(leader: Agent, objective: str, subtasks: Sequence[Subtask], 
     parts.append(f"## Final result\n{clip(result, handoff_chars * 2)}")
     parts.append("Check each subtask's output against its acceptance criteria and the final result against "
                  "the objective. For each subtask give ok (true/false) and a short reason; then "
-                 "result_ok and a short reason. Reply with the JSON object only.")
+                 "result_ok and a short reason. Only if you saw real work outside this objective worth "
+                 "doing later, list it in follow_ups (title, reason); usually it is empty. "
+                 "Reply with the JSON object only.")
     system = leader.system_prompt() + " You lead the team and review its work strictly but fairly."
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
@@ -81,7 +95,8 @@ def verdict_payload(draft: BaseModel | None, subtasks: Sequence[Subtask], error:
     else:
         what = ", ".join(failing) if failing else "the result"
         overall = f"needs work: {what}"
-    return {"verdicts": verdicts, "ok": ok, "overall": overall, "reasons": data.get("reasons", "").strip()}
+    return {"verdicts": verdicts, "ok": ok, "overall": overall, "reasons": data.get("reasons", "").strip(),
+            "follow_ups": data.get("follow_ups", [])}
 
 
 def verdict_text(payload: dict[str, Any]) -> str:

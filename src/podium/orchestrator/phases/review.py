@@ -17,6 +17,7 @@ from typing import Any
 
 from podium.domain import ExecutionStatus, Message, Phase, Role, SubtaskStatus
 from podium.llm.types import BudgetExceeded, CallContext, LLMError
+from podium.orchestrator.board_actions import file_follow_ups
 from podium.orchestrator.control import Halted
 from podium.orchestrator.deps import AgentDeps
 from podium.orchestrator.phases.common import halt, halt_cancels, hold_while_paused, wait_if_paused
@@ -67,6 +68,8 @@ async def review(deps: AgentDeps, state: RunState, result: str, status: Executio
     except (BudgetExceeded, LLMError) as exc:
         # The person decides either way; they see why there is no verdict.
         verdict = verdict_payload(None, ordered, error=str(exc))
+    # Work the leader saw for later goes to the project board's Backlog, not into the verdict.
+    await file_follow_ups(deps, run_id, leader.name, team.name, verdict.pop("follow_ups", []))
     auto = settings.review == "auto"
     if auto and verdict.get("ok") is False:
         if await deps.control_repo.leader_reworks(run_id) < settings.review_rounds:
