@@ -106,6 +106,8 @@ class RunState:
     lessons_skipped: str | None = None
     # Changes to the approved plan's live graph, in order (who changed what, which version it made).
     changes: list[ev.PlanChanged] = field(default_factory=list)
+    # Proposals (an agent's new subtask, the leader's replan) waiting for a person, by number.
+    proposals: dict[int, ev.ProposalMade] = field(default_factory=dict)
     last_seq: int = 0
     last_event_at: float | None = None
 
@@ -148,6 +150,10 @@ class RunState:
             waits.append(f"{sid} asks for help (h): {question[:60]}")
         for request in self.tool_approvals.values():
             waits.append(f"{request.agent} wants to run {request.tool} (y to decide)")
+        for proposal in self.proposals.values():
+            what = "replan" if proposal.kind == "replan" else "new subtask"
+            waits.append(f"{proposal.by} proposes a {what} #{proposal.number} (P to decide): "
+                         f"{proposal.summary[:60]}")
         if self.awaiting_review:
             wait = "result awaits your review (v: accept or rework)"
             if self.review is not None:
@@ -383,6 +389,15 @@ def _on_lessons_skipped(s: RunState, p: ev.MemoryLessonsSkipped, at: float) -> N
     s.lessons_skipped = p.reason
 
 
+def _on_proposal(s: RunState, p: ev.ProposalMade, at: float) -> None:
+    if p.status == "pending":  # accepted at once: its plan.changed events say what it did
+        s.proposals[p.number] = p
+
+
+def _on_proposal_decided(s: RunState, p: ev.ProposalDecided, at: float) -> None:
+    s.proposals.pop(p.number, None)
+
+
 # Keyed by payload model: an UnparsedPayload (or a type with nothing to fold) has no handler.
 _HANDLERS: dict[type[EventPayload], Callable[[RunState, Any, float], None]] = {
     ev.RunCreated: _on_created,
@@ -403,6 +418,8 @@ _HANDLERS: dict[type[EventPayload], Callable[[RunState, Any, float], None]] = {
     ev.ToolApprovalDecided: _on_tool_decided,
     ev.MemoryStored: _on_memory_stored,
     ev.MemoryLessonsSkipped: _on_lessons_skipped,
+    ev.ProposalMade: _on_proposal,
+    ev.ProposalDecided: _on_proposal_decided,
 }
 
 

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from podium.app.heartbeat import Heartbeat
-from podium.app.live_plan import PlanChange, change_plan
+from podium.app.live_plan import PlanChange, change_plan, decide_proposal
 from podium.app.plan_edit import PlanEditError, edit_proposed_plan
 from podium.app.queries import Queries
 from podium.app.session import ProjectSession
@@ -272,6 +272,14 @@ class PodiumApp(App[None], inherit_bindings=False):
                         title="plan changed")
 
         self._job(run_id, "plan change", apply)
+
+    def decide_proposal(self, run_id: str, number: int, accept: bool, reason: str | None = None) -> None:
+        """Accept (its changes join the live graph) or decline a pending proposal."""
+        async def decide(session: ProjectSession) -> None:
+            self.notify(await decide_proposal(session, run_id, number, accept=accept, reason=reason,
+                                              by="user", source="tui"), title="proposal")
+
+        self._job(run_id, "proposal", decide)
 
     def edit_proposed_plan(self, run_id: str, action: str, subtask_id: str | None,
                            fields: dict[str, Any]) -> None:

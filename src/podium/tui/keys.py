@@ -57,7 +57,7 @@ OBJECTIVE_BINDINGS = [
 # run has finished), and on a live run only while they can act (RunScreen.check_action).
 CHANGING_ACTIONS = frozenset({"approve", "reject", "guide", "pause", "halt", "answer", "review",
                               "tool_approval", "task_add", "task_edit", "task_retry", "task_skip",
-                              "task_cancel"})
+                              "task_cancel", "task_proposals"})
 
 RUN_BINDINGS = [
     bind("a", "approve", "approve", "approve", tooltip="Approve the proposed plan"),
@@ -78,6 +78,8 @@ RUN_BINDINGS = [
          show=False),
     bind("c", "task_cancel", "cancel task", "task-cancel", tooltip="Cancel the selected subtask (dependents "
          "are blocked); before approval: delete it from the proposed plan", show=False),
+    bind("P", "task_proposals", "proposals", "task-proposals", tooltip="Accept or decline what waits: "
+         "a subtask an agent proposed, or the leader's replan"),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),
     bind("1", "pane('plan')", "plan", "pane-plan", show=False),
     bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),

@@ -15,6 +15,7 @@ from podium.app.live_plan import PlanAction, PlanChange
 from podium.domain import ExecutionStatus, SubtaskStatus
 from podium.tui.screens.modals import Confirm
 from podium.tui.screens.plan_change import PlanChangeForm
+from podium.tui.screens.proposal import ProposalDecision
 from podium.tui.widgets.plan import PlanGraph
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from podium.tui.app import PodiumApp
 
 TASK_WORDS = {"task_add": "add a subtask", "task_edit": "edit a subtask", "task_retry": "retry a subtask",
-              "task_skip": "skip a subtask", "task_cancel": "cancel a subtask"}
+              "task_skip": "skip a subtask", "task_cancel": "cancel a subtask",
+              "task_proposals": "decide a proposal"}
 NOT_STARTED = (SubtaskStatus.PENDING, SubtaskStatus.BLOCKED, SubtaskStatus.FAILED)
 
 
@@ -43,6 +45,8 @@ class PlanChangeActions:
         if s.awaiting_approval:  # editing the proposed plan: add, edit or delete a subtask
             chosen = s.subtasks.get(self._selected() or "")
             return action == "task_add" or (action in ("task_edit", "task_cancel") and chosen is not None)
+        if action == "task_proposals":  # an agent's proposed subtask, the leader's replan
+            return bool(s.proposals)
         if not s.subtasks or s.status in (ExecutionStatus.COMPLETED, ExecutionStatus.REVIEW):
             return False
         chosen = s.subtasks.get(self._selected() or "")
@@ -141,6 +145,23 @@ class PlanChangeActions:
         self.podium.push_screen(PlanChangeForm(
             f"Retry {sid}", ["note", "agent"], values={"agent": current.agent},
             context=f"It {current.status.value}: {why}" if why else "", send_label="Retry"), done)
+
+    def action_task_proposals(self) -> None:
+        """The oldest proposal waiting for a person: accept it or decline it (with a reason)."""
+        if not self._may_change(TASK_WORDS["task_proposals"]):  # type: ignore[attr-defined]
+            return
+        waiting = sorted(self.state.proposals.values(), key=lambda p: p.number)
+        if not waiting:
+            self.notify("No proposal waits for you.")  # type: ignore[attr-defined]
+            return
+        proposal = waiting[0]
+
+        def done(decision: tuple[bool, str] | None) -> None:
+            if decision is not None:
+                accept, reason = decision
+                self.podium.decide_proposal(self.run_id, proposal.number, accept, reason or None)
+
+        self.podium.push_screen(ProposalDecision(proposal, len(waiting)), done)
 
     def action_task_skip(self) -> None:
         self._remove("task_skip", PlanAction.SKIP, "proceed",
