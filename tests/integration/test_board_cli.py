@@ -170,7 +170,8 @@ def _competing_workers(tmp_path: Path, workers: int, cards: int) -> None:
     for proc in procs:
         assert proc.wait(timeout=240) == 0, (tmp_path / "w0.log").read_text()
     board = _board()
-    assert all(c["column"] == "done" and len(c["runs"]) == 1 for c in board.values()), board
+    assert all(c["column"] == "done" and len(c["runs"]) == 1 for c in board.values()), {
+        k: (c["column"], c["runs"], c["result"]) for k, c in board.items()}
     claims = _claims()
     assert sorted(claims) == sorted(board) and all(len(by) == 1 for by in claims.values()), claims
     runs = rows(PROJECT, "SELECT count(*) AS n FROM executions")[0]["n"]

@@ -9,6 +9,8 @@ in at a time and the second sees the first one's claim.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -315,10 +317,20 @@ def _card(row: Any, runs: list[str]) -> Card:
 
 
 async def worker_alive(store: ProjectStore, card: Card) -> bool:
-    """Whether the `podium work` process that claimed a card in progress still lives: its pid on
-    this host, or else the lease of the run it drives."""
+    """Whether the `podium work` process that claimed a card in progress still lives: on this
+    host, whether its pid exists (a card just claimed has no run, hence no heartbeat, yet);
+    elsewhere, the lease of the run it drives."""
     if not card.claimed_by:
         return False
+    host, _, pid = card.claimed_by.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)  # signal 0: does the process exist?
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
     beat = None
     if card.runs:
         row = await store.query_one("SELECT heartbeat_at FROM executions WHERE id = ?", (card.runs[-1],))
