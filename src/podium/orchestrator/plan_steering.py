@@ -23,27 +23,19 @@ from podium.domain import (
     ProposalKind,
     ProposalStatus,
 )
-from podium.errors import PodiumError, ReadOnlyError
+from podium.errors import PodiumError
 from podium.orchestrator.phases.live_changes import graph_write
 from podium.orchestrator.plan_changes import plan_effects
-from podium.orchestrator.steering import APPLY_WAIT_S, Steered
-from podium.store.control import ControlRepository
+from podium.orchestrator.steering import APPLY_WAIT_S, Steered, Steering
 from podium.store.plan_changes import PlanChangeRepository
 from podium.store.project import ProjectStore
 from podium.store.proposals import ProposalAcceptance, ProposalRepository
-from podium.store.runs import RunRepository
 
 
-class PlanSteering:
+class PlanSteering(Steering):
     def __init__(self, store: ProjectStore, *, source: str = "cli", wait_s: float = APPLY_WAIT_S) -> None:
-        if store.readonly:
-            raise ReadOnlyError(f"{store.path} is open read-only (an archive); nothing was changed")
-        self.store = store
-        self.repo = RunRepository(store)
-        self.control = ControlRepository(store)
+        super().__init__(store, source=source, wait_s=wait_s)
         self.changes = PlanChangeRepository(store)
-        self.source = source
-        self.wait_s = wait_s
 
     async def change(self, run_ref: str, change: PlanChange, *, by: str = "user") -> Steered:
         execution = await self.repo.get_execution(run_ref)

@@ -9,8 +9,6 @@ in at a time and the second sees the first one's claim.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -19,7 +17,7 @@ from podium import events
 from podium.domain import Card, CardColumn, CardPriority, Event, card_ref
 from podium.errors import NotFoundError, PodiumError
 from podium.store.project import ProjectStore, Tx, row_to_event
-from podium.store.runs import lease_alive
+from podium.store.runs import lease_alive, process_alive
 
 PROPOSALS_POLICY_KEY = "board.proposals_to"
 
@@ -322,15 +320,9 @@ async def worker_alive(store: ProjectStore, card: Card) -> bool:
     elsewhere, the lease of the run it drives."""
     if not card.claimed_by:
         return False
-    host, _, pid = card.claimed_by.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)  # signal 0: does the process exist?
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+    here = process_alive(card.claimed_by)
+    if here is not None:
+        return here
     beat = None
     if card.runs:
         row = await store.query_one("SELECT heartbeat_at FROM executions WHERE id = ?", (card.runs[-1],))

@@ -527,16 +527,24 @@ def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def lease_alive(owner: str, heartbeat_at: float | None) -> bool:
+def process_alive(owner: str) -> bool | None:
+    """Whether the process `host:pid` exists, when it is on this host (None: another host)."""
     host, _, pid = owner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)  # signal 0: does the process exist?
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        # The pid exists; a recycled pid would still need a fresh heartbeat.
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)  # signal 0: does the process exist?
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lease_alive(owner: str, heartbeat_at: float | None) -> bool:
+    if process_alive(owner) is False:
+        return False
+    # The pid exists (a recycled pid would still need a fresh heartbeat), or is on another host.
     return heartbeat_at is not None and time.time() - heartbeat_at < LEASE_STALE_S
 
 
