@@ -266,7 +266,8 @@ def test_a_project_file_from_before_the_settings_resumes_with_todays_defaults(tm
     # Make it a schema v1 file, as an older Podium wrote it: no settings column, no settings event.
     conn = sqlite3.connect(project)
     conn.execute("ALTER TABLE executions DROP COLUMN settings_json")
-    # ... nor what later versions added: the project board (v3), plan authors (v4).
+    # ... nor what later versions added: the project board (v3), plan authors (v4), proposals (v5).
+    conn.execute("DROP TABLE proposals")
     conn.execute("DROP TABLE card_runs")
     conn.execute("DROP TABLE cards")
     conn.execute("ALTER TABLE plans DROP COLUMN author")
