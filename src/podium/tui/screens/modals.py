@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,35 +24,68 @@ _MODAL_CSS = """
 """
 
 
-class TextPrompt(ModalScreen[str | None]):
-    """Ask for a line or paragraph of text; Ctrl+S or the button sends, Esc cancels."""
+ResultT = TypeVar("ResultT")
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="TextPrompt")
+
+class SendForm(ModalScreen[ResultT | None]):
+    """A titled form: optional context, the subclass's fields, then Cancel and Send buttons.
+
+    Ctrl+S (or the button) sends, Esc (or the button) cancels with None; a subclass composes its
+    fields and says what sending returns.
+    """
+
     BINDINGS = [
         Binding("escape", "cancel", "cancel"),
         Binding("ctrl+s", "send", "send", priority=True),
     ]
 
-    def __init__(self, title: str, *, context: str = "", placeholder: str = "", send_label: str = "Send",
-                 value: str = "") -> None:
+    def __init__(self, title: str, *, context: str = "", send_label: str = "Send") -> None:
         super().__init__()
         self.title_text = title
         self.context = context
-        self.placeholder = placeholder
         self.send_label = send_label
-        self.value = value
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="title")
             if self.context:
                 yield Static(Text(self.context), classes="context")
-            area = TextArea(self.value, id="prompt-text", soft_wrap=True, tab_behavior="focus")
-            area.placeholder = self.placeholder
-            yield area
+            yield from self.compose_fields()
             with Horizontal():
                 yield Button("Cancel (Esc)", id="cancel")
                 yield Button(f"{self.send_label} (Ctrl+S)", id="send", variant="primary")
+
+    def compose_fields(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def action_send(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self.action_send()
+        else:
+            self.action_cancel()
+
+
+class TextPrompt(SendForm[str]):
+    """Ask for a line or paragraph of text; Ctrl+S or the button sends, Esc cancels."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="TextPrompt")
+
+    def __init__(self, title: str, *, context: str = "", placeholder: str = "", send_label: str = "Send",
+                 value: str = "") -> None:
+        super().__init__(title, context=context, send_label=send_label)
+        self.placeholder = placeholder
+        self.value = value
+
+    def compose_fields(self) -> ComposeResult:
+        area = TextArea(self.value, id="prompt-text", soft_wrap=True, tab_behavior="focus")
+        area.placeholder = self.placeholder
+        yield area
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
@@ -63,15 +96,6 @@ class TextPrompt(ModalScreen[str | None]):
             self.notify("Type something first (Esc cancels).", severity="warning")
             return
         self.dismiss(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "send":
-            self.action_send()
-        else:
-            self.action_cancel()
 
 
 class Confirm(ModalScreen[bool]):

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input
 
-from podium.tui.screens.modals import _MODAL_CSS
+from podium.tui.screens.modals import _MODAL_CSS, SendForm
 
 FIELDS = {"description": "What it does", "agent": "Agent", "after": "After (subtask ids, space-separated)",
           "note": "Note for the agent", "criteria": "Acceptance criteria (separated by ;)"}
@@ -24,33 +20,22 @@ FIELDS = {"description": "What it does", "agent": "Agent", "after": "After (subt
 SPLIT = {"after": None, "criteria": ";"}
 
 
-class PlanChangeForm(ModalScreen[dict[str, Any] | None]):
+class PlanChangeForm(SendForm[dict[str, Any]]):
     """Ctrl+S (or the button) sends, Esc cancels; empty fields are left out."""
 
     DEFAULT_CSS = _MODAL_CSS.format(name="PlanChangeForm") + """
     PlanChangeForm Input { margin-bottom: 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "send", "send", priority=True)]
 
     def __init__(self, title: str, fields: list[str], *, context: str = "",
                  values: dict[str, str] | None = None, send_label: str = "Apply") -> None:
-        super().__init__()
-        self.title_text = title
+        super().__init__(title, context=context, send_label=send_label)
         self.fields = fields
-        self.context = context
         self.values = values or {}
-        self.send_label = send_label
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.title_text, classes="title")
-            if self.context:
-                yield Static(Text(self.context), classes="context")
-            for name in self.fields:
-                yield Input(self.values.get(name, ""), placeholder=FIELDS[name], id=f"field-{name}")
-            with Horizontal():
-                yield Button("Cancel (Esc)", id="cancel")
-                yield Button(f"{self.send_label} (Ctrl+S)", id="send", variant="primary")
+    def compose_fields(self) -> ComposeResult:
+        for name in self.fields:
+            yield Input(self.values.get(name, ""), placeholder=FIELDS[name], id=f"field-{name}")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -66,12 +51,3 @@ class PlanChangeForm(ModalScreen[dict[str, Any] | None]):
 
     def on_input_submitted(self) -> None:
         self.action_send()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "send":
-            self.action_send()
-        else:
-            self.dismiss(None)
