@@ -73,18 +73,23 @@ def edited_subtask(fields: dict[str, Any], position: int) -> tuple[Subtask | Non
                       for e in exc.errors()]
 
 
-def build_plan(subtasks: list[dict[str, Any]], rationale: str, team: Team) -> Plan:
-    """A plan from edited subtasks (dicts of EDITABLE fields), checked; PlanEditError if not valid."""
+def edited_subtasks(rows: list[dict[str, Any]]) -> list[Subtask]:
+    """Subtasks from what a person wrote, in order; PlanEditError with every row's problems if any."""
     errors: list[str] = []
     built: list[Subtask] = []
-    for i, fields in enumerate(subtasks, 1):
+    for i, fields in enumerate(rows, 1):
         subtask, problems = edited_subtask(fields, i)
         errors += problems
         if subtask is not None:
             built.append(subtask)
     if errors:
         raise PlanEditError(errors)
-    plan = Plan(subtasks=built, rationale=rationale)
+    return built
+
+
+def build_plan(subtasks: list[dict[str, Any]], rationale: str, team: Team) -> Plan:
+    """A plan from edited subtasks (dicts of EDITABLE fields), checked; PlanEditError if not valid."""
+    plan = Plan(subtasks=edited_subtasks(subtasks), rationale=rationale)
     errors = check_plan(plan, team)
     if errors:
         raise PlanEditError(errors)
@@ -241,16 +246,7 @@ def changed_plan(plan: Plan, action: str, subtask_id: str | None, fields: dict[s
         rows = [r for r in rows if r["id"] != subtask_id]
     else:
         raise PlanEditError([f"no plan edit {action!r} (add, edit or delete)"])
-    errors: list[str] = []
-    built = []
-    for i, row in enumerate(rows, 1):
-        subtask, problems = edited_subtask(row, i)
-        errors += problems
-        if subtask is not None:
-            built.append(subtask)
-    if errors:
-        raise PlanEditError(errors)
-    return Plan(subtasks=built, rationale=plan.rationale)
+    return Plan(subtasks=edited_subtasks(rows), rationale=plan.rationale)
 
 
 async def edit_proposed_plan(session: ProjectSession, run_id: str, action: str, subtask_id: str | None,
