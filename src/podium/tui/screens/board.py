@@ -28,6 +28,7 @@ from podium.errors import PodiumError
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import BOARD_BINDINGS, BOARD_CHANGING_ACTIONS
 from podium.tui.screens.card_forms import CardDetail, CardForm, ColumnPicker, changed_fields
+from podium.tui.screens.heading import heading_css, title_line
 from podium.tui.screens.modals import Confirm
 from podium.tui.widgets.project_board import CardList, ProjectBoard
 
@@ -39,11 +40,7 @@ READ_ONLY = "Read-only archive: the board cannot be changed here (opened with `p
 
 
 class BoardScreen(Screen[None]):
-    DEFAULT_CSS = """
-    BoardScreen #board-title { height: 1; background: $panel; padding: 0 1; }
-    BoardScreen #board-readonly { height: auto; background: $warning; color: $background; text-style: bold;
-        padding: 0 1; display: none; }
-    BoardScreen.-readonly #board-readonly { display: block; }
+    DEFAULT_CSS = heading_css("BoardScreen", "board-title", "board-readonly") + """
     BoardScreen #heartbeat { height: 1; padding: 0 1; color: $text-muted; text-wrap: nowrap;
         text-overflow: ellipsis; }
     BoardScreen.-beating #heartbeat { color: $success; }
@@ -79,10 +76,7 @@ class BoardScreen(Screen[None]):
     def on_mount(self) -> None:
         app = self.podium
         self.set_class(app.readonly, "-readonly")
-        title = Text(" Podium ", "bold reverse")
-        title.append("  project board", "bold")
-        title.append(f"  {app.project}")
-        self.query_one("#board-title", Static).update(title)
+        self.query_one("#board-title", Static).update(title_line(app.project, "project board"))
         self._show_heartbeat()
         self.set_interval(0.5, self._show_heartbeat, name="heartbeat-line")
         self.board.column(CardColumn.TODO).cards.focus()

@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Footer, Input, Select, Static
 
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import APP_BINDINGS, EMPTY_FIELD_IDS, HOME_BINDINGS, OBJECTIVE_BINDINGS
+from podium.tui.screens.heading import heading_css, title_line
 from podium.tui.state import RUN_SYMBOL, human_tokens
 from podium.tui.widgets.status import short_model
 
@@ -63,11 +64,7 @@ class ObjectiveInput(Input):
 
 
 class HomeScreen(Screen[None]):
-    DEFAULT_CSS = """
-    HomeScreen #home-title { height: 1; background: $panel; padding: 0 1; }
-    HomeScreen #readonly-banner { height: auto; background: $warning; color: $background; text-style: bold;
-        padding: 0 1; display: none; }
-    HomeScreen.-readonly #readonly-banner { display: block; }
+    DEFAULT_CSS = heading_css("HomeScreen", "home-title", "readonly-banner") + """
     HomeScreen.-readonly #new-run { display: none; }
     HomeScreen #runs { height: 1fr; border: round $foreground 30%; }
     HomeScreen #runs:focus { border: round $primary; }
@@ -111,9 +108,7 @@ class HomeScreen(Screen[None]):
     async def on_mount(self) -> None:
         app = self.podium
         self.set_class(app.readonly, "-readonly")
-        title = Text(" Podium ", "bold reverse")
-        title.append(f"  {app.project}")
-        self.query_one("#home-title", Static).update(title)
+        self.query_one("#home-title", Static).update(title_line(app.project))
         if app.readonly:
             self.query_one("#readonly-banner", Static).update(
                 f"read-only archive: {app.project} — Enter replays a run; nothing here can change the file"
