@@ -18,6 +18,14 @@ RESEARCH = f"scripted:{SCRIPTS / 'research.toml'}"
 SLOW = f"scripted:{SCRIPTS / 'slow.toml'}"
 
 
+def research_script(path: Path, extra_rules: str) -> str:
+    """The research script with `extra_rules` first (so they win), written to `path`, as a model."""
+    text = (SCRIPTS / "research.toml").read_text(encoding="utf-8")
+    at = text.index("[[rules]]")  # the top-level keys stay first
+    path.write_text(text[:at] + extra_rules + text[at:], encoding="utf-8")
+    return f"scripted:{path}"
+
+
 def make_app(project: Path, model: str = RESEARCH, **kwargs: Any) -> PodiumApp:
     return PodiumApp(project, session=ProjectSession(project, model=model), model=model, **kwargs)
 

@@ -28,6 +28,15 @@ async def start_run(pilot, objective: str) -> RunScreen:  # type: ignore[no-unty
     return screen
 
 
+async def start_running(pilot, objective: str) -> RunScreen:  # type: ignore[no-untyped-def]
+    """Start a run (on the slow script), approve its plan and wait until t1 is running."""
+    screen = await start_run(pilot, objective)
+    await wait_for(pilot, lambda: screen.state.awaiting_approval, what="plan")
+    await pilot.press("a")
+    await wait_for(pilot, lambda: screen.state.subtasks["t1"].status is SubtaskStatus.RUNNING, what="t1")
+    return screen
+
+
 async def accept_review(pilot, screen: RunScreen) -> None:  # type: ignore[no-untyped-def]
     """The TUI runs with review="human": the result waits for the person; v, then accept."""
     await wait_for(pilot, lambda: screen.state.awaiting_review, what="result awaiting review")
@@ -93,10 +102,7 @@ async def test_reject_with_feedback_replans_and_keeps_the_rejected_plan(project:
 async def test_pause_resume_guidance_halt_and_resume(project: Path) -> None:
     app = make_app(project, model=SLOW)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await start_run(pilot, "Two steps")
-        await wait_for(pilot, lambda: screen.state.awaiting_approval, what="plan")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: screen.state.subtasks["t1"].status is SubtaskStatus.RUNNING, what="t1")
+        screen = await start_running(pilot, "Two steps")
 
         # Pause: no further subtask starts while paused.
         await pilot.press("p")
@@ -245,10 +251,7 @@ async def test_follows_a_run_written_by_another_process(project: Path) -> None:
 async def test_quit_halts_a_running_execution_so_it_can_be_resumed(project: Path) -> None:
     app = make_app(project, model=SLOW)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await start_run(pilot, "Two steps")
-        await wait_for(pilot, lambda: screen.state.awaiting_approval, what="plan")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: screen.state.subtasks["t1"].status is SubtaskStatus.RUNNING, what="t1")
+        screen = await start_running(pilot, "Two steps")
         run_id = screen.run_id
         await pilot.press("q")
         await wait_for(pilot, lambda: app.exit_message is not None, what="exit message")

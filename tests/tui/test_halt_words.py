@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from podium.domain import ExecutionStatus, SubtaskStatus
+from podium.domain import ExecutionStatus
 from podium.tui.screens.modals import Confirm, TextPrompt
 from tests.tui.conftest import SLOW, make_app, wait_for
-from tests.tui.test_flow import start_run
+from tests.tui.test_flow import start_running
 
 
 async def guide(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -21,10 +21,7 @@ async def guide(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
 async def test_stop_as_guidance_asks_to_halt(project: Path) -> None:
     app = make_app(project, model=SLOW)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await start_run(pilot, "Two steps")
-        await wait_for(pilot, lambda: screen.state.awaiting_approval, what="plan")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: screen.state.subtasks["t1"].status is SubtaskStatus.RUNNING, what="t1")
+        screen = await start_running(pilot, "Two steps")
 
         # "No": neither halted nor sent.
         await guide(pilot, "stop")

@@ -11,7 +11,7 @@ from podium.domain import ExecutionStatus, SubtaskStatus
 from podium.tui.screens.plan_change import PlanChangeForm
 from podium.tui.widgets.board import Board
 from podium.tui.widgets.plan import PlanGraph
-from tests.tui.conftest import SCRIPTS, make_app, wait_for
+from tests.tui.conftest import make_app, research_script, wait_for
 from tests.tui.test_flow import accept_review, start_run
 
 T2_FAILS_UNTIL_RETRIED = r'''
@@ -30,11 +30,7 @@ reply = "```json\n{\"action\": \"blocked\", \"reason\": \"no tariff data\"}\n```
 
 
 def failing_script(tmp_path: Path) -> str:
-    text = (SCRIPTS / "research.toml").read_text(encoding="utf-8")
-    at = text.index("[[rules]]")  # the top-level keys stay first
-    path = tmp_path / "failing.toml"
-    path.write_text(text[:at] + T2_FAILS_UNTIL_RETRIED + text[at:], encoding="utf-8")
-    return f"scripted:{path}"
+    return research_script(tmp_path / "failing.toml", T2_FAILS_UNTIL_RETRIED)
 
 
 async def fill(pilot, form: PlanChangeForm, **values: str) -> None:  # type: ignore[no-untyped-def]
@@ -44,6 +40,14 @@ async def fill(pilot, form: PlanChangeForm, **values: str) -> None:  # type: ign
         field.focus()
         await pilot.press(*value)
     await pilot.press("ctrl+s")
+
+
+async def change_plan(pilot, key: str, what: str, **values: str) -> None:  # type: ignore[no-untyped-def]
+    """Press `key`, wait for the plan-change form (`what` names it) and fill it in."""
+    await pilot.press(key)
+    form = await wait_for(pilot, lambda: isinstance(pilot.app.screen, PlanChangeForm) and pilot.app.screen,
+                          what=what)
+    await fill(pilot, form, **values)
 
 
 async def test_add_a_subtask_then_retry_the_failed_one_with_a_note(project: Path, tmp_path: Path) -> None:
@@ -65,10 +69,7 @@ async def test_add_a_subtask_then_retry_the_failed_one_with_a_note(project: Path
 
         # + adds a subtask (a form): after t1, which is done, so it runs at once.
         screen.query_one(PlanGraph).selected = "t1"
-        await pilot.press("plus")
-        form = await wait_for(pilot, lambda: isinstance(app.screen, PlanChangeForm) and app.screen,
-                              what="add form")
-        await fill(pilot, form, description="Check the tariffs", agent="fact-checker")
+        await change_plan(pilot, "plus", "add form", description="Check the tariffs", agent="fact-checker")
         await wait_for(pilot, lambda: "t4" in screen.state.subtasks, what="t4 added")
         assert screen.state.subtasks["t4"].depends_on == ["t1"]
         await wait_for(pilot, lambda: screen.state.subtasks["t4"].status is SubtaskStatus.DONE, what="t4 ran")
@@ -76,10 +77,7 @@ async def test_add_a_subtask_then_retry_the_failed_one_with_a_note(project: Path
 
         # R retries the selected failed subtask with a note for its agent.
         screen.query_one(PlanGraph).selected = "t2"
-        await pilot.press("R")
-        form = await wait_for(pilot, lambda: isinstance(app.screen, PlanChangeForm) and app.screen,
-                              what="retry form")
-        await fill(pilot, form, note="use the 2023 tariffs")
+        await change_plan(pilot, "R", "retry form", note="use the 2023 tariffs")
         # Done (the review may then hold it in the Review column): with the note in its prompt.
         await wait_for(pilot, lambda: (screen.state.subtasks["t2"].output or "").startswith(
             "Costs with the 2023 tariffs"), what="t2 done after the retry")

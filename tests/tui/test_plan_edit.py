@@ -7,11 +7,10 @@ from pathlib import Path
 
 from podium.domain import PlanStatus
 from podium.tui.screens.modals import Confirm
-from podium.tui.screens.plan_change import PlanChangeForm
 from podium.tui.widgets.plan import PlanGraph
 from tests.tui.conftest import make_app, wait_for
 from tests.tui.test_flow import start_run
-from tests.tui.test_living_plan import fill
+from tests.tui.test_living_plan import change_plan
 
 
 async def test_edit_add_and_delete_subtasks_of_the_proposed_plan(project: Path) -> None:
@@ -24,10 +23,8 @@ async def test_edit_add_and_delete_subtasks_of_the_proposed_plan(project: Path) 
 
         # m: the selected subtask's text, agent and criteria.
         screen.query_one(PlanGraph).selected = "t2"
-        await pilot.press("m")
-        form = await wait_for(pilot, lambda: isinstance(app.screen, PlanChangeForm) and app.screen,
-                              what="edit form")
-        await fill(pilot, form, description="Check every claim twice", criteria="two sources; dated")
+        await change_plan(pilot, "m", "edit form", description="Check every claim twice",
+                          criteria="two sources; dated")
         await wait_for(pilot, lambda: len(screen.state.plans) == 2, what="plan v2")
         v2 = screen.state.plan
         assert v2.author == "user" and v2.status is PlanStatus.PROPOSED
@@ -37,20 +34,14 @@ async def test_edit_add_and_delete_subtasks_of_the_proposed_plan(project: Path) 
         assert t2.acceptance_criteria == ["two sources", "dated"]
 
         # A change the plan check refuses (an agent not in the team) saves nothing.
-        await pilot.press("m")
-        form = await wait_for(pilot, lambda: isinstance(app.screen, PlanChangeForm) and app.screen,
-                              what="edit form again")
-        await fill(pilot, form, agent="poet")
+        await change_plan(pilot, "m", "edit form again", agent="poet")
         await wait_for(pilot, lambda: any("unknown agent 'poet'" in n.message for n in app._notifications),
                        what="refused")
         assert len(screen.state.plans) == 2
 
         # +: a new subtask after t3.
         screen.query_one(PlanGraph).selected = "t3"
-        await pilot.press("plus")
-        form = await wait_for(pilot, lambda: isinstance(app.screen, PlanChangeForm) and app.screen,
-                              what="add form")
-        await fill(pilot, form, description="Check the figures", agent="fact-checker")
+        await change_plan(pilot, "plus", "add form", description="Check the figures", agent="fact-checker")
         await wait_for(pilot, lambda: len(screen.state.plans) == 3, what="plan v3")
         assert [(t.id, t.depends_on) for t in screen.state.plan.plan.subtasks][-1] == ("t4", ["t3"])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from podium.domain import ExecutionStatus, SubtaskStatus
 from podium.tui.screens.proposal import ProposalDecision
-from tests.tui.conftest import SCRIPTS, make_app, wait_for
+from tests.tui.conftest import make_app, research_script, wait_for
 from tests.tui.test_flow import accept_review, start_run
 
 # t2's agent proposes a subtask once; the leader's decision call gets no JSON (twice: the reply
@@ -37,11 +37,7 @@ reply = "The brief.\n```json\n{\"action\": \"done\"}\n```"
 
 
 def proposing_script(tmp_path: Path) -> str:
-    text = (SCRIPTS / "research.toml").read_text(encoding="utf-8")
-    at = text.index("[[rules]]")  # the top-level keys stay first
-    path = tmp_path / "proposing.toml"
-    path.write_text(text[:at] + PROPOSES + text[at:], encoding="utf-8")
-    return f"scripted:{path}"
+    return research_script(tmp_path / "proposing.toml", PROPOSES)
 
 
 async def test_accept_a_proposed_subtask_with_P(project: Path, tmp_path: Path) -> None:
