@@ -65,5 +65,17 @@ def subtasks(path: Path, run_id: str) -> dict[str, sqlite3.Row]:
                                      run_id)}
 
 
+def events_of(path: Path, run_id: str, kind: str) -> list[dict[str, Any]]:
+    """The payloads of one run's events of one type, in order."""
+    found = rows(path, "SELECT payload FROM events WHERE execution_id = ? AND type = ? ORDER BY seq",
+                 run_id, kind)
+    return [json.loads(r[0]) for r in found]
+
+
+def starts(path: Path, run_id: str) -> list[str]:
+    """The subtask ids of a run in the order they started running (once per start)."""
+    return [e["subtask_id"] for e in events_of(path, run_id, "subtask.status") if e["status"] == "running"]
+
+
 def json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]

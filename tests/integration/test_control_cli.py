@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import eventually_sync, run_cli
-from tests.integration.run_helpers import json_lines, rows, subtasks, write_script
+from tests.integration.run_helpers import events_of, json_lines, rows, subtasks, write_script
 from tests.integration.test_run_resume import read_until, start_run
 
 ASK = r'''
@@ -71,12 +71,6 @@ match = "sent your previous result back"
 reply = "FINAL REPORT v2 with a cost table."
 
 '''
-
-
-def events_of(project: Path, run_id: str, kind: str) -> list[dict]:
-    found = rows(project, "SELECT payload FROM events WHERE execution_id = ? AND type = ? ORDER BY seq",
-                 run_id, kind)
-    return [json.loads(r[0]) for r in found]
 
 
 def status(project: Path) -> str:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.integration.run_helpers import rows, subtasks, write_script
+from tests.integration.run_helpers import events_of, rows, starts, subtasks, write_script
 from tests.integration.test_run_resume import read_until, start_run
 
 
@@ -67,11 +67,6 @@ json = {rationale = "try the costs again", subtasks = [
 '''
 
 
-def events(project: Path, run_id: str, kind: str) -> list[dict]:
-    return [json.loads(r[0]) for r in rows(project, "SELECT payload FROM events WHERE execution_id = ? AND"
-                                                    " type = ? ORDER BY seq", run_id, kind)]
-
-
 def run_id_of(project: Path) -> str:
     return rows(project, "SELECT id FROM executions")[0][0]
 
@@ -102,7 +97,7 @@ def test_auto_accepts_at_once_and_the_bound_says_no(tmp_path):
     listed = proposals(project, run_id)
     assert [(p["number"], p["status"], p["decided_by"], p["proposed_by"]) for p in listed] == [
         (1, "accepted", "auto", "analyst")]
-    changed = events(project, run_id, "plan.changed")
+    changed = events_of(project, run_id, "plan.changed")
     assert [(c["action"], c["subtask_id"], c["by"], c["accepted_by"], c["proposal"]) for c in changed] == [
         ("add", "t5", "analyst", "auto", 1)]
     # The second agent was told no: the run's bound.
@@ -126,7 +121,7 @@ def test_leader_accepts_one_and_declines_another_with_reasons(tmp_path):
     assert [s["description"] for s in final.values()].count("Write a glossary") == 1
     assert "List the sources" not in [s["description"] for s in final.values()]
     assert "declined your proposal" in transcript(project, run_id, "t3")
-    decided = events(project, run_id, "proposal.decided")
+    decided = events_of(project, run_id, "proposal.decided")
     assert sorted(d["decision"] for d in decided) == ["accepted", "declined"]
 
 
@@ -159,9 +154,9 @@ def test_human_proposals_wait_and_are_decided_from_a_second_process(tmp_path):
     listed = proposals(project, run_id)
     assert [(p["status"], p["decided_by"]) for p in listed] == [("accepted", "user"), ("declined", "user")]
     assert listed[1]["decision"] == "not needed"
-    changed = events(project, run_id, "plan.changed")
+    changed = events_of(project, run_id, "plan.changed")
     assert [(c["subtask_id"], c["by"], c["accepted_by"]) for c in changed] == [("t5", "analyst", "user")]
-    applied = events(project, run_id, "intervention.applied")
+    applied = events_of(project, run_id, "intervention.applied")
     assert [a["kind"] for a in applied] == ["plan_change"] and applied[0]["applied"]
 
 
@@ -177,18 +172,18 @@ def test_replan_keeps_finished_outputs_byte_for_byte(tmp_path):
     # Finished before the replan: the output recorded when each finished is the output now, and
     # each ran once.
     finished: dict[str, str] = {}
-    for e in events(project, run_id, "subtask.status"):
+    for e in events_of(project, run_id, "subtask.status"):
         if e["status"] == "done" and e.get("output") is not None:
             finished.setdefault(e["subtask_id"], e["output"])
     finished = {k: v for k, v in finished.items() if k in ("t1", "t3")}
     assert finished == {"t1": final["t1"]["output"], "t3": final["t3"]["output"]}
-    starts = [e["subtask_id"] for e in events(project, run_id, "subtask.status") if e["status"] == "running"]
-    assert starts.count("t1") == 1 and starts.count("t3") == 1
+    started = starts(project, run_id)
+    assert started.count("t1") == 1 and started.count("t3") == 1
     assert json.loads(final["t4"]["depends_on"]) == ["t5", "t3"]
     replans = proposals(project, run_id)
     assert [(p["kind"], p["status"], p["decided_by"], p["version"]) for p in replans] == [
         ("replan", "accepted", "auto", 2)]
-    changed = events(project, run_id, "plan.changed")
+    changed = events_of(project, run_id, "plan.changed")
     assert [(c["action"], c["subtask_id"], c["by"], c["version"]) for c in changed] == [
         ("add", "t5", "analyst", 2), ("edit", "t4", "analyst", 2), ("skip", "t2", "analyst", 2)]
     plan_v2 = json.loads(rows(project, "SELECT plan_json FROM plans WHERE version = 2")[0][0])
@@ -205,9 +200,9 @@ def test_replans_are_bounded_then_the_failure_waits(tmp_path):
     final = {k: v["status"] for k, v in subtasks(project, run_id).items()}
     assert final == {"t1": "done", "t2": "failed", "t3": "done", "t4": "pending"}
     assert len(proposals(project, run_id)) == 1  # one replan (a retry of t2), then no more
-    starts = [e["subtask_id"] for e in events(project, run_id, "subtask.status") if e["status"] == "running"]
-    assert starts.count("t2") == 2
-    said = [e.get("reason") or "" for e in events(project, run_id, "run.status")]
+    started = starts(project, run_id)
+    assert started.count("t2") == 2
+    said = [e.get("reason") or "" for e in events_of(project, run_id, "run.status")]
     assert any("no replan left (1 of 1 made)" in r for r in said), said
 
 
@@ -232,7 +227,7 @@ def test_kill_9_during_the_replan_call_then_resume(tmp_path):
     assert waits.returncode == 1, waits.stdout + waits.stderr
     pending = proposals(project, run_id)
     assert [(p["kind"], p["status"]) for p in pending] == [("replan", "pending")]
-    said = [e.get("reason") or "" for e in events(project, run_id, "run.status")]
+    said = [e.get("reason") or "" for e in events_of(project, run_id, "run.status")]
     assert any(f"podium task proposals {run_id} --accept 1" in r for r in said), said
     accepted = run_cli("task", "proposals", run_id, "--accept", "1", "-p", str(project))
     assert accepted.returncode == 0 and "podium resume" in accepted.stdout, accepted.stderr
@@ -243,6 +238,6 @@ def test_kill_9_during_the_replan_call_then_resume(tmp_path):
         "t1": "done", "t2": "skipped", "t3": "done", "t4": "done", "t5": "done"}
     for sid, output in before.items():  # kept byte-for-byte, never re-run
         assert final[sid]["output"] == output
-    starts = [e["subtask_id"] for e in events(project, run_id, "subtask.status") if e["status"] == "running"]
-    assert starts.count("t1") == 1 and starts.count("t3") == 1
+    started = starts(project, run_id)
+    assert started.count("t1") == 1 and started.count("t3") == 1
     assert [(p["status"], p["decided_by"]) for p in proposals(project, run_id)] == [("accepted", "user")]

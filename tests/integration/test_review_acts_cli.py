@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import run_cli
-from tests.integration.run_helpers import rows, subtasks, write_script
+from tests.integration.run_helpers import events_of, rows, subtasks, write_script
 
 FAILS_T2 = r'''
 [[rules]]
@@ -42,9 +42,7 @@ reply = "Reworked {subtask} with a cost table.\n```json\n{\"action\": \"done\"}\
 
 
 def statuses_of(project, run_id: str, sid: str) -> list[str]:
-    found = rows(project, "SELECT payload FROM events WHERE execution_id = ? AND type = 'subtask.status'"
-                          " ORDER BY seq", run_id)
-    return [p["status"] for p in map(lambda r: json.loads(r[0]), found) if p["subtask_id"] == sid]
+    return [p["status"] for p in events_of(project, run_id, "subtask.status") if p["subtask_id"] == sid]
 
 
 def test_a_verdict_still_failing_after_the_rounds_ends_partial_with_the_unmet_criteria(tmp_path):

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.integration.run_helpers import rows, subtasks, write_script
+from tests.integration.run_helpers import events_of, rows, starts, subtasks, write_script
 from tests.integration.test_run_resume import read_until, start_run
 
 # t2 fails (its agent reports it is blocked) until a person retries it; what a retried or
@@ -36,11 +36,6 @@ match = "was skipped by user"
 reply = "{subtask} went on without the skipped input.\n```json\n{\"action\": \"done\"}\n```"
 
 '''
-
-
-def events(project: Path, run_id: str, kind: str) -> list[dict]:
-    return [json.loads(r[0]) for r in rows(project, "SELECT payload FROM events WHERE execution_id = ? AND"
-                                                    " type = ? ORDER BY seq", run_id, kind)]
 
 
 def task(project: Path, *args: str):
@@ -108,7 +103,7 @@ def test_changes_on_a_run_nobody_drives_then_resume_carries_on(tmp_path):
     assert final["t5"]["status"] == "skipped"
     assert final["t6"]["output"] == "t6 went on without the skipped input."
     assert final["t4"]["status"] == "done"
-    changes = events(project, run_id, "plan.changed")
+    changes = events_of(project, run_id, "plan.changed")
     assert [(c["action"], c["subtask_id"], c["by"]) for c in changes] == [
         ("retry", "t2", "user"), ("add", "t5", "user"), ("add", "t6", "user"), ("skip", "t5", "user"),
         ("output", "t1", "user")]
@@ -142,7 +137,7 @@ def test_add_and_cancel_from_a_second_process_while_the_run_executes(tmp_path):
     # t5 ran in the same session; t2 failed, so t4 waits on it and the run ends partial.
     assert final == {"t1": "done", "t2": "failed", "t3": "cancelled", "t4": "pending", "t5": "done"}
     assert status(project) == "partial"
-    applied = events(project, run_id, "intervention.applied")
+    applied = events_of(project, run_id, "intervention.applied")
     assert [a["kind"] for a in applied] == ["plan_change", "plan_change"]
     assert all(a["applied"] for a in applied)
 
@@ -167,8 +162,8 @@ def test_kill_9_right_after_a_change_then_resume_keeps_it_and_every_finished_out
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     final = subtasks(project, run_id)
     assert {k: v["status"] for k, v in final.items()} == dict.fromkeys(["t1", "t2", "t3", "t4", "t5"], "done")
-    starts = [e["subtask_id"] for e in events(project, run_id, "subtask.status") if e["status"] == "running"]
+    started = starts(project, run_id)
     for sid, output in done_before.items():  # finished before the kill: kept, not re-run
-        assert final[sid]["output"] == output and starts.count(sid) == 1
-    assert [c["subtask_id"] for c in events(project, run_id, "plan.changed")] == ["t5"]
+        assert final[sid]["output"] == output and started.count(sid) == 1
+    assert [c["subtask_id"] for c in events_of(project, run_id, "plan.changed")] == ["t5"]
     assert status(project) == "completed"
