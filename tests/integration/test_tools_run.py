@@ -225,7 +225,8 @@ def test_ask_pauses_the_agent_until_approved_from_another_terminal(tmp_path):
     result = [c for c in _events(db, run_id, "tool.called") if c["tool"] == "run_command"]
     assert "1 passed" in result[0]["result"]
     statuses = [e["status"] for e in _events(db, run_id, "subtask.status") if e["subtask_id"] == "t2"]
-    assert statuses[-3:] == ["needs_help", "running", "done"]
+    # Then, once done, it waits in Review for the leader's check and is done again.
+    assert statuses[-5:] == ["needs_help", "running", "done", "review", "done"]
     again = run_cli("approve", run_id, str(waiting[0]["id"]))
     assert again.returncode == 2 and "already approved" in again.stderr
 
