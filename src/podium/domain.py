@@ -826,3 +826,23 @@ class ApprovalRecord(BaseModel):
     reason: str | None = None
     created_at: float
     decided_at: float | None = None
+
+
+class RunWorkspace(BaseModel):
+    """A run started on the user's own folder (`--workspace PATH`): where its agents work instead
+    of an empty folder, and what is needed to show and apply their changes."""
+
+    execution_id: str
+    kind: Literal["git", "dir"]  # a git worktree on a branch of its own, or a copy of a plain folder
+    source: str  # the user's folder, absolute
+    path: str  # the agents' workspace: the worktree or the copy
+    base_commit: str  # git: the user's HEAD when the run started; dir: the copy's baseline commit
+    branch: str | None = None  # git: the run's branch (podium/run-ID)
+    git_dir: str | None = None  # dir: Podium's own repository holding the copy's baseline
+    head_commit: str | None = None  # the last commit of the agents' changes
+    diff: str | None = None  # the diff last shown, so an archive still carries it
+    files: list[str] = Field(default_factory=list)  # "M path" lines of that diff
+    manifest: dict[str, str] = Field(default_factory=dict)  # dir: sha256 per file when copied
+    applied_at: float | None = None
+    applied_to: str | None = None  # the branch merged into, or the folder written
+    created_at: float = Field(default_factory=now)

@@ -313,6 +313,68 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (execution_id, number)
     );
     """,
+    # ---- v6: runs started on the user's own folder (`--workspace PATH`): a git worktree on the
+    # branch `branch` from `base_commit`, or a copy (`kind` dir) whose baseline commit lives in
+    # Podium's repository `git_dir`, with the sha256 of every copied file (`manifest_json`) so an
+    # apply can tell the original changed since. `diff`/`files_json`: the diff last shown (an
+    # archive carries it); `applied_to`: the branch merged into, or the folder written.
+    """
+    CREATE TABLE run_workspaces (
+        execution_id TEXT PRIMARY KEY REFERENCES executions(id) ON DELETE CASCADE,
+        kind         TEXT NOT NULL,               -- git | dir
+        source       TEXT NOT NULL,
+        path         TEXT NOT NULL,
+        base_commit  TEXT NOT NULL,
+        branch       TEXT,
+        git_dir      TEXT,
+        head_commit  TEXT,
+        diff         TEXT,
+        files_json   TEXT NOT NULL DEFAULT '[]',
+        manifest_json TEXT NOT NULL DEFAULT '{}',
+        applied_at   REAL,
+        applied_to   TEXT,
+        created_at   REAL NOT NULL,
+        updated_at   REAL NOT NULL
+    );
+    """,
+    # ---- v7: sources a run read (web_search hits, fetch_url pages), numbered per run (S1, S2, ...)
+    # and recorded per subtask: the text read (clipped to a limit; `truncated`) and its sha256,
+    # so a citation can be checked later against exactly what was read, offline. `claim_checks`:
+    # a fact-checker's `check_claims` verdicts (supported | unsupported | not_found).
+    """
+    CREATE TABLE sources (
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        number       INTEGER NOT NULL,
+        subtask_id   TEXT,
+        agent        TEXT NOT NULL,
+        kind         TEXT NOT NULL,               -- search | page
+        url          TEXT NOT NULL,
+        title        TEXT NOT NULL DEFAULT '',
+        query        TEXT,
+        provider     TEXT,
+        fetched_at   REAL NOT NULL,
+        sha256       TEXT NOT NULL,
+        chars        INTEGER NOT NULL,
+        text         TEXT NOT NULL,
+        truncated    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (execution_id, number)
+    );
+    CREATE UNIQUE INDEX sources_per_subtask ON sources(execution_id, coalesce(subtask_id, ''), url);
+
+    CREATE TABLE claim_checks (
+        id           INTEGER PRIMARY KEY,
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        subtask_id   TEXT,
+        agent        TEXT NOT NULL,
+        source       TEXT NOT NULL,               -- the id as cited: S3
+        claim        TEXT NOT NULL,
+        quote        TEXT,
+        verdict      TEXT NOT NULL,
+        evidence     TEXT NOT NULL DEFAULT '',
+        created_at   REAL NOT NULL
+    );
+    CREATE INDEX claim_checks_by_run ON claim_checks(execution_id, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
