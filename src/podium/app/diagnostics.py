@@ -145,17 +145,28 @@ def check_vault() -> Finding:
 
 
 def check_shell() -> Finding:
-    from podium.tools.shell import network_isolation
+    from podium.tools.sandbox import landlock_abi
+    from podium.tools.shell import network_isolation, sandboxed
 
     prefix = network_isolation()
-    if prefix is None:
-        return Finding(check="shell", level="warn",
-                       summary="run_command cannot cut the network off here (unshare not allowed); "
-                       "agents' commands could reach the network")
-    return Finding(check="shell", level="ok",
-                   summary="run_command runs without network "
-                   f"({Path(prefix[0]).name} {' '.join(prefix[1:])})",
-                   details={"prefix": list(prefix)})
+    abi = landlock_abi() if sandboxed() else 0
+    parts: list[str] = []
+    level: Level = "ok"
+    if abi:
+        parts.append(f"in a Landlock box (ABI {abi}): workspace read-write, system read-only, "
+                     "home and config unreachable; CPU, memory, process and file-size limits")
+    else:
+        level = "warn"
+        parts.append("with the user's full filesystem access (no Landlock in this kernel)")
+    if prefix is not None:
+        parts.append(f"without network ({Path(prefix[0]).name} {' '.join(prefix[1:])})")
+    elif abi >= 4:
+        parts.append("with TCP denied by Landlock (unshare not allowed: UDP still open)")
+    else:
+        level = "warn"
+        parts.append("with network (unshare not allowed here)")
+    return Finding(check="shell", level=level, summary="run_command runs " + "; ".join(parts),
+                   details={"prefix": list(prefix or ()), "landlock_abi": abi})
 
 
 async def check_model(model: str | None, api_base: str | None, project: Path) -> Finding:

@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +74,7 @@ class Env:
     ctx: ToolContext
     allow_network: bool  # fetch_url may reach the web (False when offline)
     shell_network: bool = False  # commands keep network access (off by default)
+    protect: tuple[Path, ...] = ()  # never reachable from a command (the project file)
     memory: Any = None
 
 
@@ -159,15 +161,17 @@ async def search_files(a: SearchArgs, env: Env) -> tuple[str, list[str]]:
 async def run_shell(a: CommandArgs, env: Env) -> tuple[str, list[str]]:
     root = env.workspace.ensure()
     before = env.workspace.snapshot()
-    result = await run_command(a.command, root, timeout=a.timeout, allow_network=env.shell_network)
+    result = await run_command(
+        a.command, root, timeout=a.timeout, allow_network=env.shell_network, protect=env.protect
+    )
     written = [p for p in Workspace.changed(before, env.workspace.snapshot()) if not p.startswith(".tmp/")]
     if result.timed_out:
         raise ToolError(
             f"command timed out after {a.timeout:g}s and was killed; output so far:\n{result.output}"
         )
     tail = "\n[output truncated]" if result.truncated else ""
-    net = "" if result.isolated else " (network not isolated)"
-    return f"exit code {result.exit_code}{net}\n{result.output}{tail}", written
+    notes = f" ({'; '.join(result.notes)})" if result.notes else ""
+    return f"exit code {result.exit_code}{notes}\n{result.output}{tail}", written
 
 
 async def fetch_url(a: FetchArgs, env: Env) -> tuple[str, list[str]]:
@@ -240,7 +244,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             "run_command",
             "Run a shell command in the workspace (e.g. `python -m pytest -q`). "
-            "No network; returns the exit code and output.",
+            "No network; only the workspace is writable; returns the exit code and output.",
             CommandArgs,
             run_shell,
             Policy.ASK,

@@ -345,6 +345,7 @@ class ToolBox:
                 ctx=ctx,
                 allow_network=not self.offline,
                 shell_network=self.shell_network,
+                protect=(self.store.path,),
                 memory=self.memory,
             )
             return await builtin.impl(parsed, env)
