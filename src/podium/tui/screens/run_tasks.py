@@ -1,10 +1,11 @@
 """The run screen's living-plan keys: add, edit, retry, skip or cancel a subtask of a run.
 
 A mixin for RunScreen (kept apart so the screen stays small): each action
-acts on the subtask selected in the plan pane, asks what it needs in a form
-or a confirmation, and hands a `PlanChange` to the app, which applies it
-through the application layer (the graph this window runs, the process that
-drives the run, or the file) and shows the outcome in one line.
+acts on the selected subtask (the board's selected card while the board has
+focus, else the plan pane's selection: `_selected`), asks what it needs in a
+form, a confirmation or an editor, and hands a `PlanChange` to the app, which
+applies it through the application layer (the graph this window runs, the
+process that drives the run, or the file) and shows the outcome in one line.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from podium.app.live_plan import PlanAction, PlanChange
 from podium.domain import ExecutionStatus, SubtaskStatus
 from podium.tui.screens.modals import Confirm
-from podium.tui.screens.plan_change import PlanChangeForm
+from podium.tui.screens.plan_change import OutputEditor, PlanChangeForm
 from podium.tui.screens.proposal import ProposalDecision
+from podium.tui.widgets.board import Board
 from podium.tui.widgets.plan import PlanGraph
 
 if TYPE_CHECKING:
@@ -24,8 +26,15 @@ if TYPE_CHECKING:
 
 TASK_WORDS = {"task_add": "add a subtask", "task_edit": "edit a subtask", "task_retry": "retry a subtask",
               "task_skip": "skip a subtask", "task_cancel": "cancel a subtask",
-              "task_proposals": "decide a proposal"}
+              "task_output": "replace a subtask's output", "task_proposals": "decide a proposal"}
 NOT_STARTED = (SubtaskStatus.PENDING, SubtaskStatus.BLOCKED, SubtaskStatus.FAILED)
+SETTLED = (SubtaskStatus.DONE, SubtaskStatus.SKIPPED, SubtaskStatus.CANCELLED)
+# What each key on a subtask needs, said when it is pressed on one it cannot act on.
+NEEDS = {"task_edit": "only a subtask that has not started (or failed) can be edited",
+         "task_retry": "only a failed or blocked subtask can be retried",
+         "task_skip": "only a subtask that has not started can be skipped",
+         "task_cancel": "it has already settled",
+         "task_output": "only a finished (done) subtask's output can be replaced"}
 
 
 class PlanChangeActions:
@@ -56,11 +65,32 @@ class PlanChangeActions:
             "task_edit": st in NOT_STARTED,
             "task_retry": st in (SubtaskStatus.FAILED, SubtaskStatus.BLOCKED),
             "task_skip": st in NOT_STARTED,
-            "task_cancel": st is not None and st not in (SubtaskStatus.DONE, SubtaskStatus.SKIPPED,
-                                                          SubtaskStatus.CANCELLED),
+            "task_cancel": st is not None and st not in SETTLED,
+            "task_output": st is SubtaskStatus.DONE,
         }.get(action, False)
 
+    def task_refusal(self, action: str) -> str | None:
+        """Why a key on the selected subtask cannot act now (None: it can, or it is not such a key);
+        the screen says it when the key is pressed, instead of doing nothing."""
+        if action not in NEEDS or self._task_applies(action):
+            return None
+        s = self.state
+        sid = self._selected()
+        chosen = s.subtasks.get(sid or "")
+        if chosen is None:
+            return "Select a subtask in the plan pane (or a card on the board) first."
+        if s.awaiting_approval:
+            return "The plan awaits approval: + m c edit it; approve it (a) to act on its subtasks."
+        if s.status in (ExecutionStatus.COMPLETED, ExecutionStatus.REVIEW) or s.status.finished:
+            return f"The run is {s.status.value.replace('_', ' ')}: its subtasks can no longer change."
+        return f"{sid} is {chosen.status.value.replace('_', ' ')}: {NEEDS[action]}."
+
     def _selected(self) -> str | None:
+        """The subtask the keys act on: the board's selected card while the board has focus, else
+        the plan pane's selection (one answer for the footer, the keys and their forms)."""
+        board: Board = self.query_one(Board)  # type: ignore[attr-defined]
+        if board.has_focus:
+            return board.selected
         return self.query_one(PlanGraph).selected  # type: ignore[attr-defined, no-any-return]
 
     def _ready(self, action: str) -> str | None:
@@ -69,7 +99,8 @@ class PlanChangeActions:
             return None
         sid = self._selected()
         if action != "task_add" and (sid is None or sid not in self.state.subtasks):
-            self.notify("Select a subtask in the plan pane first.", severity="warning")  # type: ignore[attr-defined]
+            self.notify("Select a subtask in the plan pane (or a card on the board) first.",  # type: ignore[attr-defined]
+                        severity="warning")
             return None
         return sid or ""
 
@@ -146,6 +177,29 @@ class PlanChangeActions:
             f"Retry {sid}", ["note", "agent"], values={"agent": current.agent},
             context=f"It {current.status.value}: {why}" if why else "", send_label="Retry"), done)
 
+    def action_task_output(self) -> None:
+        """Replace a finished subtask's output (an editor over the current one); once saved, what
+        depends on it runs again with the new text."""
+        sid = self._ready("task_output")
+        if not sid:
+            return
+        current = self.state.subtasks[sid]
+        if current.status is not SubtaskStatus.DONE:
+            self.notify(f"{sid} is {current.status.value}: {NEEDS['task_output']}.",  # type: ignore[attr-defined]
+                        severity="warning")
+            return
+        after = downstream(self.state, sid)
+        context = (f"Saved as its output; what depends on it ({', '.join(after)}) gets the new text "
+                   "(one that has finished or is running runs again)." if after
+                   else "Saved as its output; nothing depends on it.")
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._send({"action": PlanAction.OUTPUT, "subtask_id": sid, "output": text})
+
+        self.podium.push_screen(OutputEditor(f"The output of {sid} ({current.agent})", current.output or "",
+                                             context=context), done)
+
     def action_task_proposals(self) -> None:
         """The oldest proposal waiting for a person: accept it or decline it (with a reason)."""
         if not self._may_change(TASK_WORDS["task_proposals"]):  # type: ignore[attr-defined]
@@ -210,3 +264,14 @@ class PlanChangeActions:
 
         self.podium.push_screen(Confirm(f"{kind.value.capitalize()} {sid}?", detail, kind.value.capitalize()),
                                 done)
+
+
+def downstream(state: RunState, sid: str) -> list[str]:
+    """Every subtask that depends on `sid`, directly or through others, in plan order."""
+    found: set[str] = set()
+    frontier = {sid}
+    while frontier:
+        frontier = {t.id for t in state.subtasks.values()
+                    if t.id not in found and frontier & set(t.depends_on)}
+        found |= frontier
+    return [t for t in state.subtasks if t in found]

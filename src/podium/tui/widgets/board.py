@@ -1,11 +1,20 @@
-"""The kanban board: a card per subtask, moved between columns by key, never rebuilt."""
+"""The kanban board: a card per subtask, moved between columns by key, never rebuilt.
+
+The board takes focus as a whole and keeps one selected card (a subtask id): the arrows
+move it (up/down within a column, left/right to the nearest column with cards), a click
+picks a card. The run screen's task keys act on it while the board has focus.
+"""
 
 from __future__ import annotations
 
 import re
 
 from rich.text import Text
+from textual import events
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Label, Static
 
 from podium.domain import BoardColumn, KanbanCard, SubtaskStatus
@@ -32,12 +41,22 @@ class Card(Static):
     Card.-review { border: round $accent; }
     Card.-done { border: round $success 60%; }
     Card.-failed, Card.-blocked { border: round $error; }
+    Card.-selected { text-style: underline; }
+    Board:focus Card.-selected { text-style: reverse; }
     """
 
-    def __init__(self, card: KanbanCard) -> None:
+    def __init__(self, card: KanbanCard, *, selected: bool = False) -> None:
         super().__init__(id=card_id(card.subtask_id))
         self.card = card
+        self.set_class(selected, "-selected")
         self._apply()
+
+    def on_click(self, event: events.Click) -> None:
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, Board):
+                ancestor.selected = self.card.subtask_id
+                ancestor.focus(scroll_visible=False)
+                return
 
     def set_card(self, card: KanbanCard) -> None:
         if card != self.card:
@@ -62,6 +81,10 @@ class Card(Static):
         self.update(text)
 
 
+class CardScroll(VerticalScroll, can_focus=False):
+    """A column's cards; the board takes focus, not each column (the wheel still scrolls it)."""
+
+
 class Column(Vertical):
     DEFAULT_CSS = """
     Column { width: 1fr; height: 100%; padding: 0 1 0 0; }
@@ -69,7 +92,7 @@ class Column(Vertical):
         text-overflow: ellipsis; }
     Column.-busy > Label { color: $text; }
     Column#col-needs_help.-busy > Label { color: $warning; }
-    Column > VerticalScroll { height: 1fr; scrollbar-size-vertical: 1; }
+    Column > CardScroll { height: 1fr; scrollbar-size-vertical: 1; }
     """
 
     def __init__(self, column: BoardColumn) -> None:
@@ -78,22 +101,37 @@ class Column(Vertical):
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Label(f"{self.column.value} (0)")
-        yield VerticalScroll()
+        yield CardScroll()
 
     @property
-    def cards(self) -> VerticalScroll:
-        return self.query_one(VerticalScroll)
+    def cards(self) -> CardScroll:
+        return self.query_one(CardScroll)
 
     def recount(self, n: int) -> None:
         self.query_one(Label).update(f"{self.column.value} ({n})")
         self.set_class(n > 0, "-busy")
 
 
-class Board(Horizontal):
+class Board(Horizontal, can_focus=True):
     DEFAULT_CSS = """
     Board { border: round $foreground 30%; height: 1fr; padding: 0 1; }
     Board:focus-within { border: round $primary; }
     """
+
+    BINDINGS = [
+        Binding("up", "move_card(-1)", "Up", show=False),
+        Binding("down", "move_card(1)", "Down", show=False),
+        Binding("left", "move_column(-1)", "Left", show=False),
+        Binding("right", "move_column(1)", "Right", show=False),
+    ]
+
+    # The selected card's subtask id: what the run screen's task keys act on while the board has focus.
+    selected: reactive[str | None] = reactive(None, init=False)
+
+    class Selected(Message):
+        def __init__(self, subtask_id: str | None) -> None:
+            super().__init__()
+            self.subtask_id = subtask_id
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -124,7 +162,7 @@ class Board(Horizontal):
             if widget is not None:
                 touched.add(widget.card.column)
                 widget.remove()
-            fresh = Card(card)
+            fresh = Card(card, selected=card.subtask_id == self.selected)
             self._cards[card.subtask_id] = fresh
             self.column(card.column).cards.mount(fresh)
             touched.add(card.column)
@@ -134,5 +172,73 @@ class Board(Horizontal):
                     sum(c.card.column == column for c in self._cards.values())
                 )
 
+        if self.selected is not None and self.selected not in self._cards:
+            self.selected = None
+        if self.selected is None and self.has_focus:
+            self.selected = self._first()
+
     def card(self, subtask_id: str) -> Card | None:
         return self._cards.get(subtask_id)
+
+    # ------------------------------------------------------------ the selected card
+
+    def shown(self, column: BoardColumn) -> list[Card]:
+        """A column's cards top to bottom (not one on its way out to another column)."""
+        return [c for c in self.column(column).cards.children
+                if isinstance(c, Card) and self._cards.get(c.card.subtask_id) is c]
+
+    def _first(self) -> str | None:
+        for column in BoardColumn:
+            shown = self.shown(column)
+            if shown:
+                return shown[0].card.subtask_id
+        return None
+
+    def watch_selected(self, old: str | None, new: str | None) -> None:
+        for sid, on in ((old, False), (new, True)):
+            widget = self._cards.get(sid) if sid else None
+            if widget is not None:
+                widget.set_class(on, "-selected")
+                if on:
+                    widget.scroll_visible(animate=False)
+        self.post_message(self.Selected(new))
+
+    def on_focus(self) -> None:
+        if self.selected not in self._cards:
+            self.selected = self._first()
+
+    def _where(self) -> tuple[int, int] | None:
+        """(column index, row) of the selected card."""
+        widget = self._cards.get(self.selected) if self.selected else None
+        if widget is None:
+            return None
+        columns = list(BoardColumn)
+        col = columns.index(widget.card.column)
+        shown = self.shown(widget.card.column)
+        return col, shown.index(widget) if widget in shown else 0
+
+    def action_move_card(self, step: int) -> None:
+        where = self._where()
+        if where is None:
+            self.selected = self._first()
+            return
+        col, row = where
+        shown = self.shown(list(BoardColumn)[col])
+        if shown:
+            self.selected = shown[max(0, min(len(shown) - 1, row + step))].card.subtask_id
+
+    def action_move_column(self, step: int) -> None:
+        """To the nearest column with cards that way, at the same row (or its last card)."""
+        where = self._where()
+        if where is None:
+            self.selected = self._first()
+            return
+        col, row = where
+        columns = list(BoardColumn)
+        index = col + step
+        while 0 <= index < len(columns):
+            shown = self.shown(columns[index])
+            if shown:
+                self.selected = shown[min(row, len(shown) - 1)].card.subtask_id
+                return
+            index += step
