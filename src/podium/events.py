@@ -477,6 +477,26 @@ class CardChanged(EventPayload):
     note: str | None = None
 
 
+# ------------------------------------------------------------------ a run on the user's folder
+
+WORKSPACE_CHANGED = "workspace.changed"
+
+
+class WorkspaceChanged(EventPayload):
+    """A run's workspace on the user's folder (`--workspace`): attached (a worktree or a copy),
+    remade on resume, its changes committed (for a diff), or applied to the user's branch/folder."""
+
+    type: Literal["workspace.changed"] = "workspace.changed"
+    action: str  # attached | remade | committed | applied
+    kind: str  # git | dir
+    source: str
+    branch: str | None = None
+    commit: str | None = None  # attached: the base commit; committed/applied: the head
+    files: int | None = None  # committed/applied: files changed since the base
+    to: str | None = None  # applied: the branch merged into, or the folder written
+    note: str | None = None
+
+
 # ------------------------------------------------------------------ the union
 
 AnyPayload = Annotated[
@@ -487,7 +507,7 @@ AnyPayload = Annotated[
     | ConsultationStarted | ConsultationFinished | InterventionRecorded | InterventionApplied
     | HelpRequested | MemoryRecalled | MemoryStored | MemoryForgotten | MemoryReembedded
     | MemoryLessonsSkipped | ToolCalled | ToolApprovalRequested | ToolApprovalDecided
-    | McpServerChanged | ReviewVerdict | ReviewDecided | CardChanged,
+    | McpServerChanged | ReviewVerdict | ReviewDecided | CardChanged | WorkspaceChanged,
     Field(discriminator="type"),
 ]
 """Any event's payload, told apart by `type` (input must carry it, e.g. `{"type": ..., **payload}`)."""

@@ -75,6 +75,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                        "summary": "writer: a glossary after t1", "reason": "terms", "status": "pending"},
     ev.PROPOSAL_DECIDED: {"number": 1, "kind": "subtask", "decision": "accepted", "by": "planner",
                           "reason": "needed", "version": 3},
+    ev.WORKSPACE_CHANGED: {"action": "applied", "kind": "git", "source": "/home/u/repo",
+                           "branch": "podium/run-r1", "commit": "abc123", "files": 2, "to": "main"},
 }
 
 

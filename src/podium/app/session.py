@@ -36,6 +36,7 @@ from podium.store.runs import RunRepository
 if TYPE_CHECKING:
     from podium.app.board import Board
     from podium.app.drive import DriveOutcome, Driver
+    from podium.app.run_workspace import RunWorkspaces
     from podium.app.tool_admin import ToolAdmin
     from podium.domain import ApprovalRecord, Budget, Event, Execution, PlanChange, ProjectInfo
     from podium.memory.service import MemoryService
@@ -162,6 +163,14 @@ class ProjectSession:
     def queries(self) -> Queries:
         """The typed queries (runs, a run's detail, board, usage) over this session's store."""
         return Queries(self.store)
+
+    @property
+    def run_workspaces(self) -> RunWorkspaces:
+        """Runs on the user's own folders (`--workspace`): attach, review (diff), apply."""
+        from podium.app.run_workspace import RunWorkspaces
+
+        root = self.tools.workspace_root if self.tools is not None else None
+        return RunWorkspaces(self.store, root)
 
     @property
     def tool_admin(self) -> ToolAdmin:
@@ -346,11 +355,23 @@ class ProjectSession:
     # ------------------------------------------------------------ use cases: runs
 
     async def create_run(self, objective: str, team: Team | str, *, model: str | None = None,
-                         budget: Budget | None = None) -> Execution:
-        """A new run of `team` on `objective`, recording this session's settings (not planned yet)."""
+                         budget: Budget | None = None, workspace: Path | str | None = None) -> Execution:
+        """A new run of `team` on `objective`, recording this session's settings (not planned yet).
+        `workspace`: the user's folder the agents work on (a git worktree on a branch of its own,
+        or a copy), checked before the run is made."""
+        from podium.app.run_workspace import check_source
+
+        source = await asyncio.to_thread(check_source, workspace) if workspace is not None else None
         engine = await self.engine_for()
         chosen = self.get_team(team) if isinstance(team, str) else team
         run_id = await engine.create_run(objective, chosen, model=model, budget=budget)
+        if source is not None:
+            try:
+                await self.run_workspaces.attach(run_id, source)
+            except PodiumError as exc:
+                why = f"its workspace could not be made from {source.path}: {exc}"
+                await self.runs.set_status(run_id, ExecutionStatus.FAILED, reason=why)
+                raise
         return await self.runs.get_execution(run_id)
 
     async def plan(self, run_id: str, feedback: str | None = None) -> PlanProposal:
@@ -362,6 +383,7 @@ class ProjectSession:
         engine = await self.engine_for(run_id)
         await engine.approve(run_id, by=by)
         if execute:
+            await self.run_workspaces.ensure(run_id)
             return await engine.execute(run_id)
         return await self.runs.get_execution(run_id)
 
@@ -370,12 +392,14 @@ class ProjectSession:
         return await (await self.engine_for(run_id)).reject(run_id, feedback)
 
     async def execute(self, run_id: str) -> Execution:
+        await self.run_workspaces.ensure(run_id)
         return await (await self.engine_for(run_id)).execute(run_id)
 
     async def drive(self, run_id: str, driver: Driver) -> DriveOutcome:
         """Plan, decide (through `driver`), execute: from wherever the run is to its end or a stop."""
         from podium.app.drive import drive
 
+        await self.run_workspaces.ensure(run_id)  # a resumed run's worktree or copy is there
         return await drive(await self.engine_for(run_id), run_id, driver)
 
     async def resume(self, run_id: str, *, paused_here: bool = False) -> Execution:
@@ -385,6 +409,7 @@ class ProjectSession:
         if paused_here and (await self.runs.get_execution(run_id)).status is ExecutionStatus.PAUSED:
             await engine.control(run_id).resume()
             return await self.runs.get_execution(run_id)
+        await self.run_workspaces.ensure(run_id)
         return await engine.resume(run_id)
 
     async def accept(self, run_id: str, *, by: str = "user", source: str = "tui") -> Execution:
@@ -396,6 +421,8 @@ class ProjectSession:
         """Send a reviewed result back: the named subtasks (and what depends on them) run again
         with the feedback, or with none named only the synthesis; then it is reviewed again.
         `run=False`: only check and record it (the caller drives the run)."""
+        if run:
+            await self.run_workspaces.ensure(run_id)
         return await (await self.engine_for(run_id)).rework(run_id, feedback, subtasks, by=by,
                                                              source=source, run=run)
 

@@ -67,6 +67,11 @@ OnFailureOption = Annotated[str | None, typer.Option(
 MaxReplansOption = Annotated[int | None, typer.Option(
     "--max-replans", min=0, max=20, help="Replans per run with --on-failure replan (default 2).")]
 
+WorkspaceOption = Annotated[Path | None, typer.Option(
+    "--workspace", "-w", help="Work on this folder of yours: a git repository gets a worktree on a new "
+    "branch (podium/run-ID), any other folder is copied; your checkout is never touched. Review with "
+    "`podium workspace RUN --diff`, apply with `--apply`.", show_default=False)]
+
 EXIT_PARTIAL = 1
 EXIT_STOPPED = 3
 
@@ -127,6 +132,7 @@ def run(
     max_proposals: MaxProposalsOption = None,
     on_failure: OnFailureOption = None,
     max_replans: MaxReplansOption = None,
+    workspace: WorkspaceOption = None,
     project: ProjectOption = None,
 ) -> None:
     """Plan, approve and execute an objective with a team, headless.
@@ -139,6 +145,10 @@ def run(
         raise PodiumError("no terminal to ask for plan approval: pass --yes to approve automatically")
     path = project_path(None, project)
     chosen = get_team(team, path)
+    if workspace is not None:  # a bad folder is said before anything starts
+        from podium.app.run_workspace import check_source
+
+        check_source(workspace)
     budget = _budget(budget_tokens, budget_usd, budget_steps, budget_seconds)
     from podium.app.run_settings import LivingPlanOptions, start_settings
 
@@ -150,8 +160,9 @@ def run(
 
     async def go() -> Execution:
         async with _Session(path, settings, json, endpoint=endpoint) as session:
-            execution = await session.app.create_run(objective, chosen, budget=budget)
+            execution = await session.app.create_run(objective, chosen, budget=budget, workspace=workspace)
             session.announce(execution.id, objective, chosen.name)
+            await session.announce_workspace(execution.id)
             return await session.drive(execution.id, yes=yes)
 
     _finish(run_async(go()))
@@ -360,7 +371,35 @@ class _Session:
             self.console.print(f"plan left awaiting approval; continue with `podium resume {run_id}`")
         elif outcome.executed:
             self._report(outcome.execution, outcome.reason)
+        await self._workspace_note(run_id)
         return outcome.execution
+
+    async def announce_workspace(self, run_id: str) -> None:
+        ws = await self.app.run_workspaces.get(run_id)
+        if ws is None:
+            return
+        from rich.markup import escape
+
+        if ws.kind == "git":
+            said = f"{ws.source} on branch {ws.branch} (a worktree in {ws.path})"
+        else:
+            said = f"a copy of {ws.source} in {ws.path}"
+        self.console.print(f"[dim]workspace:[/dim] {escape(said)}")
+
+    async def _workspace_note(self, run_id: str) -> None:
+        """A run on the user's folder: its changes are committed, and how to review and apply them."""
+        workspaces = self.app.run_workspaces
+        if await workspaces.get(run_id) is None:
+            return
+        try:
+            review = await workspaces.review(run_id)
+        except PodiumError as exc:
+            from rich.markup import escape
+
+            self.console.print(f"[yellow]workspace: {escape(str(exc))}[/yellow]")
+            return
+        self.console.print(f"workspace: {review.summary}; `podium workspace {run_id} --diff` shows them, "
+                           "`--apply` applies them")
 
     # ------------------------------------------------------------ the drive's front end
 
@@ -466,16 +505,15 @@ def _ask(prompt: str, to_stderr: bool) -> str:
 
 @bench_app.command("scheduler")
 def bench_scheduler(
-    subtasks: Annotated[int, typer.Option(help="Subtasks in the generated DAG.")] = 200,
-    width: Annotated[int, typer.Option(help="Largest layer width.")] = 20,
-    latency_ms: Annotated[float, typer.Option(help="Scripted latency per model call.")] = 500.0,
-    concurrency: Annotated[int, typer.Option(min=1, help="Subtasks running at once.")] = 8,
-    seed: Annotated[int, typer.Option(help="DAG generator seed.")] = 7,
+    subtasks: Annotated[int, typer.Option(min=2, help="Subtasks in the generated DAG.")] = 200,
+    width: Annotated[int, typer.Option(min=1, help="Largest layer width.")] = 20,
+    seeds: Annotated[int, typer.Option(min=1, help="Graphs per case (seeds 1..N).")] = 3,
+    live_add: Annotated[int, typer.Option(min=0, help="Subtasks added to a running graph (0: skip).")] = 50,
 ) -> None:
-    """Makespan vs the critical-path bound, and orchestration overhead per subtask."""
+    """Podium against an ideal in-process scheduler on the same graph; event-loop time per subtask."""
     from podium.bench.scheduler_bench import run as bench
 
-    run_async(bench(subtasks, width, latency_ms, concurrency, seed))
+    run_async(bench(subtasks, width, seeds, live_add, split_n=subtasks))
 
 
 # ---------------------------------------------------------------- runs / show

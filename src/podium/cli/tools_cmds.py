@@ -10,7 +10,7 @@ import typer
 
 from podium.cli.app import JsonOption, ProjectOption, app, print_json, project_path, run_async
 from podium.cli.bench_cmds import bench_app
-from podium.errors import NotFoundError, PodiumError
+from podium.errors import NotFoundError, PodiumError, ReadOnlyError
 
 if TYPE_CHECKING:
     from podium.app.session import ProjectSession
@@ -326,12 +326,29 @@ def workspace(
     export: Annotated[
         Path | None, typer.Option("--export", help="Write the run's files into this folder.")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist in the folder.")] = False,
+    diff: Annotated[bool, typer.Option(
+        "--diff", help="A run on your folder (--workspace): commit the agents' changes on its branch and "
+        "print the diff against where it started (an archive: the diff last recorded).")] = False,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="A run on your folder: merge its branch into your current branch (git), or write "
+        "the changed files back into the folder.")] = False,
+    branch_only: Annotated[bool, typer.Option(
+        "--branch-only", help="With --apply on a git repository: leave the changes on the run's branch "
+        "and print its name; nothing is merged.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="--export: overwrite files in the folder. --apply on a copied folder: write "
+        "even where the original changed since it was copied.")] = False,
     project: ProjectOption = None,
     json: JsonOption = False,
 ) -> None:
-    """The files a run produced (from the project file, so archives carry them)."""
+    """The files a run produced (from the project file, so archives carry them); for a run on your
+    own folder, its diff (--diff) and applying it (--apply)."""
     from podium.app.tool_admin import export_files
+
+    if diff or apply or branch_only:
+        _workspace_review(run_id, project, diff=diff, apply=apply or branch_only, branch_only=branch_only,
+                          force=force, json=json)
+        return
 
     async def go() -> list[Any]:
         session = await _open(project, readonly=True)
@@ -356,6 +373,49 @@ def workspace(
         return
     for f in files:
         print(f"{f.path:<40} {f.size:>9,} B  {f.agent or '-':<12} {f.subtask_id or '-':<6} {f.sha256[:12]}")
+
+
+def _workspace_review(run_id: str, project: Path | None, *, diff: bool, apply: bool, branch_only: bool,
+                      force: bool, json: bool) -> None:
+    """`podium workspace RUN --diff | --apply [--branch-only] [--force]`."""
+    from podium.app.session import ProjectSession
+    from podium.cli.control_cmds import controllable
+
+    target = project_path(None, project)
+    if not target.exists():
+        raise PodiumError(f"{target} does not exist")
+    try:
+        controllable(target)
+        readonly = False
+    except ReadOnlyError:
+        if apply:
+            raise
+        readonly = True  # an archive: the diff it recorded
+
+    async def go() -> tuple[Any, str | None]:
+        async with ProjectSession(target, readonly=readonly, create=False, tools=False,
+                                  memory=False) as session:
+            run = await session.queries.find_run(run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id!r} in {target}")
+            workspaces = session.run_workspaces
+            review = await workspaces.review(run.id)
+            done = None
+            if apply:
+                done = await workspaces.apply(run.id, force=force, branch_only=branch_only)
+            return review, done
+
+    review, done = run_async(go())
+    if json:
+        print_json({"workspace": review.workspace.model_dump(exclude={"diff", "manifest"}),
+                    "files": review.files, "diff": review.diff if diff else None, "applied": done})
+        return
+    if diff:
+        sys.stdout.write(review.diff if review.diff.endswith("\n") or not review.diff else review.diff + "\n")
+        note = "" if review.live else " (as last recorded)"
+        print(f"# {review.summary}{note}", file=sys.stderr)
+    if done is not None:
+        print(done)
 
 
 # ------------------------------------------------------------------ approvals

@@ -134,10 +134,11 @@ class ScriptedReply(BaseModel):
     fault: str | None = None
 
 
-def _matches(cond: str | list[str] | None, value: str | None) -> bool:
+def _condition(cond: str | list[str] | None) -> frozenset[str] | None:
+    """A rule's condition as a set: scripts with one rule per subtask stay fast to match."""
     if cond is None:
-        return True
-    return value in ([cond] if isinstance(cond, str) else cond)
+        return None
+    return frozenset([cond] if isinstance(cond, str) else cond)
 
 
 class ScriptRunner:
@@ -150,15 +151,18 @@ class ScriptRunner:
         self._uses = [0] * len(script.rules)
         self._rng = random.Random(script.seed)
         self._patterns = [re.compile(r.match, re.I | re.S) if r.match else None for r in script.rules]
+        self._conditions = [(_condition(r.phase), _condition(r.agent), _condition(r.subtask))
+                            for r in script.rules]
 
     def _pick(self, req: ScriptedRequest) -> ScriptRule | None:
         for i, rule in enumerate(self.script.rules):
             if rule.times is not None and self._uses[i] >= rule.times:
                 continue
-            if not (
-                _matches(rule.phase, req.phase)
-                and _matches(rule.agent, req.agent)
-                and _matches(rule.subtask, req.subtask_id)
+            phase, agent, subtask = self._conditions[i]
+            if (
+                (phase is not None and req.phase not in phase)
+                or (agent is not None and req.agent not in agent)
+                or (subtask is not None and req.subtask_id not in subtask)
             ):
                 continue
             if rule.structured is not None and rule.structured != req.structured:

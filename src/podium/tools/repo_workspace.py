@@ -111,10 +111,12 @@ def _git(args: Sequence[str], *, cwd: Path | None = None, where: Where | None = 
                               check=False, stdin=subprocess.DEVNULL, cwd=cwd)
     except FileNotFoundError:
         if shutil.which("git") is None:
-            raise PodiumError("git is not installed: Podium needs it to work on a folder (--workspace)") from None
+            raise PodiumError("git is not installed: Podium needs it to work on a folder "
+                              "(--workspace)") from None
         raise PodiumError(f"the folder {cwd} does not exist") from None
     except subprocess.TimeoutExpired:
-        raise PodiumError(f"git {args[0]} took longer than {GIT_TIMEOUT:.0f} s; nothing more was done") from None
+        raise PodiumError(f"git {args[0]} took longer than {GIT_TIMEOUT:.0f} s; nothing more was "
+                          "done") from None
     if check and done.returncode != 0:
         raise PodiumError(f"git {args[0]} failed: {_said(done)}")
     return done

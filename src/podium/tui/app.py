@@ -218,14 +218,16 @@ class PodiumApp(App[None], inherit_bindings=False):
 
         self.run_worker(runner(), group=f"engine-{run_id}", name=label, exit_on_error=False)
 
-    def start_run(self, objective: str, team: str, model: str | None) -> None:
+    def start_run(self, objective: str, team: str, model: str | None, *,
+                  workspace: str | None = None) -> None:
+        """A new run, planned at once; `workspace`: a folder of the user's to work on."""
         if self.readonly:
             self.notify("Read-only archive: new runs cannot be started here.", severity="warning")
             return
         self.notify("Starting the run…" if self.can_run else "", timeout=2)
 
         async def job(session: ProjectSession) -> None:
-            run_id = (await session.create_run(objective, team, model=model)).id
+            run_id = (await session.create_run(objective, team, model=model, workspace=workspace)).id
             screen = RunScreen(run_id)
             self.go_home()
             await self.push_screen(screen)

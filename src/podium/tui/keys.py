@@ -80,6 +80,8 @@ RUN_BINDINGS = [
          "are blocked); before approval: delete it from the proposed plan", show=False),
     bind("P", "task_proposals", "proposals", "task-proposals", tooltip="Accept or decline what waits: "
          "a subtask an agent proposed, or the leader's replan"),
+    bind("d", "workspace_diff", "diff", "workspace-diff",
+         tooltip="What the run changed in your folder (a run started with --workspace): the diff"),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),
     bind("1", "pane('plan')", "plan", "pane-plan", show=False),
     bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),

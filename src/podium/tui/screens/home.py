@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -9,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Select, Static
 
+from podium.app.run_workspace import check_source
+from podium.errors import PodiumError
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import APP_BINDINGS, EMPTY_FIELD_IDS, HOME_BINDINGS, OBJECTIVE_BINDINGS
 from podium.tui.screens.heading import heading_css, title_line
@@ -74,6 +77,8 @@ class HomeScreen(Screen[None]):
     HomeScreen #objective { width: 1fr; }
     HomeScreen #team { width: 22; }
     HomeScreen #model { width: 30; }
+    HomeScreen #new-run > Horizontal { height: auto; }
+    HomeScreen #workspace { width: 1fr; }
     HomeScreen #start { min-width: 10; }
     """
 
@@ -93,16 +98,22 @@ class HomeScreen(Screen[None]):
         table: DataTable[Any] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(id="empty")
-        with Horizontal(id="new-run"):
-            yield ObjectiveInput(placeholder="A new objective for the team… (Enter starts planning)",
-                                 id="objective")
-            teams, team = self._team_options()
-            yield Select[str]([(t, t) for t in teams], id="team", allow_blank=not teams, value=team,
-                              prompt="team")
-            models = self._model_options()
-            yield Select[str]([(short_model(m), m) for m in models], id="model", allow_blank=False,
-                              value=models[0])
-            yield Button("Start", id="start", variant="primary")
+        with Vertical(id="new-run"):
+            with Horizontal(id="new-run-main"):
+                yield ObjectiveInput(placeholder="A new objective for the team… (Enter starts planning)",
+                                     id="objective")
+                teams, team = self._team_options()
+                yield Select[str]([(t, t) for t in teams], id="team", allow_blank=not teams, value=team,
+                                  prompt="team")
+                models = self._model_options()
+                yield Select[str]([(short_model(m), m) for m in models], id="model", allow_blank=False,
+                                  value=models[0])
+                yield Button("Start", id="start", variant="primary")
+            # A folder of the user's to work on: a repository gets a worktree on a branch of its own.
+            workspace = Input(placeholder="on a folder of yours (optional; a git repo gets its own branch)",
+                              id="workspace")
+            workspace.tooltip = "Your checkout is never touched: review the diff with d, apply from the CLI"
+            yield workspace
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -216,15 +227,15 @@ class HomeScreen(Screen[None]):
         if event.row_key.value:
             self.podium.open_run(event.row_key.value)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "objective":
-            self._start()
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in ("objective", "workspace"):
+            await self._start()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
-            self._start()
+            await self._start()
 
-    def _start(self) -> None:
+    async def _start(self) -> None:
         objective = self.query_one("#objective", Input).value.strip()
         if not objective:
             self.notify("Type an objective first.", severity="warning")
@@ -235,8 +246,18 @@ class HomeScreen(Screen[None]):
         if team is Select.NULL or not isinstance(team, str):
             self.notify("No team available (check your team files).", severity="error")
             return
+        folder = self.query_one("#workspace", Input).value.strip() or None
+        if folder is not None:
+            # Checked before anything starts, so a typo keeps the objective typed.
+            try:
+                await asyncio.to_thread(check_source, folder)
+            except PodiumError as exc:
+                self.notify(str(exc).replace("--workspace ", "folder "), severity="error", title="new run")
+                self.query_one("#workspace", Input).focus()
+                return
         self.query_one("#objective", Input).value = ""
-        self.podium.start_run(objective, team, model if isinstance(model, str) else None)
+        self.query_one("#workspace", Input).value = ""
+        self.podium.start_run(objective, team, model if isinstance(model, str) else None, workspace=folder)
 
     def action_focus_objective(self) -> None:
         if self.podium.readonly:

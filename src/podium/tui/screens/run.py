@@ -29,6 +29,7 @@ from podium.tui.commands import PaletteCommand
 from podium.tui.keys import CHANGING_ACTIONS, REPLAY_BINDINGS, RUN_BINDINGS
 from podium.tui.screens.modals import Confirm, Review, ReviewChoice, TextPrompt
 from podium.tui.screens.run_tasks import TASK_WORDS, PlanChangeActions
+from podium.tui.screens.workspace_diff import WorkspaceDiffActions
 from podium.tui.state import RunState
 from podium.tui.widgets.board import Board
 from podium.tui.widgets.plan import PlanGraph, PlanPane
@@ -63,7 +64,7 @@ class PaneSwitcher(Static):
         self.update(text)
 
 
-class RunScreen(PlanChangeActions, Screen[None]):
+class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
     DEFAULT_CSS = """
     RunScreen #pane-tabs { display: none; height: 1; background: $boost; }
     RunScreen.-narrow #pane-tabs { display: block; }
@@ -178,6 +179,7 @@ class RunScreen(PlanChangeActions, Screen[None]):
     async def _ingest(self, event: Event) -> None:
         if self.state.apply(event) or event.type != ev.STREAM_DELTA:
             self._dirty = True
+        self.note_workspace(event)
         if event.type == ev.RUN_CREATED and self.state.agents:
             await self.query_one(Transcripts).add_agents(self.state.agents)
         await self.query_one(Transcripts).handle(event)
@@ -219,6 +221,8 @@ class RunScreen(PlanChangeActions, Screen[None]):
             if len(batch) < 1000:
                 break
             seq = batch[-1].seq or seq
+        for event in self.events:
+            self.note_workspace(event)
         transcripts = self.query_one(Transcripts)
         transcripts.live = False
         await self._show_until(len(self.events))
@@ -327,6 +331,8 @@ class RunScreen(PlanChangeActions, Screen[None]):
         in the state it acts on. False leaves it out of the footer (`?` still lists it)."""
         if self.podium.leaving:
             return False
+        if action == "workspace_diff":
+            return self.has_workspace
         if action not in CHANGING_ACTIONS:
             return True
         if self.replay or self.podium.readonly:
@@ -572,6 +578,9 @@ class RunScreen(PlanChangeActions, Screen[None]):
         if self.replay:
             commands += [("Replay: jump to start", "First event", lambda: self.run_action("step_to(0)")),
                          ("Replay: jump to end", "Last event", lambda: self.run_action("step_to(-1)"))]
+        if self.has_workspace:
+            commands.append(("Show the diff", "What the run changed in your folder",
+                             self.action_workspace_diff))
         commands.append(("Back to runs", "The home screen", self.action_home))
         return commands
 
