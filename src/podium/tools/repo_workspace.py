@@ -32,6 +32,10 @@ from podium.tools.workspace import IGNORED_DIRS
 GIT_TIMEOUT = 300.0
 # Not copied from a plain folder, and never committed: caches, tool state, other VCS metadata.
 SKIPPED_DIRS = IGNORED_DIRS | {".hg", ".svn", ".tox", ".nox"}
+# A plain folder larger than this is not copied (a home folder given by mistake, a data dump):
+# work on a repository (a worktree costs no copy) or a smaller folder.
+MAX_COPY_FILES = 50_000
+MAX_COPY_BYTES = 2 * 1024**3
 # The shell tool's scratch folder inside a workspace.
 SCRATCH = ".tmp"
 IDENTITY = {"GIT_AUTHOR_NAME": "Podium", "GIT_AUTHOR_EMAIL": "podium@localhost",
@@ -182,7 +186,11 @@ def attach(source: Source, dest: Path, run_id: str, *, git_dir: Path,
             dest.rmdir()
         _git(["worktree", "add", "-q", "-b", branch, str(dest), source.head], cwd=source.path)
         return Attached(kind="git", source=source.path, path=dest, base_commit=source.head, branch=branch)
-    manifest = _copy(source.path, dest, skip=[Path(p).resolve() for p in skip])
+    try:
+        manifest = _copy(source.path, dest, skip=[Path(p).resolve() for p in skip])
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)  # no half copy left behind
+        raise
     where = Where(kind="dir", source=source.path, path=dest, base_commit="", git_dir=Path(git_dir))
     Path(git_dir).parent.mkdir(parents=True, exist_ok=True)
     _git(["init", "-q"], where=where)
@@ -201,6 +209,7 @@ def attach(source: Source, dest: Path, run_id: str, *, git_dir: Path,
 def _copy(source: Path, dest: Path, *, skip: list[Path]) -> dict[str, str]:
     """Copy a folder (symlinks as links); the sha256 of every file copied, by relative path."""
     manifest: dict[str, str] = {}
+    size = 0
     dest.mkdir(parents=True, exist_ok=True)
     for dirpath, dirnames, filenames in os.walk(source):
         here = Path(dirpath)
@@ -217,6 +226,11 @@ def _copy(source: Path, dest: Path, *, skip: list[Path]) -> dict[str, str]:
             if full.is_symlink():
                 os.symlink(os.readlink(full), target)
             elif full.is_file():
+                size += full.stat().st_size
+                if len(manifest) >= MAX_COPY_FILES or size > MAX_COPY_BYTES:
+                    raise PodiumError(f"{source} is too large to copy (over {MAX_COPY_FILES:,} files or "
+                                      f"{MAX_COPY_BYTES >> 30} GiB): give a git repository (a worktree, "
+                                      "no copy) or a smaller folder")
                 shutil.copy2(full, target)
             else:
                 continue  # sockets, fifos: not files to work on

@@ -1,0 +1,102 @@
+"""tools.repo_workspace on its own: a conflicting merge is undone, a copy leaves out what it must,
+a folder too large is refused without a half copy, a detached HEAD is not merged into."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from podium.errors import PodiumError
+from podium.tools import repo_workspace as rw
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Test User")
+    git(repo, "config", "user.email", "test@example.com")
+    (repo / "calc.py").write_text("x = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+def _where(made: rw.Attached) -> rw.Where:
+    return rw.Where(kind=made.kind, source=made.source, path=made.path, base_commit=made.base_commit,
+                    branch=made.branch, git_dir=made.git_dir)
+
+
+def test_a_conflicting_merge_is_undone_and_the_branch_kept(repo: Path, tmp_path: Path) -> None:
+    made = rw.attach(rw.inspect(repo), tmp_path / "ws" / "r1", "r1", git_dir=tmp_path / "g")
+    (made.path / "calc.py").write_text("x = 2\n")
+    head = rw.commit(_where(made), "the agents' change")
+    # Meanwhile the user committed another change to the same line.
+    (repo / "calc.py").write_text("x = 3\n")
+    git(repo, "commit", "-q", "-am", "mine")
+    mine = git(repo, "rev-parse", "HEAD")
+
+    with pytest.raises(PodiumError, match=r"conflicts in calc\.py: the merge was undone"):
+        rw.merge(_where(made), head)
+    assert git(repo, "rev-parse", "HEAD") == mine and git(repo, "status", "--porcelain") == ""
+    assert (repo / "calc.py").read_text() == "x = 3\n"
+    assert git(repo, "rev-parse", "podium/run-r1") == head
+
+
+def test_a_detached_head_is_not_merged_into(repo: Path, tmp_path: Path) -> None:
+    made = rw.attach(rw.inspect(repo), tmp_path / "ws" / "r1", "r1", git_dir=tmp_path / "g")
+    (made.path / "new.py").write_text("y = 1\n")
+    head = rw.commit(_where(made), "the agents' change")
+    git(repo, "checkout", "-q", "--detach")
+    with pytest.raises(PodiumError, match="detached HEAD"):
+        rw.merge(_where(made), head)
+    assert not (repo / "new.py").exists()
+
+
+def test_a_copy_leaves_out_the_project_caches_and_vcs_folders(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    for sub in ("src", "node_modules", ".hg", "project-workspace/old"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "src" / "a.py").write_text("a = 1\n")
+    (folder / "node_modules" / "m.js").write_text("m")
+    (folder / ".hg" / "store").write_text("h")
+    (folder / "project.podium").write_text("db")
+    (folder / "project-workspace" / "old" / "f").write_text("f")
+    (folder / "link").symlink_to("src/a.py")
+    skip = [folder / "project.podium", folder / "project-workspace"]
+    made = rw.attach(rw.inspect(folder), tmp_path / "ws" / "r1", "r1", git_dir=tmp_path / "g" / "r1.git",
+                     skip=skip)
+    copied = sorted(p.relative_to(made.path).as_posix() for p in made.path.rglob("*") if not p.is_dir())
+    assert copied == ["link", "src/a.py"]
+    assert (made.path / "link").is_symlink()
+    assert set(made.manifest or {}) == {"link", "src/a.py"}
+    # The baseline lives outside the copy: the agents cannot rewrite it.
+    assert not (made.path / ".git").exists() and (tmp_path / "g" / "r1.git" / "HEAD").exists()
+
+
+def test_a_folder_too_large_to_copy_is_refused_without_a_half_copy(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"f{i}.txt").write_text(str(i))
+    monkeypatch.setattr(rw, "MAX_COPY_FILES", 2)
+    dest = tmp_path / "ws" / "r1"
+    with pytest.raises(PodiumError, match="too large to copy"):
+        rw.attach(rw.inspect(folder), dest, "r1", git_dir=tmp_path / "g")
+    assert not dest.exists()
+
+
+def test_a_folder_inside_a_repository_is_copied_not_worktreed(repo: Path) -> None:
+    (repo / "pkg").mkdir()
+    assert rw.inspect(repo / "pkg").kind == "dir"
+    assert rw.inspect(repo).kind == "git"
