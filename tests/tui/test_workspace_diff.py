@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from podium.domain import SubtaskStatus
 from podium.tui.screens.home import HomeScreen
 from podium.tui.screens.run import RunScreen
 from podium.tui.screens.workspace_diff import WorkspaceDiffScreen
@@ -37,8 +36,14 @@ async def test_a_run_on_a_repository_from_the_form_then_its_diff(project: Path, 
         await wait_for(pilot, lambda: screen.state.awaiting_approval, what="plan")
         await wait_for(pilot, lambda: screen.has_workspace, what="the workspace event")
         await pilot.press("a")
-        await wait_for(pilot, lambda: screen.state.subtasks["t1"].status is SubtaskStatus.DONE
-                       or screen.state.awaiting_review, what="t1 done")
+        await wait_for(pilot, lambda: screen.state.awaiting_review, what="the result awaiting review")
+
+        async def recorded() -> bool:
+            ws = await app.session.run_workspaces.get(screen.run_id)
+            return ws is not None and "+    return a + b" in (ws.diff or "")
+
+        # Once the agents are done, their changes are committed and the diff recorded, unasked.
+        await wait_for(pilot, recorded, what="the diff recorded at the end of the work")
 
         await pilot.press("d")
         modal = await wait_for(pilot, lambda: isinstance(app.screen, WorkspaceDiffScreen) and app.screen,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from podium.tools.approvals import ApprovalRequest
     from podium.tools.toolbox import ToolBox
 
+log = logging.getLogger(__name__)
 ToolApprovalHook = Callable[["ApprovalRequest"], Awaitable[None] | None]
 GatewayWrapper = Callable[["GatewayPort"], "GatewayPort"]
 
@@ -384,7 +386,7 @@ class ProjectSession:
         await engine.approve(run_id, by=by)
         if execute:
             await self.run_workspaces.ensure(run_id)
-            return await engine.execute(run_id)
+            return await self._settled(run_id, await engine.execute(run_id))
         return await self.runs.get_execution(run_id)
 
     async def reject(self, run_id: str, feedback: str) -> PlanProposal:
@@ -393,14 +395,16 @@ class ProjectSession:
 
     async def execute(self, run_id: str) -> Execution:
         await self.run_workspaces.ensure(run_id)
-        return await (await self.engine_for(run_id)).execute(run_id)
+        return await self._settled(run_id, await (await self.engine_for(run_id)).execute(run_id))
 
     async def drive(self, run_id: str, driver: Driver) -> DriveOutcome:
         """Plan, decide (through `driver`), execute: from wherever the run is to its end or a stop."""
         from podium.app.drive import drive
 
         await self.run_workspaces.ensure(run_id)  # a resumed run's worktree or copy is there
-        return await drive(await self.engine_for(run_id), run_id, driver)
+        outcome = await drive(await self.engine_for(run_id), run_id, driver)
+        await self._settled(run_id, outcome.execution)
+        return outcome
 
     async def resume(self, run_id: str, *, paused_here: bool = False) -> Execution:
         """Continue a run: when this process's engine holds it paused, release the pause; else
@@ -410,7 +414,7 @@ class ProjectSession:
             await engine.control(run_id).resume()
             return await self.runs.get_execution(run_id)
         await self.run_workspaces.ensure(run_id)
-        return await engine.resume(run_id)
+        return await self._settled(run_id, await engine.resume(run_id))
 
     async def accept(self, run_id: str, *, by: str = "user", source: str = "tui") -> Execution:
         """Accept a result awaiting review: the run completes (or ends partial)."""
@@ -423,8 +427,19 @@ class ProjectSession:
         `run=False`: only check and record it (the caller drives the run)."""
         if run:
             await self.run_workspaces.ensure(run_id)
-        return await (await self.engine_for(run_id)).rework(run_id, feedback, subtasks, by=by,
-                                                             source=source, run=run)
+        done = await (await self.engine_for(run_id)).rework(run_id, feedback, subtasks, by=by,
+                                                            source=source, run=run)
+        return await self._settled(run_id, done) if run else done
+
+    async def _settled(self, run_id: str, execution: Execution) -> Execution:
+        """After agents worked: a run on the user's folder has its changes committed on its branch
+        and the diff recorded (so the review, and an archive, show it), whatever the front end."""
+        if await self.run_workspaces.get(run_id) is not None:
+            try:
+                await self.run_workspaces.review(run_id)
+            except PodiumError as exc:  # the run's own outcome stands; the diff can be had later
+                log.warning("run %s: its changes could not be committed: %s", run_id, exc)
+        return execution
 
     async def has_plan(self, run_id: str) -> bool:
         """Whether the run has an approved plan (subtasks)."""
