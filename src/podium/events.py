@@ -74,6 +74,10 @@ MCP_SERVER_CHANGED = "mcp.server"  # name, action (added|removed), transport
 # round, message_id, verdicts: [{subtask_id, ok, reasons}], ok, overall (one line), reasons
 REVIEW_VERDICT = "review.verdict"
 REVIEW_DECIDED = "review.decided"  # round, decision (accept|rework), feedback?, subtasks, reopened, by
+# A subtask read a source (a search hit or a fetched page): id (S3), kind, url, title, sha256, chars
+SOURCE_RECORDED = "source.recorded"
+# A fact-checker's check_claims call: subtask_id, agent, checks: [{source, claim, verdict, evidence}]
+CLAIMS_CHECKED = "claims.checked"
 
 
 class InvalidEventError(ValueError):
@@ -427,6 +431,38 @@ class McpServerChanged(EventPayload):
     tools: int | None = None  # listed: how many tools the server offers
 
 
+# ------------------------------------------------------------------ sources and citations
+
+
+class SourceRecorded(EventPayload):
+    """A source a subtask read; `updated`: a search hit of the same subtask fetched as a page."""
+
+    type: Literal["source.recorded"] = "source.recorded"
+    subtask_id: str | None = None
+    agent: str
+    id: str  # S3
+    kind: str  # search | page
+    url: str
+    title: str = ""
+    sha256: str = ""
+    chars: int = 0
+    updated: bool = False
+
+
+class CheckedClaim(_Item):
+    source: str
+    claim: str
+    verdict: str  # supported | unsupported | not_found
+    evidence: str = ""
+
+
+class ClaimsChecked(EventPayload):
+    type: Literal["claims.checked"] = "claims.checked"
+    subtask_id: str | None = None
+    agent: str
+    checks: list[CheckedClaim] = Field(default_factory=list)
+
+
 # ------------------------------------------------------------------ review
 
 
@@ -447,6 +483,10 @@ class ReviewVerdict(EventPayload):
     error: str | None = None
     # review="auto", no rework rounds left: the criteria still unmet, so the run ends partial.
     unmet: list[str] = Field(default_factory=list)
+    # The fact-checkers' check_claims verdicts, and per subtask ("result": the result) the
+    # source ids cited that the run never recorded: flagged whatever the leader says.
+    claims: list[CheckedClaim] = Field(default_factory=list)
+    unknown_citations: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class ReviewDecided(EventPayload):
@@ -501,6 +541,7 @@ class WorkspaceChanged(EventPayload):
 
 AnyPayload = Annotated[
     RunCreated | RunSettingsRecorded | RunStatusChanged | RunUsageRecorded | RunResult
+    | SourceRecorded | ClaimsChecked
     | DiscussionContribution | PlanProposed | PlanApproved | PlanRejected | PlanChanged
     | ProposalMade | ProposalDecided
     | SubtaskStatusChanged | MessageAdded | StreamDelta

@@ -108,6 +108,9 @@ class RunState:
     changes: list[ev.PlanChanged] = field(default_factory=list)
     # Proposals (an agent's new subtask, the leader's replan) waiting for a person, by number.
     proposals: dict[int, ev.ProposalMade] = field(default_factory=dict)
+    # Per subtask, the sources it read (by id, latest record) and the claims it checked.
+    sources: dict[str, dict[str, ev.SourceRecorded]] = field(default_factory=dict)
+    claims: dict[str, list[ev.CheckedClaim]] = field(default_factory=dict)
     last_seq: int = 0
     last_event_at: float | None = None
 
@@ -168,6 +171,11 @@ class RunState:
             if v.subtask_id == subtask_id:
                 return v.model_dump(mode="json")
         return None
+
+    def sources_of(self, subtask_id: str) -> list[ev.SourceRecorded]:
+        """The sources a subtask read, by id (S1, S2, ...)."""
+        found = self.sources.get(subtask_id, {})
+        return sorted(found.values(), key=lambda s: int(s.id.removeprefix("S") or 0))
 
     def cards(self) -> list[KanbanCard]:
         return [KanbanCard.from_subtask(s, self.progress(s)) for s in self.subtasks.values()]
@@ -398,6 +406,14 @@ def _on_proposal_decided(s: RunState, p: ev.ProposalDecided, at: float) -> None:
     s.proposals.pop(p.number, None)
 
 
+def _on_source(s: RunState, p: ev.SourceRecorded, at: float) -> None:
+    s.sources.setdefault(p.subtask_id or "", {})[p.id] = p
+
+
+def _on_claims(s: RunState, p: ev.ClaimsChecked, at: float) -> None:
+    s.claims.setdefault(p.subtask_id or "", []).extend(p.checks)
+
+
 # Keyed by payload model: an UnparsedPayload (or a type with nothing to fold) has no handler.
 _HANDLERS: dict[type[EventPayload], Callable[[RunState, Any, float], None]] = {
     ev.RunCreated: _on_created,
@@ -420,6 +436,8 @@ _HANDLERS: dict[type[EventPayload], Callable[[RunState, Any, float], None]] = {
     ev.MemoryLessonsSkipped: _on_lessons_skipped,
     ev.ProposalMade: _on_proposal,
     ev.ProposalDecided: _on_proposal_decided,
+    ev.SourceRecorded: _on_source,
+    ev.ClaimsChecked: _on_claims,
 }
 
 

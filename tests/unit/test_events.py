@@ -64,6 +64,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     ev.TOOL_APPROVAL_DECIDED: {"id": 3, "subtask_id": "t1", "agent": "ana", "tool": "shell", "approved": True,
                                "by": "human", "reason": None},
     ev.MCP_SERVER_CHANGED: {"name": "fs", "action": "added", "transport": "stdio"},
+    ev.SOURCE_RECORDED: {"subtask_id": "t1", "agent": "ana", "id": "S2", "kind": "page",
+                         "url": "https://example.org", "title": "Example", "sha256": "ab", "chars": 120,
+                         "updated": True},
+    ev.CLAIMS_CHECKED: {"subtask_id": "t3", "agent": "checker", "checks": [
+        {"source": "S9", "claim": "sales tripled", "verdict": "not_found", "evidence": "no source S9"}]},
     ev.REVIEW_VERDICT: {"round": 1, "message_id": 9, "ok": False, "overall": "needs work: t2",
                         "reasons": "t2 is thin", "verdicts": [{"subtask_id": "t2", "ok": False,
                                                                "reasons": "thin"}]},

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from podium.citations import RunSources
 from podium.domain import (
     Execution,
     ExecutionStatus,
@@ -30,6 +31,7 @@ from podium.store.control import ControlRepository
 from podium.store.project import ProjectStore
 from podium.store.queries import RunQueries
 from podium.store.runs import PlanRecord, RunRepository
+from podium.store.sources import SourceRepository
 
 RUNS_LIMIT = 500  # the home table lists this many runs, newest first
 
@@ -92,6 +94,12 @@ class Queries:
             reviews=await ControlRepository(self.store).reviews(run_id),
             settings_history=history, events=await self._reads.event_count(run_id),
         )
+
+    async def sources(self, run_id: str) -> RunSources:
+        """The sources the run's subtasks read (web_search hits, fetch_url pages) and the claims
+        its fact-checkers checked against them; empty for a run that read none."""
+        repo = SourceRepository(self.store)
+        return RunSources(sources=await repo.for_run(run_id), checks=await repo.checks(run_id))
 
     async def board(self, run_id: str) -> RunBoard:
         """The run's subtasks as cards by column (empty columns when no plan is approved yet)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from podium.domain import Consultation, Phase, RunDetail
+from podium.citations import RunSources, Source
+from podium.domain import Consultation, Phase, RunDetail, SubtaskStatus
 
 if TYPE_CHECKING:
     from podium.app.queries import Queries
@@ -13,7 +14,17 @@ if TYPE_CHECKING:
 
 async def gather(queries: Queries, run_id: str) -> dict[str, Any]:
     """The run (by id or unique prefix) as the report's JSON."""
-    return report(await queries.detail(run_id))
+    detail = await queries.detail(run_id)
+    return report(detail, await queries.sources(detail.execution.id))
+
+
+EXCERPT = 300  # characters of a source's text in the report (the file keeps what was read)
+
+
+def _source(s: Source) -> dict[str, Any]:
+    return {"id": s.id, "kind": s.kind.value, "url": s.url, "title": s.title, "query": s.query,
+            "provider": s.provider, "agent": s.agent, "fetched_at": s.fetched_at, "sha256": s.sha256,
+            "chars": s.chars, "truncated": s.truncated, "excerpt": s.text[:EXCERPT]}
 
 
 def _consultation(c: Consultation) -> dict[str, Any]:
@@ -24,8 +35,11 @@ def _consultation(c: Consultation) -> dict[str, Any]:
             "cost_usd": c.usage.cost_usd, "started_at": c.started_at, "finished_at": c.finished_at}
 
 
-def report(detail: RunDetail) -> dict[str, Any]:
+def report(detail: RunDetail, sources: RunSources | None = None) -> dict[str, Any]:
     execution, team, messages = detail.execution, detail.team, detail.messages
+    sources = sources or RunSources()
+    outputs = {s.id: s.output or "" for s in detail.subtasks if s.status is SubtaskStatus.DONE}
+    cited = sources.findings(outputs, execution.result or "")
 
     def msg(m: Any) -> dict[str, Any]:
         return m.model_dump(mode="json", exclude={"execution_id"})
@@ -56,8 +70,14 @@ def report(detail: RunDetail) -> dict[str, Any]:
                    "fallback": p.fallback, "created_at": p.created_at, "author": p.author,
                    **p.plan.model_dump(mode="json", include={"rationale", "subtasks", "mends"})}
                   for p in detail.plans],
-        "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, [])}
+        "subtasks": [{**s.model_dump(mode="json"), "transcript": by_subtask.get(s.id, []),
+                      # What it read (web_search hits, fetch_url pages), and the ids it cites that
+                      # the run never recorded.
+                      "sources": [_source(x) for x in sources.of(s.id)],
+                      "unknown_citations": cited.unknown.get(s.id, [])}
                      for s in detail.subtasks],
+        "claim_checks": [c.model_dump(mode="json") for c in sources.checks],
+        "unknown_citations": cited.unknown,
         "consultations": [_consultation(c) for c in detail.consultations],
         "interventions": [i.model_dump(mode="json") for i in detail.interventions],
         "reviews": detail.reviews,
@@ -155,8 +175,14 @@ def to_markdown(r: dict[str, Any]) -> str:
                 for m in s["transcript"]:
                     body = m["content"].strip().replace("\n", "\n> ")
                     out.append(f"> **{m['agent']}** ({m['role']}): {body}\n")
+            if s.get("sources"):
+                out += ["", "Sources:", ""] + [
+                    f"- [{x['id']}] {x['title'] or x['url']} — {x['url']} ({x['kind']}, "
+                    f"{_when(x['fetched_at'])}, sha256 {x['sha256'][:12]})" for x in s["sources"]]
             if s["output"]:
                 out += ["", "Output:", "", s["output"].strip()]
+            if s.get("unknown_citations"):
+                out += ["", f"**Cites sources never recorded:** {', '.join(s['unknown_citations'])}"]
             if s["error"]:
                 out += ["", f"**Error:** {s['error']}"]
     if r["consultations"]:
@@ -187,6 +213,14 @@ def to_markdown(r: dict[str, Any]) -> str:
             out.append(f"\n**Decision:** {rv['decision']}{what} by {rv['decided_by']}{feedback}")
         else:
             out.append("\n**Decision:** awaiting your review")
+    if r.get("claim_checks"):
+        out += ["", "## Claim checks", ""]
+        mark = {"supported": "✔", "unsupported": "✘", "not_found": "?"}
+        out += [f"- {mark.get(c['verdict'], '-')} [{c['source']}] {c['verdict'].replace('_', ' ')}: "
+                f"{c['claim']} ({c['agent'] or '-'}, {c['subtask_id'] or '-'})" for c in r["claim_checks"]]
+    if r.get("unknown_citations"):
+        out += ["", "## Citations to sources never recorded", ""]
+        out += [f"- {where}: {', '.join(ids)}" for where, ids in r["unknown_citations"].items()]
     if r.get("unmet"):
         out += ["", "## Unmet criteria", "", "The leader's review still found these unmet after the last "
                 "rework round, so the run ended partial:", ""]

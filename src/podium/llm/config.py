@@ -8,6 +8,8 @@ A podium.toml holds non-secret settings only:
 
     model = "openai/gpt-4o-mini"
     api_base = "http://127.0.0.1:8080/v1"   # optional
+    search = "searxng"                      # optional: the web_search tool's provider (llm/search.py)
+    search_api_base = "http://127.0.0.1:8888"
 
 API keys are read from the environment or the OS keyring; a key in a
 podium.toml is refused so it never ends up in a file that gets shared.
@@ -30,7 +32,7 @@ MODEL_ENV = "PODIUM_MODEL"
 API_BASE_ENV = "PODIUM_API_BASE"
 CONFIG_FILE = "podium.toml"
 DEFAULT_MODEL = "local"
-_ALLOWED_KEYS = {"model", "api_base"}
+_ALLOWED_KEYS = {"model", "api_base", "search", "search_api_base"}
 
 
 class ModelChoice(BaseModel):
@@ -62,7 +64,7 @@ def read_config(path: Path) -> dict[str, Any]:
             f"{path} contains {', '.join(secrets)}: keep API keys in the environment or the OS keyring, "
             "never in a config file"
         )
-    for key in ("model", "api_base"):
+    for key in sorted(_ALLOWED_KEYS):
         if key in data and not (isinstance(data[key], str) and data[key].strip()):
             raise ModelConfigError(f"{path}: {key} must be a non-empty string")
     return {k: v for k, v in data.items() if k in _ALLOWED_KEYS}

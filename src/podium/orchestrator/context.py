@@ -63,7 +63,21 @@ def plan_messages(leader: Agent, team: Team, objective: str, discussion: Sequenc
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def subtask_system(agent: Agent, team: Team, action_lines: Sequence[str], native_tools: bool) -> str:
+CITE_SOURCES = (
+    "web_search and fetch_url record what you read as sources with ids like [S3]. Cite each fact you "
+    "take from a source by its id in square brackets right after it, e.g. \"Output fell 4% in 2023 [S2].\" "
+    "Keep the ids that results you build on cite. Cite only ids a tool gave you; never invent one, and "
+    "write no references list (it is added from the recorded sources)."
+)
+CHECK_CLAIMS = (
+    "Check cited claims with check_claims (a passage as text, or each claim with its source id and a "
+    "quote): it compares them with the text the team actually read. Report each claim as supported, "
+    "unsupported or not found; a citation to a source that was never recorded is a fabrication to flag."
+)
+
+
+def subtask_system(agent: Agent, team: Team, action_lines: Sequence[str], native_tools: bool,
+                   tool_names: Sequence[str] = ()) -> str:
     lines = [
         agent.system_prompt(),
         f"Your team: {team_line(team)}.",
@@ -72,6 +86,10 @@ def subtask_system(agent: Agent, team: Team, action_lines: Sequence[str], native
     if native_tools:
         lines.append("Use the tools offered when they help. When you are finished, reply with the result "
                      "and no tool call.")
+    if {"web_search", "fetch_url", "check_claims"} & set(tool_names):
+        lines.append(CITE_SOURCES)
+    if "check_claims" in tool_names:
+        lines.append(CHECK_CLAIMS)
     if action_lines:
         lines.append("Signals (a fenced JSON block at the end of your reply):")
         lines.extend(action_lines)
@@ -108,7 +126,8 @@ def subtask_brief(objective: str, subtask: Subtask, *, handoffs: Sequence[tuple[
 
 
 def synthesis_messages(leader: Agent, objective: str, results: Sequence[tuple[Subtask, str]],
-                       missing: Sequence[Subtask], handoff_chars: int) -> list[dict[str, Any]]:
+                       missing: Sequence[Subtask], handoff_chars: int, *, sources: bool = False
+                       ) -> list[dict[str, Any]]:
     body = "\n\n".join(
         f"## {s.id} by {s.agent}: {clip(s.description, 160)}\n{clip(out, handoff_chars)}"
         for s, out in results
@@ -122,6 +141,8 @@ def synthesis_messages(leader: Agent, objective: str, results: Sequence[tuple[Su
         f"Objective: {objective}\n\nYour team's results:\n\n{body}{gaps}\n\n"
         "Write the final result for the person who set the objective: one coherent answer that uses "
         "the results above. Do not describe the process."
+        + (" Keep the source ids ([S1], ...) the results cite next to the facts they support; write no "
+           "references list: it is added from the sources the team recorded." if sources else "")
     )
     system = leader.system_prompt() + " You lead the team and write its final result."
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

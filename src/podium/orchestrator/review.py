@@ -56,7 +56,7 @@ def review_schema(subtasks: Sequence[Subtask]) -> type[ReviewDraftBase]:
 
 
 def review_messages(leader: Agent, objective: str, subtasks: Sequence[Subtask], result: str,
-                    handoff_chars: int) -> list[dict[str, Any]]:
+                    handoff_chars: int, citations: Sequence[str] = ()) -> list[dict[str, Any]]:
     parts = [f"Objective: {objective}"]
     for s in subtasks:
         criteria = "; ".join(s.acceptance_criteria) or "does what the description says"
@@ -65,6 +65,10 @@ def review_messages(leader: Agent, objective: str, subtasks: Sequence[Subtask], 
         parts.append(f"## {s.id} by {s.agent}: {clip(s.description, 160)}\nAccept when: {criteria}\n"
                      f"Output:\n{output}")
     parts.append(f"## Final result\n{clip(result, handoff_chars * 2)}")
+    if citations:
+        # Checked deterministically against what the team read: a claim that is not supported,
+        # or a source that was never recorded, does not meet a criterion that asks for sources.
+        parts.append("## Sources and citations\n" + "\n".join(citations))
     parts.append("Check each subtask's output against its acceptance criteria and the final result against "
                  "the objective. For each subtask give ok (true/false) and a short reason; then "
                  "result_ok and a short reason. Only if you saw real work outside this objective worth "
@@ -109,6 +113,17 @@ def verdict_text(payload: dict[str, Any]) -> str:
         blocks.append("\n".join(bullets))
     if payload.get("reasons"):
         blocks.append(f"Result: {payload['reasons']}")
+    claims, unknown = payload.get("claims") or [], payload.get("unknown_citations") or {}
+    if claims:
+        counts = {v: sum(c["verdict"] == v for c in claims)
+                  for v in ("supported", "unsupported", "not_found")}
+        blocks.append(f"Claims checked: {counts['supported']} supported, {counts['unsupported']} "
+                      f"unsupported, {counts['not_found']} not found\n\n"
+                      + "\n".join(f"- [{c['source']}] {c['verdict'].replace('_', ' ')}: {c['claim'][:160]}"
+                                  for c in claims))
+    if unknown:
+        blocks.append("Citations to sources never recorded in this run:\n\n" + "\n".join(
+            f"- {where}: {', '.join(f'[{i}]' for i in ids)}" for where, ids in unknown.items()))
     return "\n\n".join(blocks)
 
 

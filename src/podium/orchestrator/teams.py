@@ -34,8 +34,8 @@ from podium.domain import Agent, Team
 from podium.errors import PodiumError
 
 
-def _agent(name: str, role: str, persona: str, *skills: str) -> Agent:
-    return Agent(name=name, role=role, persona=persona, skills=list(skills))
+def _agent(name: str, role: str, persona: str, *skills: str, tools: tuple[str, ...] = ()) -> Agent:
+    return Agent(name=name, role=role, persona=persona, skills=list(skills), tools=list(tools))
 
 
 # Agent order matters for the fallback plan: the first agent gathers, the
@@ -56,7 +56,9 @@ PRESETS: dict[str, Team] = {
                        "planning", "quantitative analysis", "comparison"),
                 _agent("fact-checker", "fact-checker who verifies claims and figures",
                        "Sceptical and precise; flags anything unsupported.",
-                       "verification", "citations", "consistency checks"),
+                       "verification", "citations", "consistency checks",
+                       # check_claims is opt-in: it checks cited claims against the recorded sources.
+                       tools=("files", "web", "memory", "mcp", "check_claims")),
                 _agent("writer", "writer who turns findings into a readable report",
                        "Plain, direct prose for a non-specialist reader.",
                        "report writing", "editing", "structure"),
@@ -94,7 +96,10 @@ PRESETS: dict[str, Team] = {
                        "copywriting", "storytelling", "drafting"),
                 _agent("media", "media producer who proposes images, video and layout",
                        "Visual thinker; describes assets precisely enough to produce them.",
-                       "image briefs", "layout", "accessibility"),
+                       "image briefs", "layout", "accessibility",
+                       # generate_image is opt-in (each image costs money): offered when an image model
+                       # is configured (image_model in podium.toml).
+                       tools=("files", "web", "memory", "mcp", "images")),
                 _agent("editor", "editor who tightens and checks the final piece",
                        "Cuts ruthlessly; checks facts, tone and consistency.",
                        "editing", "proofreading", "style guides"),

@@ -1,4 +1,5 @@
-"""Built-in tools: files in the run's workspace, a shell there, URL fetch, memory search.
+"""Built-in tools: files in the run's workspace, a shell there, URL fetch, web search, claim checks,
+image generation, memory search.
 
 Each tool has a pydantic argument model (its JSON schema is what the model
 sees) and an async implementation returning (text for the agent, workspace
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import html
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium.citations import CitedClaim, ClaimVerdict, SourceKind, check_claim, cited_sentences
+from podium.llm.images import ImageConfig, ImageError, generate_image
+from podium.llm.search import MAX_RESULTS, SearchConfig, SearchError, web_search
+from podium.store.images import PROMPT_LIMIT, ImageLog
+from podium.store.sources import NewSource, SourceRepository
 from podium.tools.shell import DEFAULT_TIMEOUT, MAX_TIMEOUT, run_command
 from podium.tools.types import Policy, ToolContext, ToolError
 from podium.tools.workspace import IGNORED_DIRS, Workspace
@@ -62,6 +70,30 @@ class FetchArgs(_Args):
     url: str = Field(pattern=r"^https?://", description="http(s) URL to fetch.")
 
 
+class WebSearchArgs(_Args):
+    query: str = Field(min_length=1, max_length=400, description="What to search the web for.")
+    max_results: int = Field(default=5, ge=1, le=MAX_RESULTS, description="How many results to return.")
+
+
+class CheckClaimsArgs(_Args):
+    claims: list[CitedClaim] = Field(
+        default_factory=list, max_length=20,
+        description="Claims to check, each with the source id it cites (S3) and, if it has one, a quote.")
+    text: str | None = Field(
+        default=None, max_length=20_000,
+        description="Or a passage: each of its sentences that cites [S#] is checked against those sources.")
+
+
+class ImageArgs(_Args):
+    prompt: str = Field(min_length=1, max_length=PROMPT_LIMIT,
+                        description="What the image shows: subject, style, composition, colours, any text.")
+    path: str = Field(pattern=r"(?i)^[^\x00]+\.png$",
+                      description="Where to save it: a .png path relative to the workspace, e.g. images/cover.png.")
+    size: str | None = Field(default=None, pattern=r"^(auto|\d{2,5}x\d{2,5})$",
+                             description="WIDTHxHEIGHT, e.g. 1024x1024 (the sizes the model takes); "
+                                         "omit for its default.")
+
+
 class MemoryArgs(_Args):
     query: str = Field(min_length=1, description="What to recall.")
 
@@ -76,6 +108,10 @@ class Env:
     shell_network: bool = False  # commands keep network access (off by default)
     protect: tuple[Path, ...] = ()  # never reachable from a command (the project file)
     memory: Any = None
+    search: SearchConfig | None = None  # the web_search provider (None: no search configured)
+    sources: SourceRepository | None = None  # where what web tools read is recorded
+    image: ImageConfig | None = None  # the generate_image model (None: no image model configured)
+    images: ImageLog | None = None  # where the images made (path, prompt, model) are recorded
 
 
 Impl = Callable[[Any, Env], Awaitable[tuple[str, list[str]]]]
@@ -89,6 +125,9 @@ class Builtin:
     impl: Impl
     policy: Policy
     group: str
+    # Offered only to agents whose `tools` list names it (or its group): an empty list, which
+    # means "every tool", leaves it out.
+    opt_in: bool = False
 
 
 async def read_file(a: ReadArgs, env: Env) -> tuple[str, list[str]]:
@@ -180,7 +219,7 @@ async def fetch_url(a: FetchArgs, env: Env) -> tuple[str, list[str]]:
     import urllib.error
     import urllib.request
 
-    def get() -> str:
+    def get() -> tuple[str, str, bool]:
         req = urllib.request.Request(a.url, headers={"User-Agent": "podium"})
         try:
             with urllib.request.urlopen(req, timeout=20) as resp:
@@ -189,12 +228,107 @@ async def fetch_url(a: FetchArgs, env: Env) -> tuple[str, list[str]]:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ToolError(f"could not fetch {a.url}: {exc}") from None
         text = data[:FETCH_LIMIT].decode(charset, errors="replace")
-        text = re.sub(r"(?s)<(script|style)[^>]*>.*?</\1>", " ", text)
-        text = re.sub(r"<[^>]+>", " ", text)
+        found = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+        title = " ".join(html.unescape(found.group(1)).split())[:200] if found else ""
+        text = re.sub(r"(?s)<(script|style|title)[^>]*>.*?</\1>", " ", text)
+        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
         text = re.sub(r"[ \t]+", " ", re.sub(r"\n\s*\n+", "\n\n", text)).strip()
-        return text + ("\n[truncated]" if len(data) > FETCH_LIMIT else "")
+        return title, text, len(data) > FETCH_LIMIT
 
-    return await asyncio.to_thread(get), []
+    title, text, truncated = await asyncio.to_thread(get)
+    more = "\n[truncated]" if truncated else ""
+    recorded = await _record(env, [NewSource(SourceKind.PAGE, a.url, title, text)])
+    if not recorded:
+        return text + more, []
+    source = recorded[0]
+    head = f"[{source.id}] {title or a.url} — {a.url}"
+    return f"{head}\n\n{text}{more}\n\n(Cite this page as [{source.id}].)", []
+
+
+async def _record(env: Env, items: list[NewSource]) -> list[Any]:
+    """What a web tool read, as sources of the calling subtask (none outside a run)."""
+    if env.sources is None:
+        return []
+    return await env.sources.record(env.ctx.execution_id, subtask_id=env.ctx.subtask_id, agent=env.ctx.agent,
+                                    items=items)
+
+
+async def search_web(a: WebSearchArgs, env: Env) -> tuple[str, list[str]]:
+    if not env.allow_network:
+        raise ToolError("web_search is off: Podium is running offline")
+    if env.search is None:
+        raise ToolError("web_search is off: no search provider is configured (search = ... in podium.toml)")
+    try:
+        hits = await web_search(env.search, a.query, a.max_results)
+    except SearchError as exc:
+        raise ToolError(str(exc)) from None
+    if not hits:
+        return f"no results for {a.query!r} (via {env.search.provider})", []
+    recorded = await _record(env, [
+        NewSource(SourceKind.SEARCH, h.url, h.title, f"{h.title}\n{h.snippet}".strip(), query=a.query,
+                  provider=env.search.provider) for h in hits])
+    lines = [f"Results for {a.query!r} (via {env.search.provider})."
+             + (" Cite a result by its id, e.g. [S1]; fetch_url reads a page in full." if recorded else "")]
+    for i, h in enumerate(hits):
+        label = f"[{recorded[i].id}]" if recorded else f"{i + 1}."
+        date = f" ({h.date})" if h.date else ""
+        snippet = " ".join(h.snippet.split())[:400]
+        lines.append(f"{label} {h.title or h.url}{date}\n    {h.url}\n    {snippet}")
+    return "\n".join(lines), []
+
+
+async def check_claims(a: CheckClaimsArgs, env: Env) -> tuple[str, list[str]]:
+    claims = list(a.claims) + (cited_sentences(a.text) if a.text else [])
+    if not claims:
+        raise ToolError("nothing to check: give claims (claim, source, quote?) or a text that cites [S#]")
+    if env.sources is None or env.ctx.execution_id is None:
+        raise ToolError("check_claims works inside a run: there are no recorded sources here")
+    recorded = {s.number: s for s in await env.sources.for_run(env.ctx.execution_id)}
+    checks = [check_claim(c, recorded) for c in claims]
+    await env.sources.record_checks(env.ctx.execution_id, subtask_id=env.ctx.subtask_id, agent=env.ctx.agent,
+                                    checks=checks)
+    counts = {v: sum(c.verdict is v for c in checks) for v in ClaimVerdict}
+    lines = [f"{len(checks)} claim{'s' if len(checks) != 1 else ''} checked against the recorded sources: "
+             f"{counts[ClaimVerdict.SUPPORTED]} supported, {counts[ClaimVerdict.UNSUPPORTED]} unsupported, "
+             f"{counts[ClaimVerdict.NOT_FOUND]} not found."]
+    for c in checks:
+        label = {ClaimVerdict.SUPPORTED: "supported", ClaimVerdict.UNSUPPORTED: "UNSUPPORTED",
+                 ClaimVerdict.NOT_FOUND: "NOT FOUND (never recorded: a fabricated or mistyped citation)"}
+        lines.append(f"- [{c.source}] {label[c.verdict]}: {c.claim[:200]}\n    {c.evidence[:300]}")
+    return "\n".join(lines), []
+
+
+async def make_image(a: ImageArgs, env: Env) -> tuple[str, list[str]]:
+    if not env.allow_network:
+        raise ToolError("generate_image is off: Podium is running offline")
+    if env.image is None:
+        raise ToolError("generate_image is off: no image model is configured (image_model = ... in podium.toml)")
+    target = env.workspace.resolve(a.path)  # refused before any money is spent on an image
+    if target.is_dir():
+        raise ToolError(f"{a.path} is a folder")
+    try:
+        made = await generate_image(env.image, a.prompt, a.size)
+    except ImageError as exc:
+        raise ToolError(str(exc)) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(made.png)
+    rel = env.workspace.relative(target)
+    if env.images is not None:
+        await env.images.record(env.ctx.execution_id, subtask_id=env.ctx.subtask_id, agent=env.ctx.agent,
+                                path=rel, prompt=a.prompt, model=made.model, size=a.size, data_size=len(made.png),
+                                sha256=hashlib.sha256(made.png).hexdigest(), revised_prompt=made.revised_prompt)
+    dims = _png_size(made.png)
+    shape = f", {dims[0]}x{dims[1]}" if dims else ""
+    revised = f"\nThe model rewrote the prompt as: {made.revised_prompt[:500]}" if made.revised_prompt else ""
+    return (f"image saved to {rel} (PNG{shape}, {len(made.png)} bytes, {made.model}). Refer to it by this path."
+            f"{revised}"), [rel]
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 async def memory_search(a: MemoryArgs, env: Env) -> tuple[str, list[str]]:
@@ -252,11 +386,39 @@ BUILTINS: dict[str, Builtin] = {
         ),
         Builtin(
             "fetch_url",
-            "Fetch a web page or file by URL and return its text.",
+            "Fetch a web page or file by URL and return its text (recorded as a source with an id to cite).",
             FetchArgs,
             fetch_url,
             Policy.ASK,
             "web",
+        ),
+        Builtin(
+            "web_search",
+            "Search the web; each result is recorded as a source with an id ([S1]) to cite.",
+            WebSearchArgs,
+            search_web,
+            Policy.ALWAYS,  # only offered once a person configured a search provider
+            "web",
+        ),
+        Builtin(
+            "check_claims",
+            "Check cited claims against the recorded text of the sources they cite: each is "
+            "supported, unsupported, or not found (a source id this run never recorded).",
+            CheckClaimsArgs,
+            check_claims,
+            Policy.ALWAYS,
+            "claims",
+            opt_in=True,
+        ),
+        Builtin(
+            "generate_image",
+            "Make an image from a text prompt and save it as a PNG in the workspace (the prompt is recorded "
+            "with it).",
+            ImageArgs,
+            make_image,
+            Policy.ALWAYS,  # only offered once a person configured an image model, and to agents allowed it
+            "images",
+            opt_in=True,  # each image costs money: the media agent's, or any agent whose tools name it
         ),
         Builtin(
             "memory_search",

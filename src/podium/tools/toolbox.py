@@ -19,13 +19,18 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from podium.domain import Agent, Subtask
+from podium.llm.images import ImageConfig, resolve_image
+from podium.llm.search import SearchConfig, resolve_search
+from podium.llm.types import ModelConfigError
 from podium.secrets.vault import Vault, VaultError
 from podium.store import ProjectStore
+from podium.store.images import ImageLog
+from podium.store.sources import SourceRepository
 from podium.store.tools import ToolRepository
 from podium.tools import mcp_registry
 from podium.tools.approvals import (
@@ -45,7 +50,9 @@ log = logging.getLogger(__name__)
 ApprovalHook = Callable[[ApprovalRequest], Awaitable[None] | None]
 RECORD_LIMIT = 4000  # characters of arguments/result kept in the event
 # Names agents' and plans' tool lists may use for a group of tools.
-GROUPS = {"files": "files", "workspace": "files", "shell": "shell", "web": "web", "memory": "memory"}
+GROUPS = {"files": "files", "workspace": "files", "shell": "shell", "web": "web", "search": "web",
+          "memory": "memory", "claims": "claims"}
+GROUPS |= {"images": "images", "image": "images"}  # generate_image (opt-in: the media agent's)
 OFFLINE_ENV = "PODIUM_OFFLINE"
 
 
@@ -62,6 +69,8 @@ class ToolBox:
         memory: Any = None,
         approval_poll: float = 0.25,
         shell_network: bool = False,
+        search: SearchConfig | Literal["configured"] | None = "configured",
+        image: ImageConfig | Literal["configured"] | None = "configured",
     ) -> None:
         self.store = store
         self.workspace_root = Path(workspace_root) if workspace_root else workspace_root_for(store.path)
@@ -76,6 +85,25 @@ class ToolBox:
         self.shell_network = shell_network
         self.approvals = Approvals(store, approval_poll)
         self.records = ToolRepository(store)
+        self.sources = SourceRepository(store)
+        # The web_search provider: as podium.toml / $PODIUM_SEARCH say next to the project file,
+        # unless the caller chose one (or none).
+        self.search_error: str | None = None
+        if search == "configured":
+            try:
+                search = resolve_search(store.path)
+            except ModelConfigError as exc:  # no search then; `podium tools` says why
+                self.search_error, search = str(exc), None
+        self.search: SearchConfig | None = search
+        # The generate_image model: as podium.toml / $PODIUM_IMAGE_MODEL say, unless the caller chose.
+        self.image_error: str | None = None
+        if image == "configured":
+            try:
+                image = resolve_image(store.path)
+            except ModelConfigError as exc:  # no images then; `podium tools` says why
+                self.image_error, image = str(exc), None
+        self.image: ImageConfig | None = image
+        self.images = ImageLog(store)
         self._servers: dict[str, MCPServerConfig] = {}
         self._connections: dict[str, MCPConnection] = {}
         self._start_failures: dict[str, tuple[float, str]] = {}
@@ -124,11 +152,18 @@ class ToolBox:
                 continue
             if b.name == "memory_search" and self.memory is None:
                 continue
+            if b.name == "web_search" and (self.offline or self.search is None):
+                continue
+            if b.name == "generate_image" and (self.offline or self.image is None):
+                continue
+            via = f" (via {self.search.provider})" if b.name == "web_search" and self.search else ""
+            if b.name == "generate_image" and self.image is not None:
+                via = f" (model {self.image.model})"
             found.append(
                 ToolInfo(
                     name=b.name,
                     source="builtin",
-                    description=b.description,
+                    description=b.description + via,
                     policy=effective_policy(b.name, b.policy, self._policies),
                     parameters=schema_of(b.args),
                 )
@@ -196,9 +231,10 @@ class ToolBox:
     @staticmethod
     def allowed(wanted: list[str], info: ToolInfo) -> bool:
         """Whether an agent with this `tools` list may use a tool (an empty list: every tool)."""
+        builtin = BUILTINS.get(info.name) if info.source == "builtin" else None
         if not wanted:
-            return True
-        group = BUILTINS[info.name].group if info.name in BUILTINS else "mcp"
+            return builtin is None or not builtin.opt_in
+        group = builtin.group if builtin is not None else "mcp"
         server = info.source.removeprefix("mcp:") if info.source.startswith("mcp:") else None
         for entry in wanted:
             e = entry.strip().lower()
@@ -347,6 +383,10 @@ class ToolBox:
                 shell_network=self.shell_network,
                 protect=(self.store.path,),
                 memory=self.memory,
+                search=self.search,
+                sources=self.sources,
+                image=self.image,
+                images=self.images,
             )
             return await builtin.impl(parsed, env)
         server, tool = info.name.split(SEPARATOR, 1)

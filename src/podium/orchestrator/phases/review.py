@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from podium.citations import findings
 from podium.domain import ExecutionStatus, Message, Phase, Role, SubtaskStatus
 from podium.llm.types import BudgetExceeded, CallContext, LLMError
 from podium.orchestrator.board_actions import file_follow_ups
@@ -32,6 +33,7 @@ from podium.orchestrator.review import (
     verdict_text,
 )
 from podium.orchestrator.runstate import RunState
+from podium.store.sources import SourceRepository
 
 
 async def review(deps: AgentDeps, state: RunState, result: str, status: ExecutionStatus, summary: str
@@ -54,20 +56,24 @@ async def review(deps: AgentDeps, state: RunState, result: str, status: Executio
     # The finished work awaits the leader's check: the board's Review column.
     await deps.runs.hold_for_review(run_id, [s.id for s in ordered if s.status is SubtaskStatus.DONE])
     message = None
+    sources = SourceRepository(deps.runs.store)
+    cited = findings({s.id: s.output or "" for s in ordered if s.status is SubtaskStatus.DONE}, result,
+                     await sources.for_run(run_id), await sources.checks(run_id))
     try:
         draft, reply = await deps.gateway.structured(
-            review_messages(leader, state.execution.objective, ordered, result, settings.handoff_chars),
+            review_messages(leader, state.execution.objective, ordered, result, settings.handoff_chars,
+                            cited.lines()),
             review_schema(ordered), context=CallContext(execution_id=run_id, phase=Phase.REVIEW.value,
                                                         agent=leader.name),
             guard=guard, model=state.model_for(leader), max_tokens=settings.review_max_tokens)
-        verdict = verdict_payload(draft, ordered)
+        verdict = verdict_payload(draft, ordered) | cited.payload()
         message = Message(execution_id=run_id, agent=leader.name, role=Role.ASSISTANT, phase=Phase.REVIEW,
                           content=verdict_text(verdict), prompt_tokens=reply.usage.prompt_tokens,
                           completion_tokens=reply.usage.completion_tokens, cost_usd=reply.usage.cost_usd,
                           latency_ms=reply.latency_ms)
     except (BudgetExceeded, LLMError) as exc:
         # The person decides either way; they see why there is no verdict.
-        verdict = verdict_payload(None, ordered, error=str(exc))
+        verdict = verdict_payload(None, ordered, error=str(exc)) | cited.payload()
     # Work the leader saw for later goes to the project board's Backlog, not into the verdict.
     await file_follow_ups(deps, run_id, leader.name, team.name, verdict.pop("follow_ups", []))
     auto = settings.review == "auto"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from podium.citations import cited_numbers, with_references
 from podium.domain import ExecutionStatus, Phase, Subtask, SubtaskStatus
 from podium.llm.types import BudgetExceeded, CallContext, LLMError
 from podium.orchestrator import context as prompts
@@ -12,6 +13,7 @@ from podium.orchestrator.control import Halted
 from podium.orchestrator.deps import AgentDeps
 from podium.orchestrator.phases.common import halt, halt_cancels, store_reply, wait_if_paused
 from podium.orchestrator.runstate import RunState
+from podium.store.sources import SourceRepository
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,9 @@ async def synthesise(deps: AgentDeps, state: RunState) -> Synthesis | None:
     results = [(s, state.outputs[s.id]) for s in ordered if s.status is SubtaskStatus.DONE]
     missing = [s for s in ordered if s.status is not SubtaskStatus.DONE]
     leader = team.agent(team.leader)
+    sources = await SourceRepository(deps.runs.store).for_run(run_id)
     messages = prompts.synthesis_messages(leader, state.execution.objective, results, missing,
-                                          settings.handoff_chars)
+                                          settings.handoff_chars, sources=bool(sources))
     if state.synthesis_feedback is not None:
         feedback, previous = state.synthesis_feedback
         messages[-1]["content"] += (
@@ -55,6 +58,10 @@ async def synthesise(deps: AgentDeps, state: RunState) -> Synthesis | None:
         return None
     await store_reply(deps, run_id, leader.name, Phase.SYNTHESIS, reply, guard)
     text = reply.content.strip() or "\n\n".join(out for _, out in results)
+    if sources or cited_numbers(text):
+        # The references come from what the team recorded, never from the model's memory; a
+        # citation no recorded source answers is listed as such.
+        text = with_references(text, sources, also_cited=[out for _, out in results])
     return Synthesis(text, ExecutionStatus.PARTIAL if missing else ExecutionStatus.COMPLETED)
 
 

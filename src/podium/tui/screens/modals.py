@@ -227,6 +227,17 @@ def verdict_text(verdict: dict[str, Any]) -> Text:
         text.append(f"\n{mark} {v.get('subtask_id')}{reason}", line_style)
     if verdict.get("reasons"):
         text.append(f"\nResult: {verdict['reasons']}", "italic")
+    claims = verdict.get("claims") or []
+    if claims:
+        text.append("\nClaims checked against the recorded sources:", "bold")
+        marks = {"supported": ("✔", ""), "unsupported": ("✘", "yellow"), "not_found": ("?", "bold red")}
+        for c in claims:
+            mark, style = marks.get(c.get("verdict", ""), ("-", ""))
+            text.append(f"\n{mark} [{c.get('source')}] {str(c.get('verdict', '')).replace('_', ' ')}: "
+                        f"{str(c.get('claim', ''))[:100]}", style)
+    for where, ids in (verdict.get("unknown_citations") or {}).items():
+        text.append(f"\n⚠ {where} cites {', '.join(f'[{i}]' for i in ids)}: never recorded in this run",
+                    "bold red")
     return text
 
 

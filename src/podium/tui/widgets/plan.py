@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from podium.domain import Subtask, SubtaskStatus
+from podium.events import CheckedClaim, SourceRecorded
 from podium.tui.graph_layout import GraphLayout, layout, neighbour
 from podium.tui.state import STATUS_SYMBOL, RunState, human_elapsed, human_tokens
 
@@ -126,11 +127,14 @@ class PlanGraph(Widget, can_focus=True):
 
 
 class PlanDetail(Static):
-    """The selected subtask: agent, description, criteria, tokens, timing."""
+    """The selected subtask: agent, description, criteria, tokens, timing, the sources it read and
+    the claims it checked."""
 
     DEFAULT_CSS = "PlanDetail { height: auto; padding: 0 1; border-top: solid $foreground 20%; }"
+    MAX_SOURCES = 6  # lines of sources shown; the rest are counted
 
-    def show(self, task: Subtask | None, now: float, verdict: dict[str, Any] | None = None) -> None:
+    def show(self, task: Subtask | None, now: float, verdict: dict[str, Any] | None = None,
+             sources: list[SourceRecorded] | None = None, claims: list[CheckedClaim] | None = None) -> None:
         if task is None:
             self.update("")
             return
@@ -156,6 +160,23 @@ class PlanDetail(Static):
             reason = f": {verdict['reasons']}" if verdict.get("reasons") else ""
             text.append(f"\nreview: {'✔ ok' if verdict.get('ok') else '✘ not ok'}{reason}",
                         "green" if verdict.get("ok") else "bold yellow")
+        if sources:
+            text.append(f"\nsources ({len(sources)}):", "italic")
+            for s in sources[: self.MAX_SOURCES]:
+                text.append(f"\n [{s.id}] ", "bold")
+                text.append(f"{(s.title or s.url)[:60]} ")
+                text.append(f"{s.url} · {s.kind}", "dim")
+            if len(sources) > self.MAX_SOURCES:
+                text.append(f"\n … {len(sources) - self.MAX_SOURCES} more (podium show)", "dim")
+        if claims:
+            counts = {v: sum(c.verdict == v for c in claims)
+                      for v in ("supported", "unsupported", "not_found")}
+            text.append(f"\nclaims checked: {counts['supported']} supported, {counts['unsupported']} "
+                        f"unsupported, {counts['not_found']} not found",
+                        "bold yellow" if counts["unsupported"] or counts["not_found"] else "green")
+            for c in claims:
+                if c.verdict != "supported":
+                    text.append(f"\n [{c.source}] {c.verdict.replace('_', ' ')}: {c.claim[:70]}", "yellow")
         self.update(text)
 
 
@@ -218,4 +239,6 @@ class PlanPane(Vertical):
     def show_detail(self, state: RunState, now: float) -> None:
         selected = self.query_one(PlanGraph).selected
         task = state.subtasks.get(selected) if selected else None
-        self.query_one(PlanDetail).show(task, now, state.subtask_verdict(task.id) if task else None)
+        self.query_one(PlanDetail).show(task, now, state.subtask_verdict(task.id) if task else None,
+                                        state.sources_of(task.id) if task else None,
+                                        state.claims.get(task.id) if task else None)
