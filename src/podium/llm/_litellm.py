@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from types import ModuleType
 
 LOCAL_PROVIDER = "podium-local"
@@ -70,9 +71,35 @@ def get() -> ModuleType:
             {"provider": LOCAL_PROVIDER, "custom_handler": LocalProvider()},
             {"provider": SCRIPTED_PROVIDER, "custom_handler": ScriptedProvider()},
         ]
+        # The embedded model is free: priced at zero, its calls find it in the price map at once.
+        litellm.register_model({f"{LOCAL_PROVIDER}/smollm2": {
+            "input_cost_per_token": 0.0, "output_cost_per_token": 0.0,
+            "litellm_provider": LOCAL_PROVIDER, "mode": "chat"}})
         _warm_up(litellm)
         _module = litellm
         return litellm
+
+
+@contextlib.contextmanager
+def without_success_logging() -> Iterator[None]:
+    """A call made inside skips litellm's per-call success logging.
+
+    Podium registers no callbacks (see get()), yet after every call litellm builds a
+    standard logging payload on the event loop (about 1 ms of CPU) that nothing reads.
+    litellm skips it for its own internal calls, marked by this context variable. The
+    response, its usage and its cost are unaffected; failures are still mapped and raised.
+    If a litellm release drops the variable, calls simply log again.
+    """
+    try:
+        from litellm._internal_context import is_internal_call
+    except ImportError:  # pragma: no cover - depends on the litellm release
+        yield
+        return
+    token = is_internal_call.set(True)
+    try:
+        yield
+    finally:
+        is_internal_call.reset(token)
 
 
 def _warm_up(litellm: ModuleType) -> None:

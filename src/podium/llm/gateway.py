@@ -365,7 +365,7 @@ class Gateway:
         extra: dict[str, Any] | None = None,
     ) -> CallResult:
         target = await self._atarget(model)
-        from podium.llm._litellm import get
+        from podium.llm._litellm import get, without_success_logging
 
         litellm = get()
         kwargs = self._kwargs(target, messages, context)
@@ -389,7 +389,8 @@ class Gateway:
             try:
                 async with asyncio.timeout(deadline):
                     if shown is None:
-                        return self._from_response(await litellm.acompletion(**kwargs))
+                        with without_success_logging():
+                            return self._from_response(await litellm.acompletion(**kwargs))
                     shown.restart()
                     return await self._stream(litellm, target, kwargs, shown)
             except TimeoutError:

@@ -26,18 +26,18 @@ def register_script(path: str | Path, key: str) -> ScriptRunner:
         script = load_script(path)
         runner = ScriptRunner(script, Path(path))
         _RUNNERS[key] = runner
-        if script.input_cost_per_mtok or script.output_cost_per_mtok:
-            # Cost goes through litellm's own price map, like any priced model.
-            litellm.register_model(
-                {
-                    f"podium-scripted/{key}": {
-                        "input_cost_per_token": script.input_cost_per_mtok / 1e6,
-                        "output_cost_per_token": script.output_cost_per_mtok / 1e6,
-                        "litellm_provider": "podium-scripted",
-                        "mode": "chat",
-                    }
+        # Cost goes through litellm's own price map, like any priced model. An unpriced script is
+        # registered at zero too: a model missing from the map costs a slow search of it per call.
+        litellm.register_model(
+            {
+                f"podium-scripted/{key}": {
+                    "input_cost_per_token": script.input_cost_per_mtok / 1e6,
+                    "output_cost_per_token": script.output_cost_per_mtok / 1e6,
+                    "litellm_provider": "podium-scripted",
+                    "mode": "chat",
                 }
-            )
+            }
+        )
     return runner
 
 
