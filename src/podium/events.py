@@ -69,6 +69,8 @@ MEMORY_REEMBEDDED = "memory.reembedded"  # embedder, dim, space, embedded, dropp
 MEMORY_LESSONS_SKIPPED = "memory.lessons_skipped"
 TOOL_CALLED = "tool.called"  # subtask_id, agent, tool, arguments, result?, error?, files?, ms
 TOOL_APPROVAL_REQUESTED = "tool.approval_requested"  # id, subtask_id, agent, tool, arguments
+# generate_image made a PNG in the workspace: subtask_id, agent, path, prompt, model, size, bytes, sha256
+IMAGE_GENERATED = "image.generated"
 TOOL_APPROVAL_DECIDED = "tool.approval_decided"  # id, subtask_id, agent, tool, approved, by, reason?
 MCP_SERVER_CHANGED = "mcp.server"  # name, action (added|removed), transport
 # round, message_id, verdicts: [{subtask_id, ok, reasons}], ok, overall (one line), reasons
@@ -403,6 +405,22 @@ class ToolCalled(EventPayload):
     approval_id: int | None = None
 
 
+class ImageGenerated(EventPayload):
+    """An image a tool made: where it is in the run's workspace and what it was asked for (the file
+    itself is stored with the `tool.called` event that follows, like every file a tool writes)."""
+
+    type: Literal["image.generated"] = "image.generated"
+    subtask_id: str | None = None
+    agent: str
+    path: str
+    prompt: str
+    model: str
+    size: str | None = None  # as asked (e.g. 1024x1024); None: the model's default
+    bytes: int = 0
+    sha256: str = ""
+    revised_prompt: str | None = None  # the provider's rewrite of the prompt, when it said
+
+
 class ToolApprovalRequested(EventPayload):
     type: Literal["tool.approval_requested"] = "tool.approval_requested"
     id: int
@@ -547,7 +565,7 @@ AnyPayload = Annotated[
     | SubtaskStatusChanged | MessageAdded | StreamDelta
     | ConsultationStarted | ConsultationFinished | InterventionRecorded | InterventionApplied
     | HelpRequested | MemoryRecalled | MemoryStored | MemoryForgotten | MemoryReembedded
-    | MemoryLessonsSkipped | ToolCalled | ToolApprovalRequested | ToolApprovalDecided
+    | MemoryLessonsSkipped | ToolCalled | ImageGenerated | ToolApprovalRequested | ToolApprovalDecided
     | McpServerChanged | ReviewVerdict | ReviewDecided | CardChanged | WorkspaceChanged,
     Field(discriminator="type"),
 ]

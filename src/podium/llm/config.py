@@ -10,6 +10,8 @@ A podium.toml holds non-secret settings only:
     api_base = "http://127.0.0.1:8080/v1"   # optional
     search = "searxng"                      # optional: the web_search tool's provider (llm/search.py)
     search_api_base = "http://127.0.0.1:8888"
+    image_model = "openai/gpt-image-1"      # optional: the generate_image tool's model (llm/images.py)
+    image_api_base = "..."                  # optional: defaults to api_base
 
 API keys are read from the environment or the OS keyring; a key in a
 podium.toml is refused so it never ends up in a file that gets shared.
@@ -33,6 +35,8 @@ API_BASE_ENV = "PODIUM_API_BASE"
 CONFIG_FILE = "podium.toml"
 DEFAULT_MODEL = "local"
 _ALLOWED_KEYS = {"model", "api_base", "search", "search_api_base"}
+# The generate_image tool's model and endpoint (llm/images.py); image_api_base defaults to api_base.
+_ALLOWED_KEYS |= {"image_model", "image_api_base"}
 
 
 class ModelChoice(BaseModel):

@@ -88,7 +88,8 @@ class ImageArgs(_Args):
     prompt: str = Field(min_length=1, max_length=PROMPT_LIMIT,
                         description="What the image shows: subject, style, composition, colours, any text.")
     path: str = Field(pattern=r"(?i)^[^\x00]+\.png$",
-                      description="Where to save it: a .png path relative to the workspace, e.g. images/cover.png.")
+                      description="Where to save it: a .png path relative to the workspace, "
+                                  "e.g. images/cover.png.")
     size: str | None = Field(default=None, pattern=r"^(auto|\d{2,5}x\d{2,5})$",
                              description="WIDTHxHEIGHT, e.g. 1024x1024 (the sizes the model takes); "
                                          "omit for its default.")
@@ -302,7 +303,8 @@ async def make_image(a: ImageArgs, env: Env) -> tuple[str, list[str]]:
     if not env.allow_network:
         raise ToolError("generate_image is off: Podium is running offline")
     if env.image is None:
-        raise ToolError("generate_image is off: no image model is configured (image_model = ... in podium.toml)")
+        raise ToolError("generate_image is off: no image model is configured "
+                        "(image_model = ... in podium.toml)")
     target = env.workspace.resolve(a.path)  # refused before any money is spent on an image
     if target.is_dir():
         raise ToolError(f"{a.path} is a folder")
@@ -315,13 +317,14 @@ async def make_image(a: ImageArgs, env: Env) -> tuple[str, list[str]]:
     rel = env.workspace.relative(target)
     if env.images is not None:
         await env.images.record(env.ctx.execution_id, subtask_id=env.ctx.subtask_id, agent=env.ctx.agent,
-                                path=rel, prompt=a.prompt, model=made.model, size=a.size, data_size=len(made.png),
-                                sha256=hashlib.sha256(made.png).hexdigest(), revised_prompt=made.revised_prompt)
+                                path=rel, prompt=a.prompt, model=made.model, size=a.size,
+                                data_size=len(made.png), sha256=hashlib.sha256(made.png).hexdigest(),
+                                revised_prompt=made.revised_prompt)
     dims = _png_size(made.png)
     shape = f", {dims[0]}x{dims[1]}" if dims else ""
     revised = f"\nThe model rewrote the prompt as: {made.revised_prompt[:500]}" if made.revised_prompt else ""
-    return (f"image saved to {rel} (PNG{shape}, {len(made.png)} bytes, {made.model}). Refer to it by this path."
-            f"{revised}"), [rel]
+    return (f"image saved to {rel} (PNG{shape}, {len(made.png)} bytes, {made.model}). "
+            f"Refer to it by this path.{revised}"), [rel]
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:

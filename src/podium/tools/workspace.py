@@ -16,6 +16,9 @@ from podium.tools.types import ToolError
 
 # Files up to this size have their bytes stored in the project file.
 CONTENT_LIMIT = 1024 * 1024
+# ... and PNG images up to this size (a generated 1024x1024 image is 1-3 MiB), so an archive carries them.
+IMAGE_CONTENT_LIMIT = 16 * 1024 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Directories tools never report as written (caches and tool state, not work).
 IGNORED_DIRS = frozenset(
     {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv", "node_modules"}
@@ -45,8 +48,12 @@ def describe_file(root: Path, rel: str) -> FileRecord:
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         is_text=is_text,
-        content=data if len(data) <= CONTENT_LIMIT else None,
+        content=data if len(data) <= _content_limit(data) else None,
     )
+
+
+def _content_limit(data: bytes) -> int:
+    return IMAGE_CONTENT_LIMIT if data.startswith(PNG_SIGNATURE) else CONTENT_LIMIT
 
 
 def _looks_textual(data: bytes) -> bool:
