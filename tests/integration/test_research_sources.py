@@ -160,3 +160,8 @@ def test_offline_the_researcher_is_not_offered_web_search(tmp_path):
     assert "web_search" not in listed.stdout
     online = run_cli("tools", "--json", env={"PODIUM_OFFLINE": "0"})
     assert "web_search" in online.stdout and "via searxng" in online.stdout
+    assert json.loads(online.stdout)["search"].startswith("searxng at http://127.0.0.1:9, from ")
+    (tmp_path / "podium.toml").write_text('search = "searxng"\n')  # no instance URL
+    broken = run_cli("tools", env={"PODIUM_OFFLINE": "0"})
+    assert broken.returncode == 0 and "web_search" not in broken.stdout
+    assert "web search: off: search provider searxng" in broken.stdout and "search_api_base" in broken.stdout

@@ -41,6 +41,8 @@ class ToolCatalogue(BaseModel):
     tools: list[ToolRow]
     unlisted_servers: list[str]
     errors: dict[str, str]  # server -> why it did not start
+    # web_search: which provider and where the choice came from, or why there is none.
+    search: str = "off: no search provider configured (search = ... in podium.toml)"
 
 
 class ServerProbe(BaseModel):
@@ -91,6 +93,7 @@ class ToolAdmin:
             infos = await box.tools(start_servers=start_servers)
             errors = {name: box.start_error(name) or "" for name in box.servers}
             unlisted = [n for n, s in box.servers.items() if not s.tools]
+            search = _search_line(box)
         finally:
             await box.aclose()
         rows = []
@@ -102,7 +105,7 @@ class ToolAdmin:
             rows.append(ToolRow(name=info.name, source=info.source, policy=info.policy.value, agents=agents,
                                 description=info.description))
         return ToolCatalogue(tools=rows, unlisted_servers=unlisted,
-                             errors={name: why for name, why in errors.items() if why})
+                             errors={name: why for name, why in errors.items() if why}, search=search)
 
     async def set_policy(self, pattern: str, policy: Policy | None) -> None:
         """Override a tool's (or a glob's) approval policy; None removes the override."""
@@ -142,3 +145,13 @@ class ToolAdmin:
     async def workspace_files(self, run_id: str) -> list[WorkspaceFile]:
         """The files a run's tools wrote, by path; NotFoundError for a run the project does not hold."""
         return await files.list_files(self.store, run_id)
+
+
+def _search_line(box: ToolBox) -> str:
+    if box.search_error:
+        return f"off: {box.search_error}"
+    if box.search is None:
+        return ToolCatalogue.model_fields["search"].default
+    where = f" at {box.search.api_base}" if box.search.api_base else ""
+    offline = " (off now: PODIUM_OFFLINE is set)" if box.offline else ""
+    return f"{box.search.provider}{where}, from {box.search.source}{offline}"

@@ -66,7 +66,8 @@ def tools_list(
     rows = [row.model_dump() for row in catalogue.tools]
     errors, unlisted = catalogue.errors, catalogue.unlisted_servers
     if json:
-        print_json({"tools": rows, "unlisted_servers": unlisted, "errors": errors})
+        print_json({"tools": rows, "unlisted_servers": unlisted, "errors": errors,
+                    "search": catalogue.search})
         return
     width = max((len(r["name"]) for r in rows), default=10) + 2
     print(f"{'TOOL':<{width}}{'SOURCE':<16}{'POLICY':<8}AGENTS")
@@ -75,6 +76,7 @@ def tools_list(
     for name in unlisted:
         why = f" ({errors[name]})" if name in errors else ""
         print(f"mcp:{name}: tools not listed yet; run `podium mcp test {name}`{why}")
+    print(f"web search: {catalogue.search}")
     print(
         "policies: always = runs at once, ask = waits for approval, never = refused. "
         "Change one with `podium tools policy NAME always|ask|never|default`."
