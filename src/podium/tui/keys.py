@@ -57,7 +57,7 @@ OBJECTIVE_BINDINGS = [
 # run has finished), and on a live run only while they can act (RunScreen.check_action).
 CHANGING_ACTIONS = frozenset({"approve", "reject", "guide", "pause", "halt", "answer", "review",
                               "tool_approval", "task_add", "task_edit", "task_retry", "task_skip",
-                              "task_cancel", "task_proposals"})
+                              "task_cancel", "task_output", "task_proposals"})
 
 RUN_BINDINGS = [
     bind("a", "approve", "approve", "approve", tooltip="Approve the proposed plan"),
@@ -68,16 +68,18 @@ RUN_BINDINGS = [
     bind("h", "answer", "help-answer", "help-answer", tooltip="Answer the selected agent's help request"),
     bind("v", "review", "review", "review", tooltip="Review the result: accept or rework"),
     bind("y", "tool_approval", "tool ok?", "tool-approval", tooltip="Allow or deny a tool call that waits"),
-    # The living plan: changes to the running graph, on the subtask selected in the plan pane.
+    # The living plan: changes to the running graph, on the selected subtask (the board's selected
+    # card while the board has focus, else the plan pane's). Each shows while it applies.
     bind("plus", "task_add", "add task", "task-add",
          tooltip="Add a subtask to the running plan (or to the plan awaiting approval)"),
     bind("m", "task_edit", "edit task", "task-edit", tooltip="Edit or reassign the selected subtask "
          "(not started, or failed; before approval also its acceptance criteria)"),
     bind("R", "task_retry", "retry", "task-retry", tooltip="Retry the selected failed subtask"),
-    bind("s", "task_skip", "skip", "task-skip", tooltip="Skip the selected subtask (dependents proceed)",
-         show=False),
+    bind("s", "task_skip", "skip", "task-skip", tooltip="Skip the selected subtask (dependents proceed)"),
     bind("c", "task_cancel", "cancel task", "task-cancel", tooltip="Cancel the selected subtask (dependents "
-         "are blocked); before approval: delete it from the proposed plan", show=False),
+         "are blocked); before approval: delete it from the proposed plan"),
+    bind("o", "task_output", "edit output", "task-output", tooltip="Replace the selected finished "
+         "subtask's output (an editor); what depends on it runs again"),
     bind("P", "task_proposals", "proposals", "task-proposals", tooltip="Accept or decline what waits: "
          "a subtask an agent proposed, or the leader's replan"),
     bind("d", "workspace_diff", "diff", "workspace-diff",

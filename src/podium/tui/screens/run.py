@@ -318,6 +318,16 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
 
     def on_plan_graph_selected(self, message: PlanGraph.Selected) -> None:
         self.query_one(PlanPane).show_detail(self.state, self.podium.clock())
+        self._refresh_keys()
+
+    def on_board_selected(self, message: Board.Selected) -> None:
+        self._refresh_keys()  # the task keys follow the board's card while it has focus
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._refresh_keys()  # ... and the plan pane's selection when focus moves back
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._refresh_keys()
 
     def set_note(self, note: str | None) -> None:
         self._note = note
@@ -367,13 +377,19 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
         return True
 
     def on_key(self, event: events.Key) -> None:
-        """A replay binds no control, so a control's key would do nothing at all: say why.
-        (Key events reach the screen before the app's binding lookup.)"""
-        if not self.replay:
-            return
+        """A replay binds no control, and a task key on a subtask it cannot act on is left out, so
+        either key would do nothing at all: say why. (Key events reach the screen before the app's
+        binding lookup.)"""
         for binding in self.podium.bindings_of(self).key_to_bindings.get(event.key, []):
-            if binding.action in CHANGING_ACTIONS:
+            if binding.action not in CHANGING_ACTIONS:
+                continue
+            if self.replay:
                 self._may_change(CHANGE_WORDS[binding.action])
+                event.stop()
+                return
+            why = None if self.podium.readonly else self.task_refusal(binding.action)
+            if why:
+                self.notify(why, severity="warning")
                 event.stop()
                 return
 
@@ -490,7 +506,7 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
         if not requests:
             self.notify("No agent is asking for help.", severity="warning")
             return
-        selected = self.query_one(PlanGraph).selected
+        selected = self._selected()
         sid = selected if selected in requests else next(iter(requests))
         self._answer(sid)
 

@@ -42,7 +42,6 @@ class Card(Static):
     Card.-done { border: round $success 60%; }
     Card.-failed, Card.-blocked { border: round $error; }
     Card.-selected { text-style: underline; }
-    Board:focus Card.-selected { text-style: reverse; }
     """
 
     def __init__(self, card: KanbanCard, *, selected: bool = False) -> None:
@@ -116,6 +115,7 @@ class Board(Horizontal, can_focus=True):
     DEFAULT_CSS = """
     Board { border: round $foreground 30%; height: 1fr; padding: 0 1; }
     Board:focus-within { border: round $primary; }
+    Board:focus Card.-selected { text-style: reverse; }
     """
 
     BINDINGS = [
