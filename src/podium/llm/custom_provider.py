@@ -59,6 +59,10 @@ class PodiumProvider(CustomLLM):
     async def reply(self, call: Call) -> Reply:
         raise NotImplementedError
 
+    def prices(self, model: str) -> tuple[float, float]:
+        """USD per prompt token and per completion token (flat: Podium's own models have no tiers)."""
+        return 0.0, 0.0
+
     def stream(self, call: Call) -> AsyncIterator[StreamItem]:
         raise NotImplementedError
 
@@ -88,6 +92,10 @@ class PodiumProvider(CustomLLM):
             total_tokens=out.prompt_tokens + out.completion_tokens,
         )
         model_response.model = f"{self.name}/{model}"
+        # The cost is known here; given with the response, litellm does not search its price map.
+        per_prompt, per_completion = self.prices(model)
+        model_response._hidden_params["response_cost"] = (
+            out.prompt_tokens * per_prompt + out.completion_tokens * per_completion)
         return model_response
 
     async def astreaming(  # type: ignore[override]

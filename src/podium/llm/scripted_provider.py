@@ -26,8 +26,9 @@ def register_script(path: str | Path, key: str) -> ScriptRunner:
         script = load_script(path)
         runner = ScriptRunner(script, Path(path))
         _RUNNERS[key] = runner
-        # Cost goes through litellm's own price map, like any priced model. An unpriced script is
-        # registered at zero too: a model missing from the map costs a slow search of it per call.
+        # In litellm's price map, like any priced model, for budget estimates and streamed calls
+        # (plain calls carry their cost, see prices()). An unpriced script is registered at zero
+        # too: a model missing from the map costs a slow search of it per call.
         litellm.register_model(
             {
                 f"podium-scripted/{key}": {
@@ -103,6 +104,10 @@ class ScriptedProvider(PodiumProvider):
         calls = [ToolCallOut(c["id"], c["name"], c["arguments"]) for c in reply.tool_calls]
         return Reply(reply.text, _prompt_tokens(call.messages), _completion_tokens(reply),
                      "tool_calls" if calls else "stop", calls)
+
+    def prices(self, model: str) -> tuple[float, float]:
+        script = runner_for(model).script
+        return script.input_cost_per_mtok / 1e6, script.output_cost_per_mtok / 1e6
 
     async def stream(self, call: Call) -> AsyncIterator[StreamItem]:
         reply = runner_for(call.model).answer(_request(call))
