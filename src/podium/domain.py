@@ -838,7 +838,9 @@ class RunWorkspace(BaseModel):
     path: str  # the agents' workspace: the worktree or the copy
     base_commit: str  # git: the user's HEAD when the run started; dir: the copy's baseline commit
     branch: str | None = None  # git: the run's branch (podium/run-ID)
-    git_dir: str | None = None  # dir: Podium's own repository holding the copy's baseline
+    # git: the worktree's git folder in the user's repository; dir: Podium's own repository
+    # holding the copy's baseline. Always named to git, never read from the workspace.
+    git_dir: str | None = None
     head_commit: str | None = None  # the last commit of the agents' changes
     diff: str | None = None  # the diff last shown, so an archive still carries it
     files: list[str] = Field(default_factory=list)  # "M path" lines of that diff

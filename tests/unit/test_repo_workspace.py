@@ -100,3 +100,34 @@ def test_a_folder_inside_a_repository_is_copied_not_worktreed(repo: Path) -> Non
     (repo / "pkg").mkdir()
     assert rw.inspect(repo / "pkg").kind == "dir"
     assert rw.inspect(repo).kind == "git"
+
+
+def test_a_git_file_written_by_an_agent_cannot_redirect_podiums_commits(repo: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    made = rw.attach(rw.inspect(repo), tmp_path / "ws" / "r1", "r1", git_dir=tmp_path / "g")
+    assert made.git_dir is not None and made.git_dir.is_relative_to(repo / ".git")
+    # An agent (told so by a page it read) points the worktree's .git at another repository.
+    (made.path / ".git").write_text(f"gitdir: {other / '.git'}\n")
+    (made.path / "calc.py").write_text("x = 2\n")
+    head = rw.commit(_where(made), "the agents' change")
+    assert git(repo, "rev-parse", "podium/run-r1") == head
+    assert "+x = 2" in rw.diff(_where(made), head)
+    empty = subprocess.run(["git", "-C", str(other), "rev-parse", "-q", "--verify", "HEAD"],
+                           capture_output=True, text=True)
+    assert empty.returncode != 0  # nothing was ever committed there
+
+
+def test_a_missing_worktree_is_added_back_on_the_runs_branch(repo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    made = rw.attach(rw.inspect(repo), tmp_path / "ws" / "r1", "r1", git_dir=tmp_path / "g")
+    (made.path / "kept.txt").write_text("k\n")
+    rw.commit(_where(made), "work so far")
+    assert rw.ensure(_where(made)) is None  # there: nothing to do
+    shutil.rmtree(made.path)
+    again = rw.ensure(_where(made))
+    assert again is not None and again.git_dir is not None
+    assert (made.path / "kept.txt").read_text() == "k\n"
+    assert git(made.path, "symbolic-ref", "--short", "HEAD") == "podium/run-r1"

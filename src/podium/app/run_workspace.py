@@ -106,9 +106,10 @@ class RunWorkspaces:
         if ws is None or self.store.readonly:
             return False
         remade = await asyncio.to_thread(repo.ensure, _where(ws))
-        if remade:
-            await self.records.remade(ws)
-        return remade
+        if remade is None:
+            return False
+        await self.records.remade(ws, str(remade.git_dir) if remade.git_dir else None)
+        return True
 
     async def review(self, run_id: str) -> WorkspaceReview:
         """Commit what the agents changed so far on the run's branch (or in the copy's repository)

@@ -34,8 +34,12 @@ class RunWorkspaceRepository:
         row = await self.store.query_one("SELECT * FROM run_workspaces WHERE execution_id = ?", (run_id,))
         return None if row is None else _workspace(row)
 
-    async def remade(self, ws: RunWorkspace) -> None:
+    async def remade(self, ws: RunWorkspace, git_dir: str | None) -> None:
+        """Made again (a resumed run whose folder went missing); a worktree's git folder may differ."""
+
         def write(tx: Tx) -> None:
+            tx.execute("UPDATE run_workspaces SET git_dir = ?, updated_at = ? WHERE execution_id = ?",
+                       (git_dir, time.time(), ws.execution_id)).close()
             tx.emit(ev.WORKSPACE_CHANGED, ws.execution_id, action="remade", kind=ws.kind, source=ws.source,
                     branch=ws.branch, commit=ws.head_commit or ws.base_commit)
 

@@ -17,6 +17,7 @@ Everything here is synchronous; the application layer calls it in a thread.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -107,7 +108,9 @@ def _git(args: Sequence[str], *, cwd: Path | None = None, where: Where | None = 
     command = ["git", *SAFE]
     if where is not None:
         cwd = where.path  # pathspecs are relative to the work tree
-        if where.kind == "dir":
+        if where.git_dir is not None:
+            # Named, never read from the workspace: agents write there, and a `.git` file of theirs
+            # must not send Podium's commits into another repository.
             command += [f"--git-dir={where.git_dir}", f"--work-tree={where.path}"]
     command += list(args)
     try:
@@ -185,7 +188,8 @@ def attach(source: Source, dest: Path, run_id: str, *, git_dir: Path,
         if dest.exists():
             dest.rmdir()
         _git(["worktree", "add", "-q", "-b", branch, str(dest), source.head], cwd=source.path)
-        return Attached(kind="git", source=source.path, path=dest, base_commit=source.head, branch=branch)
+        return Attached(kind="git", source=source.path, path=dest, base_commit=source.head, branch=branch,
+                        git_dir=_worktree_git_dir(dest))
     try:
         manifest = _copy(source.path, dest, skip=[Path(p).resolve() for p in skip])
     except BaseException:
@@ -249,26 +253,28 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure(where: Where) -> bool:
+def _worktree_git_dir(worktree: Path) -> Path:
+    """The worktree's own git folder inside the user's repository (.git/worktrees/NAME)."""
+    return Path(_out(_git(["rev-parse", "--absolute-git-dir"], cwd=worktree)))
+
+
+def ensure(where: Where) -> Where | None:
     """The workspace exists again if it went missing (a resumed run): the worktree is added back
-    on the run's branch, a copy is checked out from its last commit. True when it was remade."""
+    on the run's branch, a copy is checked out from its last commit. The workspace as remade (a
+    worktree's git folder may have a new name), or None when it was there."""
+    if where.path.is_dir():
+        return None
     if where.kind == "git":
-        if (where.path / ".git").exists():
-            return False
         if not where.source.is_dir():
             raise PodiumError(f"the run's repository {where.source} is gone; its workspace cannot be made")
         _git(["worktree", "prune"], cwd=where.source)
-        if where.path.exists() and not any(where.path.iterdir()):
-            where.path.rmdir()
         _git(["worktree", "add", "-q", str(where.path), str(where.branch)], cwd=where.source)
-        return True
-    if where.path.is_dir():
-        return False
+        return dataclasses.replace(where, git_dir=_worktree_git_dir(where.path))
     if where.git_dir is None or not where.git_dir.is_dir():
         raise PodiumError(f"the run's copy {where.path} and its baseline are gone; it cannot be made again")
     where.path.mkdir(parents=True)
     _git(["reset", "-q", "--hard", "HEAD"], where=where)
-    return True
+    return where
 
 
 # ---------------------------------------------------------------- reviewing
