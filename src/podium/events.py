@@ -43,6 +43,8 @@ RUN_SETTINGS = "run.settings"
 RUN_STATUS = "run.status"  # status, reason?
 RUN_USAGE = "run.usage"  # prompt_tokens, completion_tokens, cost_usd, calls, steps
 RUN_RESULT = "run.result"  # result
+# The run is a fork of another (`podium fork`): parent, from, edited, reused, rerun, changes
+RUN_FORKED = "run.forked"
 
 DISCUSSION_CONTRIBUTION = "discussion.contribution"  # agent, message_id, content
 PLAN_PROPOSED = "plan.proposed"  # version, plan, fallback, errors?, author?, supersedes?
@@ -157,6 +159,21 @@ class RunUsageRecorded(EventPayload):
 class RunResult(EventPayload):
     type: Literal["run.result"] = "run.result"
     result: str | None = None
+
+
+class RunForked(EventPayload):
+    """The run was made from another one's finished work: which run, the subtasks asked to run
+    again (`from_subtasks`), those whose output a person replaced (`edited`), those copied
+    (`reused`, edited ones included), those that run again (`rerun`), and what the fork changed
+    (`changes`: objective, model, team)."""
+
+    type: Literal["run.forked"] = "run.forked"
+    parent: str
+    from_subtasks: list[str] = Field(default_factory=list)
+    edited: list[str] = Field(default_factory=list)
+    reused: list[str] = Field(default_factory=list)
+    rerun: list[str] = Field(default_factory=list)
+    changes: list[str] = Field(default_factory=list)
 
 
 # ------------------------------------------------------------------ discussion and plans
@@ -558,7 +575,7 @@ class WorkspaceChanged(EventPayload):
 # ------------------------------------------------------------------ the union
 
 AnyPayload = Annotated[
-    RunCreated | RunSettingsRecorded | RunStatusChanged | RunUsageRecorded | RunResult
+    RunCreated | RunSettingsRecorded | RunStatusChanged | RunUsageRecorded | RunResult | RunForked
     | SourceRecorded | ClaimsChecked
     | DiscussionContribution | PlanProposed | PlanApproved | PlanRejected | PlanChanged
     | ProposalMade | ProposalDecided

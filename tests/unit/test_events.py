@@ -28,6 +28,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     ev.RUN_USAGE: {"prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.25, "calls": 1, "steps": 1,
                    "active_seconds": 1.5},
     ev.RUN_RESULT: {"result": "Done."},
+    ev.RUN_FORKED: {"parent": "r1", "from_subtasks": ["t3"], "edited": ["t2"], "reused": ["t1", "t2"],
+                    "rerun": ["t3", "t4"], "changes": ["objective"]},
     ev.DISCUSSION_CONTRIBUTION: {"message_id": 3, "agent": "ana", "content": "I would start with data."},
     ev.PLAN_PROPOSED: {"version": 1, "plan": PLAN, "fallback": False, "errors": []},
     ev.PLAN_CHANGED: {"action": "add", "subtask_id": "t2", "by": "user", "version": 2, "source": "cli",

@@ -375,6 +375,42 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX claim_checks_by_run ON claim_checks(execution_id, id);
     """,
+    # ---- v8: forks (`podium fork`): a run made from another one's finished work. `run_forks` says
+    # which run it came from, what was asked to run again (`from_json`), which outputs a person
+    # replaced (`edited_json`) and what runs again (`rerun_json`: those, what was unfinished, and
+    # everything downstream). `fork_reuse` is the snapshot of each reused subtask taken when the
+    # fork was made (its output, usage and times); it becomes the subtask's row when the fork's
+    # plan is approved, if the approved plan still has that subtask unchanged (`applied` 1, else 0).
+    """
+    CREATE TABLE run_forks (
+        execution_id TEXT PRIMARY KEY REFERENCES executions(id) ON DELETE CASCADE,
+        parent_id    TEXT NOT NULL,
+        from_json    TEXT NOT NULL DEFAULT '[]',
+        edited_json  TEXT NOT NULL DEFAULT '[]',
+        rerun_json   TEXT NOT NULL DEFAULT '[]',
+        changes_json TEXT NOT NULL DEFAULT '[]',   -- what the fork changed: objective, model, team
+        created_at   REAL NOT NULL
+    );
+    CREATE INDEX run_forks_by_parent ON run_forks(parent_id);
+
+    CREATE TABLE fork_reuse (
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        subtask_id   TEXT NOT NULL,
+        source_execution TEXT NOT NULL,
+        source_subtask   TEXT NOT NULL,
+        edited       INTEGER NOT NULL DEFAULT 0,
+        definition_json TEXT NOT NULL,             -- agent, description, depends_on, criteria
+        output       TEXT NOT NULL,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd     REAL NOT NULL DEFAULT 0,
+        calls        INTEGER NOT NULL DEFAULT 0,
+        started_at   REAL,
+        finished_at  REAL,
+        applied      INTEGER,
+        PRIMARY KEY (execution_id, subtask_id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
