@@ -72,13 +72,15 @@ def test_a_copy_leaves_out_the_project_caches_and_vcs_folders(tmp_path: Path) ->
     (folder / "project.podium").write_text("db")
     (folder / "project-workspace" / "old" / "f").write_text("f")
     (folder / "link").symlink_to("src/a.py")
+    (folder / "outside").symlink_to(tmp_path)  # a link to a folder: copied as the link, not followed
     skip = [folder / "project.podium", folder / "project-workspace"]
     made = rw.attach(rw.inspect(folder), tmp_path / "ws" / "r1", "r1", git_dir=tmp_path / "g" / "r1.git",
                      skip=skip)
-    copied = sorted(p.relative_to(made.path).as_posix() for p in made.path.rglob("*") if not p.is_dir())
-    assert copied == ["link", "src/a.py"]
-    assert (made.path / "link").is_symlink()
-    assert set(made.manifest or {}) == {"link", "src/a.py"}
+    copied = sorted(p.relative_to(made.path).as_posix() for p in made.path.rglob("*")
+                    if p.is_symlink() or not p.is_dir())
+    assert copied == ["link", "outside", "src/a.py"]
+    assert (made.path / "link").is_symlink() and (made.path / "outside").is_symlink()
+    assert set(made.manifest or {}) == {"link", "outside", "src/a.py"}
     # The baseline lives outside the copy: the agents cannot rewrite it.
     assert not (made.path / ".git").exists() and (tmp_path / "g" / "r1.git" / "HEAD").exists()
 

@@ -217,8 +217,15 @@ def _copy(source: Path, dest: Path, *, skip: list[Path]) -> dict[str, str]:
     dest.mkdir(parents=True, exist_ok=True)
     for dirpath, dirnames, filenames in os.walk(source):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames
-                             if d not in SKIPPED_DIRS and (here / d).resolve() not in skip)
+        kept = []
+        for d in sorted(dirnames):
+            if d in SKIPPED_DIRS or (here / d).resolve() in skip:
+                continue
+            if (here / d).is_symlink():
+                filenames.append(d)  # a link to a folder is copied as the link, never followed
+                continue
+            kept.append(d)
+        dirnames[:] = kept
         target_dir = dest / here.relative_to(source)
         target_dir.mkdir(exist_ok=True)
         for name in filenames:
@@ -397,17 +404,21 @@ def write_back(where: Where, head: str, manifest: dict[str, str], *, force: bool
                 stale.append(f"{change.path} (deleted in the original)")
         elif fingerprint(original) != recorded:
             stale.append(f"{change.path} (changed in the original)")
+    root = target.resolve()
+    for change in found:
+        original = root / change.path
+        # Paths come from git's listing of the copy; still, nothing is written outside the folder
+        # (a folder of the original may be a link to elsewhere).
+        if not original.is_symlink() and not original.resolve().is_relative_to(root):
+            raise PodiumError(f"refused {change.path}: it would be written outside {target}; nothing "
+                              "was written")
     if stale and not force:
         shown = ", ".join(stale[:10]) + (f" and {len(stale) - 10} more" if len(stale) > 10 else "")
         raise PodiumError(f"the original folder changed since it was copied: {shown}; nothing was "
                           "written (--force overwrites)")
-    root = target.resolve()
     now = dict(manifest)
     for change in found:
         original = root / change.path
-        # Paths come from git's own listing of the copy; still, never write outside the folder.
-        if not original.resolve().is_relative_to(root) and not original.is_symlink():
-            raise PodiumError(f"refused {change.path}: it would be written outside {target}")
         if change.status == "D":
             if original.is_symlink() or original.is_file():
                 original.unlink()
