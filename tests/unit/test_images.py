@@ -198,3 +198,34 @@ def test_large_pngs_are_kept_in_the_project_file(tmp_path):
     (tmp_path / "big.bin").write_bytes(b"\x01" * (3 * 1024 * 1024))
     assert describe_file(tmp_path, "big.png").content == big_png
     assert describe_file(tmp_path, "big.bin").content is None
+
+
+@pytest.mark.skipif(__import__("sys").platform != "linux", reason="xdg-open is the Linux viewer")
+async def test_the_viewer_is_started_without_waiting_for_it_and_a_failure_is_one_line(tmp_path, monkeypatch):
+    import asyncio
+
+    from podium.app import images as app_images
+    from podium.app.images import ViewerError, open_in_viewer
+
+    monkeypatch.setattr(app_images, "VIEWER_SETTLE_S", 0.3)
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "seen.txt"
+    viewer = bin_dir / "xdg-open"
+    # A viewer that stays open (as a real one does): open_in_viewer returns anyway.
+    viewer.write_text(f'#!/bin/sh\necho "$1" > {seen}\nexec /bin/sleep 1\n')
+    viewer.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    image = tmp_path / "a.png"
+    image.write_bytes(png())
+    await open_in_viewer(image)
+    assert seen.read_text().strip() == str(image)
+    assert len(app_images._reapers) == 1  # still open: reaped when it exits, not waited for
+    await asyncio.gather(*app_images._reapers)
+    viewer.write_text("#!/bin/sh\nexit 3\n")
+    with pytest.raises(ViewerError, match=r"xdg-open could not open the image \(exit 3\)"):
+        await open_in_viewer(image)
+    viewer.unlink()
+    with pytest.raises(ViewerError, match="no image viewer found: xdg-open"):
+        await open_in_viewer(image)

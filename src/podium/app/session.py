@@ -37,6 +37,7 @@ from podium.store.runs import RunRepository
 if TYPE_CHECKING:
     from podium.app.board import Board
     from podium.app.drive import DriveOutcome, Driver
+    from podium.app.images import RunImages
     from podium.app.run_workspace import RunWorkspaces
     from podium.app.tool_admin import ToolAdmin
     from podium.domain import ApprovalRecord, Budget, Event, Execution, PlanChange, ProjectInfo
@@ -173,6 +174,14 @@ class ProjectSession:
 
         root = self.tools.workspace_root if self.tools is not None else None
         return RunWorkspaces(self.store, root)
+
+    @property
+    def run_images(self) -> RunImages:
+        """The images a run's tools made (generate_image): a file to open in the system's viewer."""
+        from podium.app.images import RunImages
+
+        root = self.tools.workspace_root if self.tools is not None else None
+        return RunImages(self.store, root)
 
     @property
     def tool_admin(self) -> ToolAdmin:

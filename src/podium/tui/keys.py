@@ -82,6 +82,8 @@ RUN_BINDINGS = [
          "subtask's output (an editor); what depends on it runs again"),
     bind("P", "task_proposals", "proposals", "task-proposals", tooltip="Accept or decline what waits: "
          "a subtask an agent proposed, or the leader's replan"),
+    bind("i", "open_image", "image", "open-image",
+         tooltip="Open the image the selected subtask made (else the run's latest) in the system's viewer"),
     bind("d", "workspace_diff", "diff", "workspace-diff",
          tooltip="What the run changed in your folder (a run started with --workspace): the diff"),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),

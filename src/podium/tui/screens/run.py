@@ -28,6 +28,7 @@ from podium.tui import heap
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import CHANGING_ACTIONS, REPLAY_BINDINGS, RUN_BINDINGS
 from podium.tui.screens.modals import Confirm, Review, ReviewChoice, TextPrompt
+from podium.tui.screens.run_images import ImageActions
 from podium.tui.screens.run_tasks import TASK_WORDS, PlanChangeActions
 from podium.tui.screens.workspace_diff import WorkspaceDiffActions
 from podium.tui.state import RunState
@@ -64,7 +65,7 @@ class PaneSwitcher(Static):
         self.update(text)
 
 
-class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
+class RunScreen(PlanChangeActions, WorkspaceDiffActions, ImageActions, Screen[None]):
     DEFAULT_CSS = """
     RunScreen #pane-tabs { display: none; height: 1; background: $boost; }
     RunScreen.-narrow #pane-tabs { display: block; }
@@ -180,6 +181,7 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
         if self.state.apply(event) or event.type != ev.STREAM_DELTA:
             self._dirty = True
         self.note_workspace(event)
+        self.note_image(event)
         if event.type == ev.RUN_CREATED and self.state.agents:
             await self.query_one(Transcripts).add_agents(self.state.agents)
         await self.query_one(Transcripts).handle(event)
@@ -223,6 +225,7 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
             seq = batch[-1].seq or seq
         for event in self.events:
             self.note_workspace(event)
+            self.note_image(event)
         transcripts = self.query_one(Transcripts)
         transcripts.live = False
         await self._show_until(len(self.events))
@@ -343,6 +346,8 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
             return False
         if action == "workspace_diff":
             return self.has_workspace
+        if action == "open_image":
+            return bool(self.images)
         if action not in CHANGING_ACTIONS:
             return True
         if self.replay or self.podium.readonly:
@@ -594,6 +599,10 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, Screen[None]):
         if self.replay:
             commands += [("Replay: jump to start", "First event", lambda: self.run_action("step_to(0)")),
                          ("Replay: jump to end", "Last event", lambda: self.run_action("step_to(-1)"))]
+        if self.images:
+            latest = self.images[-1]
+            commands.append(("Open the image", f"{latest.path} (the selected subtask's latest, else the "
+                             "run's) in the system's viewer", self.action_open_image))
         if self.has_workspace:
             commands.append(("Show the diff", "What the run changed in your folder",
                              self.action_workspace_diff))

@@ -146,6 +146,8 @@ class Transcripts(Vertical):
             outcome = f"✘ {p.error}" if p.error else f"→ {_short(str(p.result or ''), 80)}"
             args = _short(str(p.arguments if p.arguments is not None else ""), 60)
             await self.note(p.agent, f"⚙ {p.tool}({args}) {outcome}", "tool")
+        elif isinstance(p, ev.ImageGenerated):
+            await self.note(p.agent, f"▨ image: {p.path} (“{_short(p.prompt, 70)}”) — i opens it", "tool")
         elif isinstance(p, ev.ToolApprovalRequested):
             args = _short(str(p.arguments), 60)
             await self.note(p.agent, f"⚑ {p.agent} wants to run {p.tool}({args}) — y to allow or deny",
