@@ -107,3 +107,19 @@ def test_the_media_agent_makes_an_image_that_ends_up_in_the_archive(tmp_path, na
     assert restored.returncode == 0, restored.stderr
     assert (tmp_path / "restored" / "images" / "cover.png").read_bytes() == IMAGE
     assert "sk-test-images" not in (tmp_path / "archive.podium").read_bytes().decode("latin-1")
+
+
+def test_podium_tools_lists_generate_image_only_when_configured_and_online(tmp_path):
+    plain = json.loads(run_cli("tools", "--json", "--team", "content", env={"PODIUM_OFFLINE": "0"}).stdout)
+    assert "generate_image" not in [t["name"] for t in plain["tools"]]
+    assert plain["images"] == "off: no image model configured (image_model = ... in podium.toml)"
+    (tmp_path / "podium.toml").write_text('image_model = "openai/dall-e-3"\napi_base = "http://127.0.0.1:9/v1"\n')
+    offline = json.loads(run_cli("tools", "--json", env={"PODIUM_OFFLINE": "1"}).stdout)
+    assert "generate_image" not in [t["name"] for t in offline["tools"]]
+    assert offline["images"].endswith("(off now: PODIUM_OFFLINE is set)")
+    online = run_cli("tools", "--team", "content", env={"PODIUM_OFFLINE": "0"})
+    assert online.returncode == 0, online.stderr
+    (row,) = [line for line in online.stdout.splitlines() if line.startswith("generate_image")]
+    assert row.split()[-1] == "media"  # opt-in: the content team's media agent alone
+    assert (f"images: openai/dall-e-3 at http://127.0.0.1:9/v1, from {tmp_path / 'podium.toml'}"
+            in online.stdout)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from podium.domain import Team, WorkspaceFile
+from podium.domain import Team, WorkspaceFile, url_has_secret
 from podium.errors import PodiumError
 from podium.store import ProjectStore
 from podium.tools import approvals, files, mcp_registry
@@ -43,6 +43,8 @@ class ToolCatalogue(BaseModel):
     errors: dict[str, str]  # server -> why it did not start
     # web_search: which provider and where the choice came from, or why there is none.
     search: str = "off: no search provider configured (search = ... in podium.toml)"
+    # generate_image: which model, where, and where the choice came from, or why there is none.
+    images: str = "off: no image model configured (image_model = ... in podium.toml)"
 
 
 class ServerProbe(BaseModel):
@@ -94,6 +96,7 @@ class ToolAdmin:
             errors = {name: box.start_error(name) or "" for name in box.servers}
             unlisted = [n for n, s in box.servers.items() if not s.tools]
             search = _search_line(box)
+            images = _image_line(box)
         finally:
             await box.aclose()
         rows = []
@@ -105,7 +108,8 @@ class ToolAdmin:
             rows.append(ToolRow(name=info.name, source=info.source, policy=info.policy.value, agents=agents,
                                 description=info.description))
         return ToolCatalogue(tools=rows, unlisted_servers=unlisted,
-                             errors={name: why for name, why in errors.items() if why}, search=search)
+                             errors={name: why for name, why in errors.items() if why}, search=search,
+                             images=images)
 
     async def set_policy(self, pattern: str, policy: Policy | None) -> None:
         """Override a tool's (or a glob's) approval policy; None removes the override."""
@@ -145,6 +149,20 @@ class ToolAdmin:
     async def workspace_files(self, run_id: str) -> list[WorkspaceFile]:
         """The files a run's tools wrote, by path; NotFoundError for a run the project does not hold."""
         return await files.list_files(self.store, run_id)
+
+
+def _image_line(box: ToolBox) -> str:
+    if box.image_error:
+        return f"off: {box.image_error}"
+    if box.image is None:
+        return ToolCatalogue.model_fields["images"].default
+    base = box.image.api_base
+    # The endpoint may be the chat api_base, whose URL can carry a token: never printed then.
+    where = f" at {base}" if base else ""
+    if base and url_has_secret(base):
+        where = " at an endpoint with credentials in its URL"
+    offline = " (off now: PODIUM_OFFLINE is set)" if box.offline else ""
+    return f"{box.image.model}{where}, from {box.image.source}{offline}"
 
 
 def _search_line(box: ToolBox) -> str:

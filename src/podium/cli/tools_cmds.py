@@ -67,7 +67,7 @@ def tools_list(
     errors, unlisted = catalogue.errors, catalogue.unlisted_servers
     if json:
         print_json({"tools": rows, "unlisted_servers": unlisted, "errors": errors,
-                    "search": catalogue.search})
+                    "search": catalogue.search, "images": catalogue.images})
         return
     width = max((len(r["name"]) for r in rows), default=10) + 2
     print(f"{'TOOL':<{width}}{'SOURCE':<16}{'POLICY':<8}AGENTS")
@@ -77,6 +77,7 @@ def tools_list(
         why = f" ({errors[name]})" if name in errors else ""
         print(f"mcp:{name}: tools not listed yet; run `podium mcp test {name}`{why}")
     print(f"web search: {catalogue.search}")
+    print(f"images: {catalogue.images}")
     print(
         "policies: always = runs at once, ask = waits for approval, never = refused. "
         "Change one with `podium tools policy NAME always|ask|never|default`."
