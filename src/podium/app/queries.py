@@ -28,6 +28,7 @@ from podium.domain import (
 )
 from podium.errors import NotFoundError, PodiumError
 from podium.store.control import ControlRepository
+from podium.store.fork import ForkRecord, ForkRepository
 from podium.store.project import ProjectStore
 from podium.store.queries import RunQueries
 from podium.store.runs import PlanRecord, RunRepository
@@ -94,6 +95,14 @@ class Queries:
             reviews=await ControlRepository(self.store).reviews(run_id),
             settings_history=history, events=await self._reads.event_count(run_id),
         )
+
+    async def lineage(self, run_id: str) -> ForkRecord | None:
+        """The run's fork record (its parent, fork points, edits, reused subtasks); None: not a fork."""
+        return await ForkRepository(self.store).lineage(run_id)
+
+    async def forks(self) -> dict[str, tuple[str, list[str]]]:
+        """Every fork in the project: run id -> (parent id, the subtasks it re-ran from or edited)."""
+        return await ForkRepository(self.store).parents()
 
     async def sources(self, run_id: str) -> RunSources:
         """The sources the run's subtasks read (web_search hits, fetch_url pages) and the claims

@@ -14,6 +14,7 @@ from podium.cli import (
     board_cmds,  # noqa: F401
     control_cmds,  # noqa: F401
     doctor_cmds,  # noqa: F401
+    fork_cmds,  # noqa: F401
     llm_cmds,  # noqa: F401
     memory_cmds,  # noqa: F401
     plan_cmds,  # noqa: F401

@@ -521,21 +521,28 @@ def bench_scheduler(
 
 @app.command()
 def runs(project: ProjectOption = None, json: JsonOption = False,
-         limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50) -> None:
+         limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+         tree: Annotated[bool, typer.Option("--tree", help="Forks under the runs they came from "
+                                            "(`podium fork`), indented.")] = False) -> None:
     """Executions with status, tokens, cost and duration."""
     path = project_path(None, project)
     if not path.exists():
         raise PodiumError(f"{path} does not exist")
 
-    async def go() -> list[RunSummary]:
+    async def go() -> tuple[list[RunSummary], dict[str, tuple[str, list[str]]]]:
         from podium.app.session import ProjectSession
 
         async with ProjectSession(path, readonly=True) as session:
-            return await session.queries.runs(limit)
+            return await session.queries.runs(limit), await session.queries.forks()
 
-    executions = run_async(go())
+    executions, forks = run_async(go())
+    from podium.app.fork import as_tree
+
+    ordered = as_tree(executions, forks) if tree else [(0, e) for e in executions]
     if json:
-        print_json([_run_summary(e) for e in executions])
+        print_json([{**_run_summary(e), "parent": forks.get(e.id, (None, []))[0],
+                     "forked_from": forks.get(e.id, (None, []))[1], **({"depth": depth} if tree else {})}
+                    for depth, e in ordered])
         return
     from rich.console import Console
     from rich.table import Table
@@ -546,10 +553,15 @@ def runs(project: ProjectOption = None, json: JsonOption = False,
         table.add_column(column, justify="right" if column in ("tokens", "cost", "duration") else "left",
                          no_wrap=True, overflow="ellipsis", max_width=50 if wide else None,
                          min_width=10 if wide else None)
-    for e in executions:
+    for depth, e in ordered:
         s = _run_summary(e)
         created = time.strftime("%m-%d %H:%M", time.localtime(e.created_at))
-        table.add_row(e.id, e.status, e.team, e.objective, f"{e.usage.tokens:,}",
+        parent, points = forks.get(e.id, (None, []))
+        shown_id = ("  " * (depth - 1) + "↳ " + e.id) if depth else e.id
+        about = e.objective
+        if tree and parent is not None:
+            about = f"(fork of {parent}{' from ' + ', '.join(points) if points else ''}) {e.objective}"
+        table.add_row(shown_id, e.status, e.team, about, f"{e.usage.tokens:,}",
                       f"${e.usage.cost_usd:.4f}", f"{s['duration_s']:.1f}s", created)
     console = Console(highlight=False)
     if not console.is_terminal:

@@ -15,7 +15,18 @@ if TYPE_CHECKING:
 async def gather(queries: Queries, run_id: str) -> dict[str, Any]:
     """The run (by id or unique prefix) as the report's JSON."""
     detail = await queries.detail(run_id)
-    return report(detail, await queries.sources(detail.execution.id))
+    out = report(detail, await queries.sources(detail.execution.id))
+    record = await queries.lineage(detail.execution.id)
+    reused = record.reused if record is not None else {}
+    # A fork: where it came from, and which subtasks were copied rather than run (`reused_from`).
+    out["fork"] = None if record is None else {
+        "parent": record.parent_id, "from": record.from_subtasks, "edited": record.edited,
+        "rerun": record.rerun, "changes": record.changes, "created_at": record.created_at}
+    for s in out["subtasks"]:
+        r = reused.get(s["id"])
+        s["reused_from"] = None if r is None or r.applied is False else {
+            "run": r.run, "subtask": r.subtask, "edited": r.edited}
+    return out
 
 
 EXCERPT = 300  # characters of a source's text in the report (the file keeps what was read)
@@ -140,6 +151,13 @@ def to_markdown(r: dict[str, Any]) -> str:
         f"- Usage: {u['tokens']:,} tokens ({u['prompt_tokens']:,} in, {u['completion_tokens']:,} out) · "
         f"${u['cost_usd']:.4f} · {u['calls']} calls",
     ]
+    fork = r.get("fork")
+    if fork:
+        points = ", ".join(fork["from"]) or "nothing named"
+        edited = f" · edited: {', '.join(fork['edited'])}" if fork["edited"] else ""
+        changed = f" · changed: {', '.join(fork['changes'])}" if fork["changes"] else ""
+        out.append(f"- Fork of {fork['parent']} from {points}{edited}{changed} · "
+                   f"runs again: {', '.join(fork['rerun']) or 'only the synthesis'}")
     out += _settings_lines(r)
     if r["discussion"]:
         out += ["", "## Discussion", ""]
@@ -165,7 +183,10 @@ def to_markdown(r: dict[str, Any]) -> str:
         out += ["", "## Subtasks"]
         for s in r["subtasks"]:
             usage = s["usage"]
-            out += ["", f"### {s['id']} · {s['agent']} · {s['status']}", "", s["description"]]
+            reused = s.get("reused_from")
+            origin = (f" · reused from {reused['run']}{' (output edited)' if reused['edited'] else ''}"
+                      if reused else "")
+            out += ["", f"### {s['id']} · {s['agent']} · {s['status']}{origin}", "", s["description"]]
             if s["acceptance_criteria"]:
                 out += ["", "Acceptance criteria:"] + [f"- {c}" for c in s["acceptance_criteria"]]
             out.append(f"\n_{usage['prompt_tokens'] + usage['completion_tokens']:,} tokens · "

@@ -36,6 +36,7 @@ from podium.domain import (
     Usage,
 )
 from podium.errors import NotFoundError, PodiumError
+from podium.store.fork import apply_reuse
 from podium.store.project import ProjectStore, Tx
 
 
@@ -355,6 +356,8 @@ class RunRepository:
                      SubtaskStatus.PENDING.value),
                 )
             tx.emit(ev.PLAN_APPROVED, run_id, version=version, by=by)
+            # A fork's reused work becomes its subtasks' rows, done, if the plan kept them unchanged.
+            apply_reuse(tx, run_id, plan)
             _set_status(tx, run_id, ExecutionStatus.RUNNING)
 
         await self.store.write(update)
