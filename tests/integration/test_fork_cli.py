@@ -54,7 +54,8 @@ def fork_id(project: Path, parent: str) -> str:
 
 def messages(project: Path, run_id: str, subtask: str) -> list[tuple[str, str, float]]:
     return [(r["role"], r["content"], r["created_at"]) for r in rows(
-        project, "SELECT * FROM messages WHERE execution_id = ? AND subtask_id = ? ORDER BY id", run_id, subtask)]
+        project, "SELECT * FROM messages WHERE execution_id = ? AND subtask_id = ? ORDER BY id", run_id,
+        subtask)]
 
 
 def test_a_fork_reruns_only_what_changed_and_an_edit_reaches_its_dependents(tmp_path):
@@ -98,7 +99,8 @@ def test_a_fork_reruns_only_what_changed_and_an_edit_reaches_its_dependents(tmp_
     assert reused == {"t1": {"run": parent, "subtask": "t1", "edited": False},
                       "t2": {"run": parent, "subtask": "t2", "edited": True}, "t3": None, "t4": None}
     md = run_cli("show", child, "-p", str(project)).stdout
-    assert f"Fork of {parent} from t3" in md and f"t2 · analyst · done · reused from {parent} (output edited)" in md
+    assert f"Fork of {parent} from t3" in md
+    assert f"t2 · analyst · done · reused from {parent} (output edited)" in md
     # The parent is untouched.
     assert subtasks(project, parent) == before
 
@@ -116,7 +118,8 @@ def test_a_fork_reruns_only_what_changed_and_an_edit_reaches_its_dependents(tmp_
 
     tree = run_cli("runs", "--tree", "-p", str(project))
     assert tree.returncode == 0, tree.stderr
-    lines = [line for line in tree.stdout.splitlines() if parent in line or child in line or grandchild in line]
+    lines = [line for line in tree.stdout.splitlines()
+             if parent in line or child in line or grandchild in line]
     assert lines[0].startswith(parent) and lines[1].startswith(f"↳ {child}")
     assert lines[2].startswith(f"  ↳ {grandchild}") and f"fork of {child} from t4" in lines[2]
     listed = json.loads(run_cli("runs", "--tree", "--json", "-p", str(project)).stdout)
@@ -212,9 +215,10 @@ def test_fork_a_run_of_an_archive_into_another_project(tmp_path):
     original = subtasks(project, parent)
     imported = subtasks(elsewhere, parent)  # the run came along whole, as it was
     assert {k: dict(v) for k, v in imported.items()} == {k: dict(v) for k, v in original.items()}
-    assert len(events_of(elsewhere, parent, "subtask.status")) == len(events_of(project, parent, "subtask.status"))
+    assert events_of(elsewhere, parent, "subtask.status") == events_of(project, parent, "subtask.status")
     forked = subtasks(elsewhere, child)
-    assert [forked[i]["output"] for i in ("t1", "t2", "t3")] == [original[i]["output"] for i in ("t1", "t2", "t3")]
+    for sid in ("t1", "t2", "t3"):
+        assert forked[sid]["output"] == original[sid]["output"]
     assert run_row(elsewhere, child)["calls"] == 1 + 3  # t4, then synthesis, review, lessons
     # Again: the run is already in the project (imported once), and the archive is unchanged.
     assert fork(elsewhere, parent, "--archive", str(archive), "--from", "t4", "--yes").returncode == 0
@@ -251,7 +255,8 @@ def test_kill_9_during_a_fork_then_resume_finishes_it(tmp_path):
     slow = write_script(tmp_path, latency_ms=1500, name="slow.toml")
     proc = subprocess.Popen(
         [sys.executable, "-m", "podium", "fork", parent, "--from", "t2", "--model", slow, "--yes", "--json",
-         "-p", str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+         "-p", str(project)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
         proc.kill()
@@ -270,6 +275,7 @@ def test_kill_9_during_a_fork_then_resume_finishes_it(tmp_path):
     final = subtasks(project, child)
     assert {s["status"] for s in final.values()} == {"done"}
     first = subtasks(project, parent)
-    assert final["t1"]["output"] == first["t1"]["output"] and final["t1"]["started_at"] == first["t1"]["started_at"]
+    assert final["t1"]["output"] == first["t1"]["output"]
+    assert final["t1"]["started_at"] == first["t1"]["started_at"]
     assert final["t3"]["output"] == first["t3"]["output"]
     assert rows(project, "PRAGMA integrity_check")[0][0] == "ok"

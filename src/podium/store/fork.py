@@ -6,9 +6,10 @@ the run awaiting approval of a copy of the parent's plan, its lineage (`run_fork
 of every reused subtask (`fork_reuse`), and the transcript, consultations, sources and files of
 the reused work, each with its event. A kill at any moment leaves either no fork or all of it.
 
-When the fork's plan is approved, `apply_reuse` (called by the runs repository in the approval's
-transaction) turns each snapshot into its subtask's row, done, with the output it had: those
-subtasks never run. `import_run` copies one run from an archive into this project first.
+When the fork's plan is approved, the runs repository (`runs.apply_reuse`, in the approval's
+transaction; it alone writes subtask status) turns each snapshot into its subtask's row, done,
+with the output it had: those subtasks never run. `import_run` copies one run from an archive
+into this project first.
 """
 
 from __future__ import annotations
@@ -88,11 +89,6 @@ def _definition(row: Any) -> dict[str, Any]:
     """What a subtask asks for (its reuse holds only while this is unchanged)."""
     return {"agent": row["agent"], "description": row["description"],
             "depends_on": json.loads(row["depends_on"]), "acceptance_criteria": json.loads(row["acceptance"])}
-
-
-def _definition_of(s: Subtask) -> dict[str, Any]:
-    return {"agent": s.agent, "description": s.description, "depends_on": list(s.depends_on),
-            "acceptance_criteria": list(s.acceptance_criteria)}
 
 
 def _downstream(named: Iterable[str], order: list[str], graph: dict[str, list[str]]) -> list[str]:
@@ -303,37 +299,6 @@ def _copy_work(tx: Tx, parent: str, fork: str, reused: list[str]) -> None:
         # As written (not re-validated: a payload from an older Podium still reads leniently).
         tx.execute("INSERT INTO events (execution_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
                    (fork, kind, payload, created)).close()
-
-
-def apply_reuse(tx: Tx, run_id: str, plan: Plan) -> list[str]:
-    """Inside the approval's transaction, after the plan's subtasks were written pending: each
-    reused subtask the approved plan still has, unchanged, becomes done with the output (and the
-    usage and times) it had. Returns their ids. Nothing for a run that is not a fork."""
-    rows = tx.execute("SELECT * FROM fork_reuse WHERE execution_id = ? AND applied IS NULL",
-                      (run_id,)).fetchall()
-    if not rows:
-        return []
-    planned = {s.id: s for s in plan.subtasks}
-    applied: list[str] = []
-    for r in rows:
-        sid = r["subtask_id"]
-        subtask = planned.get(sid)
-        same = subtask is not None and _definition_of(subtask) == json.loads(r["definition_json"])
-        tx.execute("UPDATE fork_reuse SET applied = ? WHERE execution_id = ? AND subtask_id = ?",
-                   (int(same), run_id, sid)).close()
-        if not same or subtask is None:
-            continue
-        tx.execute("UPDATE subtasks SET status = ?, output = ?, error = NULL, prompt_tokens = ?,"
-                   " completion_tokens = ?, cost_usd = ?, calls = ?, started_at = ?, finished_at = ?"
-                   " WHERE execution_id = ? AND id = ?",
-                   (SubtaskStatus.DONE.value, r["output"], r["prompt_tokens"], r["completion_tokens"],
-                    r["cost_usd"], r["calls"], r["started_at"], r["finished_at"], run_id, sid)).close()
-        how = "reused, its output edited," if r["edited"] else "reused"
-        tx.emit(ev.SUBTASK_STATUS, run_id, subtask_id=sid, agent=subtask.agent,
-                status=SubtaskStatus.DONE.value, output=r["output"],
-                reason=f"{how} from run {r['source_execution']} ({r['source_subtask']})")
-        applied.append(sid)
-    return applied
 
 
 def reused_usage(record: ForkRecord | None, subtasks: Iterable[Subtask]) -> Usage:

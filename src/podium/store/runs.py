@@ -36,7 +36,6 @@ from podium.domain import (
     Usage,
 )
 from podium.errors import NotFoundError, PodiumError
-from podium.store.fork import apply_reuse
 from podium.store.project import ProjectStore, Tx
 
 
@@ -633,6 +632,38 @@ def release_review(tx: Tx, run_id: str, reason: str) -> list[str]:
         move_waiting_subtask(tx, run_id, sid, SubtaskStatus.DONE, only_from=SubtaskStatus.REVIEW,
                              reason=reason)
     return ids
+
+
+def apply_reuse(tx: Tx, run_id: str, plan: Plan) -> list[str]:
+    """Inside the approval's transaction, after the plan's subtasks were written pending: a fork's
+    reused subtasks (the snapshot `podium fork` took, store/fork.py) that the approved plan still
+    has, unchanged, become done with the output, usage and times they had, so they never run.
+    Returns their ids; nothing for a run that is not a fork."""
+    rows = tx.execute("SELECT * FROM fork_reuse WHERE execution_id = ? AND applied IS NULL",
+                      (run_id,)).fetchall()
+    planned = {s.id: s for s in plan.subtasks}
+    applied: list[str] = []
+    for r in rows:
+        sid = r["subtask_id"]
+        subtask = planned.get(sid)
+        same = subtask is not None and json.loads(r["definition_json"]) == {
+            "agent": subtask.agent, "description": subtask.description,
+            "depends_on": list(subtask.depends_on), "acceptance_criteria": list(subtask.acceptance_criteria)}
+        tx.execute("UPDATE fork_reuse SET applied = ? WHERE execution_id = ? AND subtask_id = ?",
+                   (int(same), run_id, sid)).close()
+        if not same or subtask is None:
+            continue
+        tx.execute("UPDATE subtasks SET status = ?, output = ?, error = NULL, prompt_tokens = ?,"
+                   " completion_tokens = ?, cost_usd = ?, calls = ?, started_at = ?, finished_at = ?"
+                   " WHERE execution_id = ? AND id = ?",
+                   (SubtaskStatus.DONE.value, r["output"], r["prompt_tokens"], r["completion_tokens"],
+                    r["cost_usd"], r["calls"], r["started_at"], r["finished_at"], run_id, sid)).close()
+        how = "reused, its output edited," if r["edited"] else "reused"
+        tx.emit(ev.SUBTASK_STATUS, run_id, subtask_id=sid, agent=subtask.agent,
+                status=SubtaskStatus.DONE.value, output=r["output"],
+                reason=f"{how} from run {r['source_execution']} ({r['source_subtask']})")
+        applied.append(sid)
+    return applied
 
 
 def _insert_message(tx: Tx, m: Message) -> int:
