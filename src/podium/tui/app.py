@@ -241,6 +241,26 @@ class PodiumApp(App[None], inherit_bindings=False):
 
         self._job(None, "new run", job)
 
+    def fork(self, run_id: str, *, rerun_from: list[str], edits: dict[str, str]) -> None:
+        """Fork the run (the rest of its finished work reused) and open the fork, awaiting approval."""
+        if self.readonly:
+            self.notify("Read-only archive: fork its runs into a project with `podium fork RUN --archive`.",
+                        severity="warning")
+            return
+
+        async def job(session: ProjectSession) -> None:
+            from podium.app.fork import ForkOptions, fork_run
+
+            outcome = await fork_run(session, run_id, ForkOptions(rerun_from=rerun_from, edits=edits))
+            record = outcome.record
+            again = ", ".join(record.rerun) or "only the synthesis"
+            self.notify(f"Fork {record.run_id}: {len(record.reused)} reused; runs again: {again}. "
+                        "Approve its plan (a) to run it.", title="fork", timeout=8)
+            self.go_home()
+            await self.push_screen(RunScreen(record.run_id))
+
+        self._job(None, "fork", job)
+
     def approve(self, run_id: str) -> None:
         self._job(run_id, "approve", lambda session: session.approve(run_id, execute=True))
 

@@ -86,6 +86,8 @@ RUN_BINDINGS = [
          tooltip="Open the image the selected subtask made (else the run's latest) in the system's viewer"),
     bind("d", "workspace_diff", "diff", "workspace-diff",
          tooltip="What the run changed in your folder (a run started with --workspace): the diff"),
+    bind("F", "fork_run", "fork", "fork", tooltip="Fork the run from the selected subtask: an editor on "
+         "its output (change it, or leave it to run the subtask again); the rest is reused, no model call"),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),
     bind("1", "pane('plan')", "plan", "pane-plan", show=False),
     bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Select, Static
 
+from podium.app.fork import fork_note
 from podium.app.run_workspace import check_source
 from podium.errors import PodiumError
 from podium.tui.commands import PaletteCommand
@@ -202,12 +203,16 @@ class HomeScreen(Screen[None]):
         if queries is None:
             return
         rows = await queries.runs()
+        forks = await queries.forks()
         table = self.query_one("#runs", DataTable)
         added = False
         for r in rows:
             status = r.known_status
             state = f"{RUN_SYMBOL[status]} {status.value.replace('_', ' ')}" if status else r.status
-            cells = (r.id, state, r.objective.replace("\n", " "), r.team, human_tokens(r.usage.tokens),
+            lineage = fork_note(forks, r.id)  # "↳ fork of RUN from t3": where a fork came from
+            objective = r.objective.replace("\n", " ")
+            cells = (r.id, state, f"{lineage}: {objective}" if lineage else objective, r.team,
+                     human_tokens(r.usage.tokens),
                      f"${r.usage.cost_usd:.4f}", when(r.created_at))
             old = self._rows.get(r.id)
             if old is None:

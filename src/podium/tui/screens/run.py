@@ -27,6 +27,7 @@ from podium.domain import Event, ExecutionStatus, SubtaskStatus
 from podium.tui import heap
 from podium.tui.commands import PaletteCommand
 from podium.tui.keys import CHANGING_ACTIONS, REPLAY_BINDINGS, RUN_BINDINGS
+from podium.tui.screens.fork import ForkActions
 from podium.tui.screens.modals import Confirm, Review, ReviewChoice, TextPrompt
 from podium.tui.screens.run_images import ImageActions
 from podium.tui.screens.run_tasks import TASK_WORDS, PlanChangeActions
@@ -65,7 +66,7 @@ class PaneSwitcher(Static):
         self.update(text)
 
 
-class RunScreen(PlanChangeActions, WorkspaceDiffActions, ImageActions, Screen[None]):
+class RunScreen(PlanChangeActions, WorkspaceDiffActions, ImageActions, ForkActions, Screen[None]):
     DEFAULT_CSS = """
     RunScreen #pane-tabs { display: none; height: 1; background: $boost; }
     RunScreen.-narrow #pane-tabs { display: block; }
@@ -348,6 +349,8 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, ImageActions, Screen[No
             return self.has_workspace
         if action == "open_image":
             return bool(self.images)
+        if action == "fork_run":  # from an approved plan's subtasks, live or replayed
+            return bool(self.state.subtasks) and not self.state.awaiting_approval
         if action not in CHANGING_ACTIONS:
             return True
         if self.replay or self.podium.readonly:
