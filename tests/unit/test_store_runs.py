@@ -94,3 +94,41 @@ def test_only_the_runs_repository_writes_subtask_status() -> None:
     # The patterns do find what they look for.
     owner = OWNER.read_text(encoding="utf-8")
     assert SETS_STATUS.search(owner) and EMITS_STATUS.search(owner)
+
+
+async def test_a_subtask_starts_and_reads_its_window_in_one_transaction(store):
+    from podium.domain import Message, Phase, Role
+
+    repo = RunRepository(store)
+    execution = Execution(objective="x", team=TEAM.name)
+    await repo.create_execution(execution, TEAM)
+    plan = Plan(subtasks=[Subtask(id="t1", agent="coder", description="a"),
+                          Subtask(id="t2", agent="coder", description="b")])
+    await repo.approve_plan(execution.id, 1, plan, "test")
+    t1, t2 = await repo.subtasks(execution.id)
+    for sid, text in (("t1", "from t1"), ("t2", "own words"), (None, "from the leader")):
+        await repo.add_message(Message(execution_id=execution.id, subtask_id=sid, agent="coder",
+                                       role=Role.ASSISTANT, content=text, phase=Phase.EXECUTION))
+    window = await repo.start_subtask(execution.id, t2, 5)
+    assert [m.content for m in window] == ["from t1", "from the leader"]  # oldest first, not its own
+    assert (await repo.subtasks(execution.id))[1].status is SubtaskStatus.RUNNING
+    assert await repo.start_subtask(execution.id, t1, 0) == []
+
+
+async def test_a_subtask_ends_with_its_last_reply_and_usage_in_one_transaction(store):
+    from podium.domain import Message, Phase, Role, Usage
+
+    repo, run_id, subtask = await _running(store)
+    reply = Message(execution_id=run_id, subtask_id="t1", agent="coder", role=Role.ASSISTANT,
+                    content="the result", phase=Phase.EXECUTION, prompt_tokens=10, completion_tokens=5,
+                    cost_usd=0.01)
+    before = len(await store.events_since(0, run_id))
+    await repo.finish_subtask(run_id, subtask, SubtaskStatus.DONE, output="the result", reply=reply,
+                              run_usage=Usage(prompt_tokens=10, completion_tokens=5, cost_usd=0.01, calls=1),
+                              steps=1, elapsed=0.5)
+    new = (await store.events_since(0, run_id))[before:]
+    assert [e.type for e in new] == [ev.MESSAGE_ADDED, ev.RUN_USAGE, ev.SUBTASK_STATUS]  # reply, then end
+    [done] = await repo.subtasks(run_id)
+    assert done.status is SubtaskStatus.DONE and done.output == "the result"
+    assert done.usage.completion_tokens == 5 and done.usage.calls == 1
+    assert (await repo.get_execution(run_id)).usage.cost_usd == pytest.approx(0.01)

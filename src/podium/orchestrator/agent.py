@@ -29,13 +29,20 @@ class Outcome:
     ok: bool
     output: str = ""
     error: str = ""
+    # The reply that ended the loop, not yet stored: the caller stores it with the subtask's
+    # end in one transaction (see RunRepository.finish_subtask).
+    reply: Message | None = None
 
 
 class AgentLoop:
     """One subtask's agent: `deps` are its services, `actions` what it may signal."""
 
-    def __init__(self, deps: AgentDeps, actions: ActionRegistry, run: RunState, subtask: Subtask) -> None:
+    def __init__(self, deps: AgentDeps, actions: ActionRegistry, run: RunState, subtask: Subtask, *,
+                 window: list[Message] | None = None) -> None:
+        """`window`: the conversation window already read for the first turn (read with the
+        subtask's start, see RunRepository.start_subtask); later turns read it afresh."""
         self.deps = deps
+        self._first_window = window
         self.actions = actions
         self.run = run
         self.subtask = subtask
@@ -54,10 +61,9 @@ class AgentLoop:
         return CallContext(execution_id=self.run_id, phase=phase.value, agent=self.agent.name,
                            subtask_id=self.subtask.id)
 
-    async def add_message(self, role: Role, content: str, *, phase: Phase = Phase.EXECUTION,
-                          agent: str | None = None, result: CallResult | None = None,
-                          extra_event: tuple[str, dict[str, Any]] | None = None) -> int:
-        message = Message(
+    def message(self, role: Role, content: str, *, phase: Phase = Phase.EXECUTION, agent: str | None = None,
+                result: CallResult | None = None) -> Message:
+        return Message(
             execution_id=self.run_id, subtask_id=self.subtask.id, agent=agent or self.agent.name,
             role=role, content=content, phase=phase,
             prompt_tokens=result.usage.prompt_tokens if result else 0,
@@ -65,10 +71,20 @@ class AgentLoop:
             cost_usd=result.usage.cost_usd if result else 0.0,
             latency_ms=result.latency_ms if result else 0.0,
         )
+
+    async def add_message(self, role: Role, content: str, *, phase: Phase = Phase.EXECUTION,
+                          agent: str | None = None, result: CallResult | None = None,
+                          extra_event: tuple[str, dict[str, Any]] | None = None) -> int:
+        return await self.store_message(self.message(role, content, phase=phase, agent=agent, result=result),
+                                        counted=result is not None, extra_event=extra_event)
+
+    async def store_message(self, message: Message, *, counted: bool,
+                            extra_event: tuple[str, dict[str, Any]] | None = None) -> int:
+        """Store a message with its event; `counted` (a model reply): with the run's usage too."""
+        guard = self.run.guard
         return await self.deps.runs.add_message(
-            message, run_usage=self.run.guard.usage if result else None, steps=self.run.guard.steps,
-            elapsed=self.run.guard.elapsed(), extra_event=extra_event,
-        )
+            message, run_usage=guard.usage if counted else None, steps=guard.steps, elapsed=guard.elapsed(),
+            extra_event=extra_event)
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> str:
         """Run a tool through the tools port; errors come back as text for the agent."""
@@ -127,14 +143,18 @@ class AgentLoop:
                 max_tokens=settings.turn_max_tokens, estimated_tokens=_estimate(messages),
             )
             content = result.content or ""
-            await self.add_message(Role.ASSISTANT, content or _describe_calls(result), result=result)
             parsed = parse_reply(content)
             signals = from_tool_calls(result.tool_calls, registry.names) + parsed.signals
+            reply = self.message(Role.ASSISTANT, content or _describe_calls(result), result=result)
+            if not signals:
+                # No signal at all: the reply is the output (weak models rarely signal). It is
+                # stored with the subtask's end, in one transaction.
+                finished = self._finish(parsed.text or content)
+                finished.reply = reply
+                return finished
+            await self.store_message(reply, counted=True)
             last_text = parsed.text or last_text
             self.history.append(_assistant_turn(content, result))
-            if not signals:
-                # No signal at all: the reply is the output (weak models rarely signal).
-                return self._finish(parsed.text or content)
             feedback: list[str] = []
             for signal in signals:
                 outcome = await registry.dispatch(signal, ActionContext(
@@ -170,8 +190,10 @@ class AgentLoop:
         settings = self.deps.settings
         handoffs = [(self.run.subtasks[d], self.run.outputs.get(d, "")) for d in self.subtask.depends_on
                     if d in self.run.subtasks]
-        window = await self.deps.runs.recent_messages(
-            self.run_id, self.run.window_messages, exclude_subtask=self.subtask.id)
+        window, self._first_window = self._first_window, None
+        if window is None:
+            window = await self.deps.runs.recent_messages(
+                self.run_id, self.run.window_messages, exclude_subtask=self.subtask.id)
         notes = []
         if self.subtask.id in self.run.rework_notes:
             notes.append(self.run.rework_notes[self.subtask.id])

@@ -146,10 +146,10 @@ async def run_subtask(deps: AgentDeps, actions: ActionRegistry, state: RunState,
     """One subtask's agent loop, its outcome recorded; raises StopRun if the run must stop."""
     subtask = state.subtasks[sid]
     run_id = state.execution.id
-    await deps.runs.set_subtask_status(run_id, subtask, SubtaskStatus.RUNNING)
+    window = await deps.runs.start_subtask(run_id, subtask, state.window_messages)
     subtask.status = SubtaskStatus.RUNNING
     try:
-        outcome = await AgentLoop(deps, actions, state, subtask).run_loop()
+        outcome = await AgentLoop(deps, actions, state, subtask, window=window).run_loop()
     except (BudgetExceeded, Halted) as exc:
         raise StopRun(str(exc)) from None
     except ModelConfigError as exc:
@@ -159,13 +159,17 @@ async def run_subtask(deps: AgentDeps, actions: ActionRegistry, state: RunState,
     except Exception as exc:  # isolate: one broken subtask must not take the run down
         log.exception("subtask %s crashed", sid)
         outcome = Outcome(False, error=f"internal error: {exc!r}")
+    guard = state.guard
+    status = SubtaskStatus.DONE if outcome.ok else SubtaskStatus.FAILED
+    await deps.runs.finish_subtask(
+        run_id, subtask, status, output=outcome.output if outcome.ok else None,
+        error=None if outcome.ok else outcome.error, reply=outcome.reply, run_usage=guard.usage,
+        steps=guard.steps, elapsed=guard.elapsed())
     if outcome.ok:
-        await deps.runs.set_subtask_status(run_id, subtask, SubtaskStatus.DONE, output=outcome.output)
         subtask.status, subtask.output = SubtaskStatus.DONE, outcome.output
         state.outputs[sid] = outcome.output
         await remember(deps, run_id, subtask, outcome.output)
     else:
-        await deps.runs.set_subtask_status(run_id, subtask, SubtaskStatus.FAILED, error=outcome.error)
         subtask.status, subtask.error = SubtaskStatus.FAILED, outcome.error
     return outcome.ok
 
