@@ -52,6 +52,10 @@ class RunState:
     # a replaced input); the lock a change holds from its check to its write (the scheduler's
     # launch gate takes it too); the executor's LiveChanges while the graph runs.
     plan_notes: dict[str, list[str]] = field(default_factory=dict)
+    # Seconds subtasks took in an earlier run this one continues (a fork's parent), by subtask id:
+    # the scheduler's estimates for them (see durations.py).
+    measured_durations: dict[str, float] = field(default_factory=dict)
+    seconds_per_token: float | None = None  # the rate those ran at: None, the graph counts tokens
     plan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     live: Any = None
 

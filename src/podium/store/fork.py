@@ -131,6 +131,20 @@ class ForkRepository:
                                             applied=None if r["applied"] is None else bool(r["applied"]))
                     for r in reused})
 
+    async def parent_durations(self, run_id: str) -> dict[str, float]:
+        """For a fork: the seconds each subtask took in the run it was forked from (and its
+        parents'), by subtask id; the scheduler's estimates for what runs again."""
+        if not await self._has_forks_table():
+            return {}
+        rows = await self.store.query(
+            "WITH RECURSIVE up(id, depth) AS (SELECT parent_id, 1 FROM run_forks WHERE execution_id = ?"
+            " UNION ALL SELECT f.parent_id, up.depth + 1 FROM run_forks f JOIN up ON f.execution_id = up.id"
+            " WHERE up.depth < 50)"
+            " SELECT s.id, s.finished_at - s.started_at FROM up JOIN subtasks s ON s.execution_id = up.id"
+            " WHERE s.started_at IS NOT NULL AND s.finished_at > s.started_at ORDER BY up.depth DESC",
+            (run_id,))
+        return {r[0]: float(r[1]) for r in rows}  # the nearest ancestor's measurement wins
+
     async def parents(self) -> dict[str, tuple[str, list[str]]]:
         """Every fork in the project: run id -> (parent id, the subtasks it re-ran from)."""
         if not await self._has_forks_table():

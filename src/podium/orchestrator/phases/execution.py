@@ -15,6 +15,7 @@ from podium.orchestrator.actions import ActionRegistry
 from podium.orchestrator.agent import AgentLoop, Outcome
 from podium.orchestrator.control import Halted, RunControl
 from podium.orchestrator.deps import AgentDeps
+from podium.orchestrator.durations import duration_costs, measured_durations, seconds_per_token
 from podium.orchestrator.live_graph import LiveGraph
 from podium.orchestrator.phases.live_changes import LiveChanges, say_stuck
 from podium.orchestrator.plan_changes import agent_notes
@@ -22,6 +23,7 @@ from podium.orchestrator.replan import replan
 from podium.orchestrator.runstate import RunGuard, RunState
 from podium.orchestrator.scheduler import GraphResult, Parking, StopRun, run_graph
 from podium.store.control import LEADER
+from podium.store.fork import ForkRepository
 from podium.store.plan_changes import PlanChangeRepository
 from podium.store.runs import lease_owner
 
@@ -52,7 +54,8 @@ async def prepare(deps: AgentDeps, execution: Execution, team: Team, guard: RunG
                      window_messages=deps.settings.window_messages,
                      subtasks={s.id: s for s in subtasks},
                      outputs={s.id: s.output or "" for s in subtasks if s.status is SubtaskStatus.DONE},
-                     parking=Parking(), help_answers=await deps.control_repo.answered_help(run_id))
+                     parking=Parking(), help_answers=await deps.control_repo.answered_help(run_id),
+                     measured_durations=await ForkRepository(deps.runs.store).parent_durations(run_id))
     await rework_context(deps, state)
     changes = await PlanChangeRepository(deps.runs.store).changes(run_id)
     state.plan_notes = {sid: notes for sid, notes in agent_notes(changes, subtasks).items()
@@ -100,8 +103,10 @@ async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState
     def having(*statuses: SubtaskStatus) -> list[str]:
         return [s.id for s in subtasks if s.status in statuses]
 
-    graph = LiveGraph({s.id: list(s.depends_on) for s in subtasks},
-                      {s.id: float(max(1, s.estimated_tokens)) for s in subtasks},
+    # Critical path first, by the best duration estimates the run has (measured, or the plan's).
+    measured = dict(state.measured_durations) | measured_durations(subtasks)
+    state.seconds_per_token = seconds_per_token(subtasks, measured)  # subtasks added later too
+    graph = LiveGraph({s.id: list(s.depends_on) for s in subtasks}, duration_costs(subtasks, measured),
                       done=having(SubtaskStatus.DONE), failed=having(SubtaskStatus.FAILED),
                       blocked=having(SubtaskStatus.BLOCKED),
                       removed=having(SubtaskStatus.SKIPPED, SubtaskStatus.CANCELLED), hold=hold)

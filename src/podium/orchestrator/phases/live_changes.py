@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from podium import events as ev
 from podium.domain import ExecutionStatus, PlanAction, PlanChange, ProposalKind, SubtaskStatus
 from podium.orchestrator.deps import AgentDeps
+from podium.orchestrator.durations import token_cost
 from podium.orchestrator.live_graph import LiveGraph
 from podium.orchestrator.plan_changes import Effect, agent_notes, plan_effects
 from podium.orchestrator.runstate import RunState
@@ -109,7 +110,7 @@ class LiveChanges:
         if action is PlanAction.ADD:
             assert effect.definition is not None
             graph.add(sid, list(effect.definition.depends_on),
-                      float(max(1, effect.definition.estimated_tokens)))
+                      token_cost(effect.definition.estimated_tokens, state.seconds_per_token))
         elif action in (PlanAction.SKIP, PlanAction.CANCEL):
             graph.remove(sid, proceed=effect.proceed)
         else:
