@@ -45,6 +45,7 @@ RUN_USAGE = "run.usage"  # prompt_tokens, completion_tokens, cost_usd, calls, st
 RUN_RESULT = "run.result"  # result
 # The run is a fork of another (`podium fork`): parent, from, edited, reused, rerun, changes
 RUN_FORKED = "run.forked"
+FORK_FILES_RESTORED = "fork.files_restored"
 
 DISCUSSION_CONTRIBUTION = "discussion.contribution"  # agent, message_id, content
 PLAN_PROPOSED = "plan.proposed"  # version, plan, fallback, errors?, author?, supersedes?
@@ -174,6 +175,19 @@ class RunForked(EventPayload):
     reused: list[str] = Field(default_factory=list)
     rerun: list[str] = Field(default_factory=list)
     changes: list[str] = Field(default_factory=list)
+
+
+class ForkFilesRestored(EventPayload):
+    """A fork's plan was approved and, before anything ran, the files its reused subtasks wrote
+    were written into the fork's workspace folder (`files`), so what runs again can read them;
+    `skipped` says what could not be (too large to be stored, an unsafe path). `commit`: on a
+    fork of a run on the user's folder, the commit holding them on the fork's branch."""
+
+    type: Literal["fork.files_restored"] = "fork.files_restored"
+    subtasks: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    commit: str | None = None
 
 
 # ------------------------------------------------------------------ discussion and plans
@@ -576,7 +590,7 @@ class WorkspaceChanged(EventPayload):
 
 AnyPayload = Annotated[
     RunCreated | RunSettingsRecorded | RunStatusChanged | RunUsageRecorded | RunResult | RunForked
-    | SourceRecorded | ClaimsChecked
+    | ForkFilesRestored | SourceRecorded | ClaimsChecked
     | DiscussionContribution | PlanProposed | PlanApproved | PlanRejected | PlanChanged
     | ProposalMade | ProposalDecided
     | SubtaskStatusChanged | MessageAdded | StreamDelta

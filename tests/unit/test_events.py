@@ -85,6 +85,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                        "summary": "writer: a glossary after t1", "reason": "terms", "status": "pending"},
     ev.PROPOSAL_DECIDED: {"number": 1, "kind": "subtask", "decision": "accepted", "by": "planner",
                           "reason": "needed", "version": 3},
+    ev.FORK_FILES_RESTORED: {"subtasks": ["t1"], "files": ["notes.md"], "skipped": [], "commit": None},
     ev.WORKSPACE_CHANGED: {"action": "applied", "kind": "git", "source": "/home/u/repo",
                            "branch": "podium/run-r1", "commit": "abc123", "files": 2, "to": "main"},
 }

@@ -411,6 +411,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (execution_id, subtask_id)
     );
     """,
+    # ---- v9: when a fork's reused subtasks' files were written into its workspace folder (once,
+    # after its plan is approved and before anything runs; NULL: not yet). A resumed fork whose
+    # files were written does not write them again over what its re-run agents did since.
+    """
+    ALTER TABLE run_forks ADD COLUMN files_restored_at REAL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
