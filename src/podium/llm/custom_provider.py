@@ -98,7 +98,7 @@ class PodiumProvider(CustomLLM):
             out.prompt_tokens * per_prompt + out.completion_tokens * per_completion)
         return model_response
 
-    async def astreaming(  # type: ignore[override]
+    async def astreaming(  # type: ignore[override,misc]
         self, model: str, messages: list[dict[str, Any]], api_base: Any, custom_prompt_dict: Any,
         model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any,
         optional_params: dict[str, Any], acompletion: Any = None,
