@@ -210,3 +210,17 @@ def test_the_readme_example_script_loads_and_behaves_as_documented(tmp_path):
         runner.answer(ScriptedRequest(agent="critic", last_user="my notes")).tool_calls[0]["name"]
         == "read_file"
     )
+
+
+def test_match_system_searches_the_system_message_only(tmp_path):
+    runner = ScriptRunner(load_script(write(tmp_path, """
+[[rules]]
+match_system = "git worktree of the user's repository"
+reply = "told"
+[[rules]]
+reply = "not told"
+""")))
+    ask = lambda **kw: runner.answer(ScriptedRequest(**kw)).text  # noqa: E731
+    told = "You are a developer. Your workspace is a git worktree of the user's repository x"
+    assert ask(system=told) == "told"
+    assert ask(last_user=told, system="You are a developer.") == "not told"

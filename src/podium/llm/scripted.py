@@ -49,6 +49,7 @@ class ScriptRule(_Strict):
     agent: str | list[str] | None = None
     subtask: str | list[str] | None = None
     match: str | None = None  # regex searched (case-insensitive) in the last user message
+    match_system: str | None = None  # regex searched (case-insensitive) in the system message
     structured: bool | None = None  # only structured calls (True) or only plain ones (False)
     # what to answer
     reply: str | None = None
@@ -59,7 +60,7 @@ class ScriptRule(_Strict):
     times: int | None = Field(default=None, ge=1)
     latency_ms: float | None = Field(default=None, ge=0)
 
-    @field_validator("match")
+    @field_validator("match", "match_system")
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
@@ -119,6 +120,7 @@ class ScriptedRequest(BaseModel):
     subtask_id: str | None = None
     execution_id: str | None = None
     last_user: str = ""
+    system: str = ""
     max_tokens: int | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     structured: bool = False
@@ -151,6 +153,8 @@ class ScriptRunner:
         self._uses = [0] * len(script.rules)
         self._rng = random.Random(script.seed)
         self._patterns = [re.compile(r.match, re.I | re.S) if r.match else None for r in script.rules]
+        self._system_patterns = [re.compile(r.match_system, re.I | re.S) if r.match_system else None
+                                 for r in script.rules]
         self._conditions = [(_condition(r.phase), _condition(r.agent), _condition(r.subtask))
                             for r in script.rules]
 
@@ -169,6 +173,9 @@ class ScriptRunner:
                 continue
             pattern = self._patterns[i]
             if pattern is not None and not pattern.search(req.last_user):
+                continue
+            system = self._system_patterns[i]
+            if system is not None and not system.search(req.system):
                 continue
             self._uses[i] += 1
             return rule

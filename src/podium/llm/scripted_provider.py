@@ -55,6 +55,7 @@ def runner_for(model: str) -> ScriptRunner:
 def _request(call: Call) -> ScriptedRequest:
     messages, optional_params, meta = call.messages, call.params, call.metadata
     last_user = next((text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    system = next((text_of(m.get("content")) for m in messages if m.get("role") == "system"), "")
     fmt = optional_params.get("response_format") or {}
     schema = None
     if isinstance(fmt, dict):
@@ -65,6 +66,7 @@ def _request(call: Call) -> ScriptedRequest:
         subtask_id=meta.get("subtask_id"),
         execution_id=meta.get("execution_id"),
         last_user=last_user,
+        system=system,
         max_tokens=optional_params.get("max_tokens"),
         schema=schema,
         structured=bool(fmt),

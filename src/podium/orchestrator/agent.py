@@ -115,7 +115,8 @@ class AgentLoop:
         offered = [spec["function"]["name"] for spec in tools.specs_for(self.agent, self.subtask)] \
             if tools is not None else []
         system = subtask_system(self.agent, self.run.team,
-                                [] if native else registry.prompt_lines(exclude), native, offered)
+                                [] if native else registry.prompt_lines(exclude), native, offered,
+                                workspace=self.run.workspace_note)
         if not native and tools is not None and hasattr(tools, "prompt_for"):
             # Models without tool calling learn the tools' names and arguments from the prompt.
             system += "\n\n" + tools.prompt_for(self.agent, self.subtask)

@@ -8,9 +8,10 @@ so prompts stay short and concrete.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from podium.domain import Agent, Message, Plan, Subtask, Team
+from podium.domain import Agent, Message, Plan, RunWorkspace, Subtask, Team
 from podium.orchestrator.planning import describe_plan
 from podium.orchestrator.signals import parse_reply
 
@@ -76,13 +77,31 @@ CHECK_CLAIMS = (
 )
 
 
+def workspace_note(ws: RunWorkspace) -> str:
+    """What agents of a run on the user's own folder (`--workspace`) are told about it: whose code
+    it is, that a person reviews the diff, and to build on what is there."""
+    name = Path(ws.source).name or ws.source
+    if ws.kind == "git":
+        where = (f"a git worktree of the user's repository {name} (branch {ws.branch}, from commit "
+                 f"{ws.base_commit[:8]})")
+    else:
+        where = f"a copy of the user's folder {name}"
+    return (f"Your workspace is {where}: their existing code is in it. Your changes are shown to the "
+            "person as a diff and reach their own checkout only if they apply it. Work with the code "
+            "that is there: read the relevant files before you write, and change only what the subtask "
+            "needs.")
+
+
 def subtask_system(agent: Agent, team: Team, action_lines: Sequence[str], native_tools: bool,
-                   tool_names: Sequence[str] = ()) -> str:
+                   tool_names: Sequence[str] = (), workspace: str | None = None) -> str:
+    """`workspace`: what the run's workspace is when it is the user's own folder (workspace_note)."""
     lines = [
         agent.system_prompt(),
         f"Your team: {team_line(team)}.",
         "Do your subtask yourself and write its full result in your reply.",
     ]
+    if workspace:
+        lines.append(workspace)
     if native_tools:
         lines.append("Use the tools offered when they help. When you are finished, reply with the result "
                      "and no tool call.")

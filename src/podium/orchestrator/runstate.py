@@ -56,6 +56,8 @@ class RunState:
     # the scheduler's estimates for them (see durations.py).
     measured_durations: dict[str, float] = field(default_factory=dict)
     seconds_per_token: float | None = None  # the rate those ran at: None, the graph counts tokens
+    # A run on the user's own folder (`--workspace`): what its agents are told about it.
+    workspace_note: str | None = None
     plan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     live: Any = None
 

@@ -25,6 +25,7 @@ from podium.orchestrator.scheduler import GraphResult, Parking, StopRun, run_gra
 from podium.store.control import LEADER
 from podium.store.fork import ForkRepository
 from podium.store.plan_changes import PlanChangeRepository
+from podium.store.run_workspaces import RunWorkspaceRepository
 from podium.store.runs import lease_owner
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ async def prepare(deps: AgentDeps, execution: Execution, team: Team, guard: RunG
                      parking=Parking(), help_answers=await deps.control_repo.answered_help(run_id),
                      measured_durations=await ForkRepository(deps.runs.store).parent_durations(run_id))
     await rework_context(deps, state)
+    # Started on the user's own folder (the application layer attached it): the agents are told.
+    attached = await RunWorkspaceRepository(deps.runs.store).get(run_id)
+    state.workspace_note = prompts.workspace_note(attached) if attached is not None else None
     changes = await PlanChangeRepository(deps.runs.store).changes(run_id)
     state.plan_notes = {sid: notes for sid, notes in agent_notes(changes, subtasks).items()
                         if sid in state.subtasks and state.subtasks[sid].status is not SubtaskStatus.DONE}
