@@ -28,6 +28,7 @@ from podium.store.sources import NewSource, SourceRepository
 from podium.tools.shell import DEFAULT_TIMEOUT, MAX_TIMEOUT, run_command
 from podium.tools.types import Policy, ToolContext, ToolError
 from podium.tools.workspace import IGNORED_DIRS, Workspace
+from podium.tools.worktree_access import RepoAccess
 
 READ_LIMIT = 20_000
 LIST_LIMIT = 500
@@ -108,6 +109,9 @@ class Env:
     allow_network: bool  # fetch_url may reach the web (False when offline)
     shell_network: bool = False  # commands keep network access (off by default)
     protect: tuple[Path, ...] = ()  # never reachable from a command (the project file)
+    # A worktree of the user's repository: its git folder, which the shell's box lets commands
+    # read so that git works there; None for any other workspace.
+    repo: RepoAccess | None = None
     memory: Any = None
     search: SearchConfig | None = None  # the web_search provider (None: no search configured)
     sources: SourceRepository | None = None  # where what web tools read is recorded
@@ -201,8 +205,10 @@ async def search_files(a: SearchArgs, env: Env) -> tuple[str, list[str]]:
 async def run_shell(a: CommandArgs, env: Env) -> tuple[str, list[str]]:
     root = env.workspace.ensure()
     before = env.workspace.snapshot()
+    repo = env.repo
     result = await run_command(
-        a.command, root, timeout=a.timeout, allow_network=env.shell_network, protect=env.protect
+        a.command, root, timeout=a.timeout, allow_network=env.shell_network, protect=env.protect,
+        read=repo.read if repo else (),
     )
     written = [p for p in Workspace.changed(before, env.workspace.snapshot()) if not p.startswith(".tmp/")]
     if result.timed_out:

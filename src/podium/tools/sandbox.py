@@ -147,10 +147,12 @@ def launcher_argv(
     limits: Limits,
     status_fd: int = -1,
     cgroup: Cgroup | None = None,
+    read: tuple[Path, ...] = (),
 ) -> list[str]:
-    """The argv prefix that boxes whatever follows it (`-I -S`: stdlib only, fast start)."""
+    """The argv prefix that boxes whatever follows it (`-I -S`: stdlib only, fast start).
+    `read`: more to read than the system (a worktree's git folder in the user's repository)."""
     argv = [sys.executable, "-I", "-S", str(LAUNCHER)]
-    for root in (*SYSTEM_DIRS, *interpreter_dirs()):
+    for root in (*SYSTEM_DIRS, *interpreter_dirs(), *map(str, read)):
         argv += ["--read", root]
     for device in DEVICES:
         argv += ["--device", device]

@@ -95,11 +95,14 @@ async def run_command(
     allow_network: bool = False,
     protect: tuple[Path, ...] = (),
     limits: Limits | None = None,
+    read: tuple[Path, ...] = (),
 ) -> CommandResult:
     """Run `command` through /bin/sh in `workspace`; never raises for the command's own failure.
 
     `protect`: paths the command must never reach even if they sit under an allowed
     directory (the project file); the home and config directories always are.
+    `read`: paths the box lets it read besides the system (a worktree's git folder in the
+    user's repository, see worktree_access).
     """
     (workspace / ".tmp").mkdir(parents=True, exist_ok=True)
     prefix = () if allow_network else (network_isolation() or ())
@@ -116,6 +119,7 @@ async def run_command(
             limits=limits,
             status_fd=status_w,
             cgroup=cgroup,
+            read=read,
         )
     try:
         proc = await asyncio.create_subprocess_exec(

@@ -30,6 +30,7 @@ from podium.llm.types import ModelConfigError
 from podium.secrets.vault import Vault, VaultError
 from podium.store import ProjectStore
 from podium.store.images import ImageLog
+from podium.store.run_workspaces import RunWorkspaceRepository
 from podium.store.sources import SourceRepository
 from podium.store.tools import ToolRepository
 from podium.tools import mcp_registry
@@ -45,6 +46,7 @@ from podium.tools.mcp_client import MCPCallError, MCPConnection
 from podium.tools.mcp_registry import SEPARATOR, MCPServerConfig, namespaced
 from podium.tools.types import Policy, ToolContext, ToolError, ToolInfo, ToolResult
 from podium.tools.workspace import FileRecord, Workspace, describe_file, workspace_root_for
+from podium.tools.worktree_access import RepoAccess, repo_access
 
 log = logging.getLogger(__name__)
 ApprovalHook = Callable[[ApprovalRequest], Awaitable[None] | None]
@@ -104,6 +106,7 @@ class ToolBox:
                 self.image_error, image = str(exc), None
         self.image: ImageConfig | None = image
         self.images = ImageLog(store)
+        self.run_workspaces = RunWorkspaceRepository(store)
         self._servers: dict[str, MCPServerConfig] = {}
         self._connections: dict[str, MCPConnection] = {}
         self._start_failures: dict[str, tuple[float, str]] = {}
@@ -382,6 +385,7 @@ class ToolBox:
                 allow_network=not self.offline,
                 shell_network=self.shell_network,
                 protect=(self.store.path,),
+                repo=await self._repo_access(ctx, workspace) if info.name == "run_command" else None,
                 memory=self.memory,
                 search=self.search,
                 sources=self.sources,
@@ -407,6 +411,18 @@ class ToolBox:
         if is_error:
             raise ToolError(f"{info.name}: {text}")
         return text, []
+
+    async def _repo_access(self, ctx: ToolContext, workspace: Workspace) -> RepoAccess | None:
+        """A run on a git worktree of the user's repository (`--workspace`): the git folders the
+        shell's box opens for it, found from what Podium recorded when it made the worktree."""
+        if ctx.execution_id is None or ctx.workspace is not None:
+            return None
+        ws = await self.run_workspaces.get(ctx.execution_id)
+        if ws is None or ws.kind != "git" or not ws.git_dir:
+            return None
+        if Path(ws.path).resolve() != workspace.root.resolve():
+            return None  # this tool box's workspace is not the one recorded
+        return await asyncio.to_thread(repo_access, ws.source, ws.git_dir)
 
     def _connection(self, server: str) -> MCPConnection:
         conn = self._connections.get(server)
