@@ -50,8 +50,10 @@ class Driver(Protocol):
         """Execute the approved plan by awaiting `run` (around it: signal handlers, a live view)."""
 
 
-async def drive(engine: Engine, run_id: str, driver: Driver) -> DriveOutcome:
-    """Take the run from wherever it is to the end (or to a stop)."""
+async def drive(engine: Engine, run_id: str, driver: Driver, *,
+                before_execute: Callable[[], Awaitable[None]] | None = None) -> DriveOutcome:
+    """Take the run from wherever it is to the end (or to a stop). `before_execute`: awaited once
+    the plan is approved, before its subtasks run (the run's folder made ready)."""
     from podium.app.queries import plan_version
 
     repo = engine.repo
@@ -73,6 +75,8 @@ async def drive(engine: Engine, run_id: str, driver: Driver) -> DriveOutcome:
                 await engine.reject(run_id, decision.feedback)
             continue
         if await repo.subtasks(run_id):
+            if before_execute is not None:
+                await before_execute()
             execution = await driver.execute(run_id, lambda: engine.execute(run_id))
             return DriveOutcome(execution=execution, reason=await repo.status_reason(run_id), executed=True)
         driver.planning()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podium.app.run_settings import ResumeOptions, merged_budget, resumed_settings
-from podium.domain import Execution, RunSettings, RunSummary, new_id
+from podium.domain import Execution, ExecutionStatus, RunSettings, RunSummary, new_id
 from podium.errors import PodiumError
 from podium.store.fork import ForkRecord, ForkRepository, ForkRequest, Reused
 
@@ -130,6 +130,13 @@ async def fork_run(session: ProjectSession, run_id: str, options: ForkOptions, *
                           rerun_from=list(dict.fromkeys(options.rerun_from)),
                           edits=dict(options.edits), changes=changes)
     record = await ForkRepository(session.store).fork(request)
+    try:
+        # A fork of a run on the user's folder works on its own worktree or copy of it.
+        await session.fork_workspaces.attach(record.run_id)
+    except PodiumError as exc:
+        why = f"its workspace could not be made: {exc}"
+        await repo.set_status(record.run_id, ExecutionStatus.FAILED, reason=why)
+        raise
     return ForkOutcome(execution=await repo.get_execution(record.run_id), record=record, settings=settings)
 
 

@@ -90,6 +90,16 @@ class RunWorkspaces:
         await self.records.add(ws)
         return ws
 
+    async def discard_unrecorded(self, run_id: str, source: WorkspaceSource) -> None:
+        """Before `attach` again: what a process killed while attaching left (a worktree and the
+        run's branch, or a half copy); only for a run with no workspace recorded."""
+        if await self.get(run_id) is not None:
+            raise PodiumError(f"run {run_id} has its workspace; nothing was discarded")
+        found = repo.Source(path=Path(source.path), kind=source.kind,  # type: ignore[arg-type]
+                            head=source.head)
+        await asyncio.to_thread(repo.discard, found, self.run_folder(run_id), run_id,
+                                git_dir=self.root / BASELINES / f"{run_id}.git")
+
     async def get(self, run_id: str) -> RunWorkspace | None:
         return await self.records.get(run_id)
 
@@ -111,7 +121,7 @@ class RunWorkspaces:
         await self.records.remade(ws, str(remade.git_dir) if remade.git_dir else None)
         return True
 
-    async def review(self, run_id: str) -> WorkspaceReview:
+    async def review(self, run_id: str, message: str | None = None) -> WorkspaceReview:
         """Commit what the agents changed so far on the run's branch (or in the copy's repository)
         and diff it against the base; the diff is recorded. Read-only (an archive), or the
         workspace is gone: the diff last recorded."""
@@ -119,7 +129,7 @@ class RunWorkspaces:
         if self.store.readonly or not Path(ws.path).is_dir():
             return WorkspaceReview(workspace=ws, diff=ws.diff or "", files=ws.files, live=False)
         where = _where(ws)
-        message = f"podium run {run_id}: the agents' changes"
+        message = message or f"podium run {run_id}: the agents' changes"
         head, diff, changes = await asyncio.to_thread(_commit_and_diff, where, message)
         files = [f"{c.status} {c.path}" for c in changes]
         await self.records.committed(ws, head, diff, files)

@@ -37,6 +37,7 @@ from podium.store.runs import RunRepository
 if TYPE_CHECKING:
     from podium.app.board import Board
     from podium.app.drive import DriveOutcome, Driver
+    from podium.app.fork_workspace import ForkWorkspaces
     from podium.app.images import RunImages
     from podium.app.run_workspace import RunWorkspaces
     from podium.app.tool_admin import ToolAdmin
@@ -174,6 +175,14 @@ class ProjectSession:
 
         root = self.tools.workspace_root if self.tools is not None else None
         return RunWorkspaces(self.store, root)
+
+    @property
+    def fork_workspaces(self) -> ForkWorkspaces:
+        """Forks' folders: the reused work's files, and a fork's own worktree or copy of the user's
+        folder when its parent worked on one."""
+        from podium.app.fork_workspace import ForkWorkspaces
+
+        return ForkWorkspaces(self.store, self.run_workspaces)
 
     @property
     def run_images(self) -> RunImages:
@@ -394,7 +403,7 @@ class ProjectSession:
         engine = await self.engine_for(run_id)
         await engine.approve(run_id, by=by)
         if execute:
-            await self.run_workspaces.ensure(run_id)
+            await self.fork_workspaces.ready(run_id)
             return await self._settled(run_id, await engine.execute(run_id))
         return await self.runs.get_execution(run_id)
 
@@ -403,15 +412,17 @@ class ProjectSession:
         return await (await self.engine_for(run_id)).reject(run_id, feedback)
 
     async def execute(self, run_id: str) -> Execution:
-        await self.run_workspaces.ensure(run_id)
+        await self.fork_workspaces.ready(run_id)
         return await self._settled(run_id, await (await self.engine_for(run_id)).execute(run_id))
 
     async def drive(self, run_id: str, driver: Driver) -> DriveOutcome:
         """Plan, decide (through `driver`), execute: from wherever the run is to its end or a stop."""
         from podium.app.drive import drive
 
-        await self.run_workspaces.ensure(run_id)  # a resumed run's worktree or copy is there
-        outcome = await drive(await self.engine_for(run_id), run_id, driver)
+        await self.fork_workspaces.ready(run_id)  # a resumed run's worktree or copy is there
+        # Once a fork's plan is approved, before anything runs: the reused subtasks' files.
+        outcome = await drive(await self.engine_for(run_id), run_id, driver,
+                              before_execute=lambda: self.fork_workspaces.ready(run_id))
         await self._settled(run_id, outcome.execution)
         return outcome
 
@@ -422,7 +433,7 @@ class ProjectSession:
         if paused_here and (await self.runs.get_execution(run_id)).status is ExecutionStatus.PAUSED:
             await engine.control(run_id).resume()
             return await self.runs.get_execution(run_id)
-        await self.run_workspaces.ensure(run_id)
+        await self.fork_workspaces.ready(run_id)
         return await self._settled(run_id, await engine.resume(run_id))
 
     async def accept(self, run_id: str, *, by: str = "user", source: str = "tui") -> Execution:
@@ -435,7 +446,7 @@ class ProjectSession:
         with the feedback, or with none named only the synthesis; then it is reviewed again.
         `run=False`: only check and record it (the caller drives the run)."""
         if run:
-            await self.run_workspaces.ensure(run_id)
+            await self.fork_workspaces.ready(run_id)
         done = await (await self.engine_for(run_id)).rework(run_id, feedback, subtasks, by=by,
                                                             source=source, run=run)
         return await self._settled(run_id, done) if run else done

@@ -152,6 +152,36 @@ class ForkRepository:
         rows = await self.store.query("SELECT execution_id, parent_id, from_json, edited_json FROM run_forks")
         return {r[0]: (r[1], json.loads(r[2]) or json.loads(r[3])) for r in rows}
 
+    async def restore_pending(self, run_id: str) -> bool:
+        """A fork whose reused subtasks' files were not yet written into its workspace folder."""
+        if not await self._has_forks_table():
+            return False
+        row = await self.store.query_one("SELECT files_restored_at FROM run_forks WHERE execution_id = ?",
+                                         (run_id,))
+        return row is not None and row[0] is None
+
+    async def restored(self, run_id: str, subtasks: list[str], files: list[str], skipped: list[str],
+                       commit: str | None) -> None:
+        """The reused subtasks' files are in the fork's folder (and `commit` on its branch): the
+        mark and its event, in one transaction."""
+
+        def write(tx: Tx) -> None:
+            tx.execute("UPDATE run_forks SET files_restored_at = ? WHERE execution_id = ?",
+                       (time.time(), run_id)).close()
+            tx.emit(ev.FORK_FILES_RESTORED, run_id, subtasks=subtasks, files=files, skipped=skipped,
+                    commit=commit)
+
+        await self.store.write(write)
+
+    async def ran(self, run_id: str) -> bool:
+        """Whether any subtask of the fork other than the reused ones has started (its agents have
+        worked in its folder)."""
+        row = await self.store.query_one(
+            "SELECT 1 FROM subtasks WHERE execution_id = ? AND started_at IS NOT NULL AND id NOT IN"
+            " (SELECT subtask_id FROM fork_reuse WHERE execution_id = ? AND applied = 1) LIMIT 1",
+            (run_id, run_id))
+        return row is not None
+
     async def _has_forks_table(self) -> bool:
         # An archive from before schema v8, opened read-only, has no forks.
         row = await self.store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",

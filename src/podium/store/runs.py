@@ -682,6 +682,9 @@ def apply_reuse(tx: Tx, run_id: str, plan: Plan) -> list[str]:
         tx.execute("UPDATE fork_reuse SET applied = ? WHERE execution_id = ? AND subtask_id = ?",
                    (int(same), run_id, sid)).close()
         if not same or subtask is None:
+            # It runs again (or is gone): the files it wrote in the parent are not the fork's.
+            tx.execute("DELETE FROM workspace_files WHERE execution_id = ? AND subtask_id = ?",
+                       (run_id, sid)).close()
             continue
         tx.execute("UPDATE subtasks SET status = ?, output = ?, error = NULL, prompt_tokens = ?,"
                    " completion_tokens = ?, cost_usd = ?, calls = ?, started_at = ?, finished_at = ?"

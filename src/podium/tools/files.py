@@ -38,6 +38,11 @@ def export_files(
             skipped.append(f"{f.path} (too large to be stored: {f.size:,} bytes)")
             continue
         target = root / rel
+        # A folder in `dest` may be a link (a fork's workspace holds the user's repository): never
+        # write through one to somewhere outside.
+        if not target.resolve().is_relative_to(root):
+            skipped.append(f"{f.path} (a link leads outside {dest})")
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(f.content)
         written.append(f.path)

@@ -210,6 +210,25 @@ def attach(source: Source, dest: Path, run_id: str, *, git_dir: Path,
                     manifest=manifest)
 
 
+def discard(source: Source, dest: Path, run_id: str, *, git_dir: Path) -> None:
+    """Undo what a process killed in the middle of `attach` left (the workspace was never
+    recorded, nobody worked in it): the worktree and the run's branch, or the half copy and its
+    baseline repository, so `attach` can start again."""
+    dest, git_dir = Path(dest).absolute(), Path(git_dir).absolute()
+    if source.kind == "git":
+        branch = branch_for(run_id)
+        if dest.exists():
+            _git(["worktree", "remove", "--force", str(dest)], cwd=source.path, check=False)
+            shutil.rmtree(dest, ignore_errors=True)
+        _git(["worktree", "prune"], cwd=source.path, check=False)
+        exists = _git(["show-ref", "--verify", "-q", f"refs/heads/{branch}"], cwd=source.path, check=False)
+        if exists.returncode == 0:
+            _git(["branch", "-D", branch], cwd=source.path)
+        return
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.rmtree(git_dir, ignore_errors=True)
+
+
 def _copy(source: Path, dest: Path, *, skip: list[Path]) -> dict[str, str]:
     """Copy a folder (symlinks as links); the sha256 of every file copied, by relative path."""
     manifest: dict[str, str] = {}
