@@ -57,6 +57,7 @@ class GeneratedImage(BaseModel):
     png: bytes
     model: str
     revised_prompt: str | None = None  # the provider's rewrite of the prompt, when it says
+    cost_usd: float = 0.0  # as litellm priced the call (0 when it has no price for the model)
 
 
 def resolve_image(project: Path | None = None) -> ImageConfig | None:
@@ -152,7 +153,36 @@ async def generate_image(config: ImageConfig, prompt: str, size: str | None = No
     else:
         raise ImageError(f"image model {config.model} returned neither image bytes nor a URL")
     check_png(data, config.model)
-    return GeneratedImage(png=data, model=config.model, revised_prompt=revised or None)
+    return GeneratedImage(png=data, model=config.model, revised_prompt=revised or None,
+                          cost_usd=_response_cost(response))
+
+
+def _response_cost(response: Any) -> float:
+    """What litellm says the call cost (its `response_cost`; None when it has no price): 0 unknown."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    try:
+        cost = float(hidden.get("response_cost") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return cost if cost > 0 else 0.0
+
+
+async def estimate_cost(config: ImageConfig, size: str | None = None) -> float:
+    """What one image of `size` should cost by litellm's price map, before it is asked for (a
+    budget is checked against it); 0 when litellm has no price for the model."""
+    from podium.llm import _litellm
+
+    litellm = await asyncio.to_thread(_litellm.get)
+    from litellm.cost_calculator import default_image_cost_calculator
+
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(config.model, api_base=config.api_base)
+        wanted = size if size and size != "auto" else None  # None: the calculator's 1024x1024
+        cost = float(default_image_cost_calculator(model=config.model, custom_llm_provider=provider,
+                                                   n=1, size=wanted))
+    except Exception:  # not in the price map (a local model, a new one): nothing to check against
+        return 0.0
+    return cost if cost > 0 else 0.0
 
 
 def _format_params(model: str) -> dict[str, str]:

@@ -50,6 +50,7 @@ class AgentLoop:
         self.history: list[dict[str, Any]] = []
         self.scratch: dict[str, Any] = {}
         self._guidance_cursor = 0
+        self._tool_cost = 0.0  # what this turn's tool calls spent on paid models, not yet stored
 
     # ------------------------------------------------------------ helpers used by actions
 
@@ -91,11 +92,15 @@ class AgentLoop:
         tools = self.deps.tools
         if tools is None or not name:
             return f"Tool {name!r} is not available: this team has no tools configured."
-        ctx = ToolContext(execution_id=self.run_id, subtask_id=self.subtask.id, agent=self.agent.name)
+        # With the run's budget: a tool that calls a paid model (an image) is checked and counted there.
+        ctx = ToolContext(execution_id=self.run_id, subtask_id=self.subtask.id, agent=self.agent.name,
+                          guard=self.run.guard)
         try:
             result = await tools.call(name, arguments, ctx=ctx)
         except Exception as exc:  # a tool must never take the loop down
             return f"Tool {name!r} failed: {exc}"
+        # Already in the guard's usage; stored with this turn's tool results (the subtask's cost too).
+        self._tool_cost += float(getattr(result, "cost_usd", 0.0) or 0.0)
         return str(getattr(result, "text", result))
 
     # ------------------------------------------------------------ the loop
@@ -161,6 +166,8 @@ class AgentLoop:
                 outcome = await registry.dispatch(signal, ActionContext(
                     loop=self, agent=self.agent, subtask=self.subtask, reply_text=parsed.text,
                     scratch=self.scratch))
+                if outcome.kind in ("done", "blocked") and self._tool_cost:
+                    await self._store_tool_results("\n\n".join(f for f in feedback if f))  # paid for
                 if outcome.kind == "done":
                     return self._finish(outcome.text or last_text)
                 if outcome.kind == "blocked":
@@ -168,14 +175,22 @@ class AgentLoop:
                 feedback.append(outcome.text)
                 self._answer_call(signal.call_id, outcome)
             note = "\n\n".join(f for f in feedback if f)
-            if note:
-                await self.add_message(Role.TOOL, note)
+            if note or self._tool_cost:
+                await self._store_tool_results(note)
             if any(s.call_id is None for s in signals):
                 # Fenced signals have no tool-call id: the feedback goes back as a user turn.
                 self.history.append({"role": "user", "content": note or "(no result)"})
         if last_text:
             return self._finish(last_text)
         return Outcome(False, error=f"step cap ({cap}) reached without a result")
+
+    async def _store_tool_results(self, note: str) -> None:
+        """A turn's tool results, with what its tools spent on paid models (an image): stored with
+        the run's usage so the run's and the subtask's cost include it at once."""
+        spent, self._tool_cost = self._tool_cost, 0.0
+        message = self.message(Role.TOOL, note or "(no result)")
+        message.cost_usd = spent
+        await self.store_message(message, counted=spent > 0)
 
     def _finish(self, text: str) -> Outcome:
         text = text.strip()

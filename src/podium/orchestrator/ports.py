@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from podium.llm.types import BudgetGuard, CallContext, CallResult, ChatMessage, DeltaCallback
 
@@ -55,9 +55,13 @@ class MemoryPort(Protocol):
 
 
 class ToolContext(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     execution_id: str
     subtask_id: str | None
     agent: str
+    # The run's budget: a tool that calls a paid model is checked against it and counts there.
+    guard: BudgetGuard | None = None
 
 
 class ToolResultLike(Protocol):

@@ -21,8 +21,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium.citations import CitedClaim, ClaimVerdict, SourceKind, check_claim, cited_sentences
-from podium.llm.images import ImageConfig, ImageError, generate_image
+from podium.domain import Usage
+from podium.llm.images import GeneratedImage, ImageConfig, ImageError, generate_image
+from podium.llm.images import estimate_cost as estimate_image_cost
 from podium.llm.search import MAX_RESULTS, SearchConfig, SearchError, web_search
+from podium.llm.types import BudgetExceeded, BudgetGuard
 from podium.store.images import PROMPT_LIMIT, ImageLog
 from podium.store.sources import NewSource, SourceRepository
 from podium.tools.shell import DEFAULT_TIMEOUT, MAX_TIMEOUT, run_command
@@ -117,6 +120,7 @@ class Env:
     sources: SourceRepository | None = None  # where what web tools read is recorded
     image: ImageConfig | None = None  # the generate_image model (None: no image model configured)
     images: ImageLog | None = None  # where the images made (path, prompt, model) are recorded
+    spent_usd: float = 0.0  # what this call spent on a paid model (set by generate_image)
 
 
 Impl = Callable[[Any, Env], Awaitable[tuple[str, list[str]]]]
@@ -314,10 +318,7 @@ async def make_image(a: ImageArgs, env: Env) -> tuple[str, list[str]]:
     target = env.workspace.resolve(a.path)  # refused before any money is spent on an image
     if target.is_dir():
         raise ToolError(f"{a.path} is a folder")
-    try:
-        made = await generate_image(env.image, a.prompt, a.size)
-    except ImageError as exc:
-        raise ToolError(str(exc)) from None
+    made = await _paid_image(a, env, env.image)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(made.png)
     rel = env.workspace.relative(target)
@@ -331,6 +332,36 @@ async def make_image(a: ImageArgs, env: Env) -> tuple[str, list[str]]:
     revised = f"\nThe model rewrote the prompt as: {made.revised_prompt[:500]}" if made.revised_prompt else ""
     return (f"image saved to {rel} (PNG{shape}, {len(made.png)} bytes, {made.model}). "
             f"Refer to it by this path.{revised}"), [rel]
+
+
+async def _paid_image(a: ImageArgs, env: Env, config: ImageConfig) -> GeneratedImage:
+    """One image, checked against the run's budget before it is asked for (its price by litellm's
+    price map) and counted in it afterwards (what litellm says it cost), as a chat call is."""
+    guard: BudgetGuard | None = env.ctx.guard
+    if guard is None:  # not in a run (`podium tools call`): no budget to keep
+        try:
+            made = await generate_image(config, a.prompt, a.size)
+        except ImageError as exc:
+            raise ToolError(str(exc)) from None
+        env.spent_usd += made.cost_usd
+        return made
+    estimate = await estimate_image_cost(config, a.size)
+    try:
+        async with guard.reserve(0, estimate) as slot:
+            try:
+                made = await generate_image(config, a.prompt, a.size)
+            except ImageError as exc:
+                raise ToolError(str(exc)) from None
+            slot.record(Usage(cost_usd=made.cost_usd, calls=1))
+    except BudgetExceeded as exc:
+        limit = guard.budget.usd
+        price = f"about ${estimate:.3f}" if estimate else "its price"
+        spent = f" (${guard.usage.cost_usd:.3f} spent of ${limit:g})" if limit is not None else ""
+        raise ToolError(f"generate_image was not called: this image ({price}, {config.model}) would go "
+                        f"over the run's budget{spent}: {exc}. No image was made; do without it, or "
+                        "ask the person to raise the budget") from None
+    env.spent_usd += made.cost_usd
+    return made
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:

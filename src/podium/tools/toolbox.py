@@ -294,8 +294,8 @@ class ToolBox:
                 ctx = ctx.model_copy(update={"agent_tools": await self._agent_tools(ctx)})
             info = await self._find(name, ctx)
             approval_id = await self._authorise(info, args, ctx)
-            content, written = await self._dispatch(info, args, ctx)
-            result = ToolResult(name=name, content=content, files=written)
+            content, written, spent = await self._dispatch(info, args, ctx)
+            result = ToolResult(name=name, content=content, files=written, cost_usd=spent)
         except ToolError as exc:
             result = ToolResult(name=name, error=str(exc))
         except asyncio.CancelledError:
@@ -371,7 +371,8 @@ class ToolBox:
 
     async def _dispatch(
         self, info: ToolInfo, args: dict[str, Any], ctx: ToolContext
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str], float]:
+        """What the tool said, the workspace files it wrote, and what it spent on a paid model."""
         if info.source == "builtin":
             builtin = BUILTINS[info.name]
             try:
@@ -392,7 +393,8 @@ class ToolBox:
                 image=self.image,
                 images=self.images,
             )
-            return await builtin.impl(parsed, env)
+            text, written = await builtin.impl(parsed, env)
+            return text, written, env.spent_usd
         server, tool = info.name.split(SEPARATOR, 1)
         _validate_schema(info, args)
         conn = self._connection(server)
@@ -410,7 +412,7 @@ class ToolBox:
             raise ToolError(str(exc)) from None
         if is_error:
             raise ToolError(f"{info.name}: {text}")
-        return text, []
+        return text, [], 0.0
 
     async def _repo_access(self, ctx: ToolContext, workspace: Workspace) -> RepoAccess | None:
         """A run on a git worktree of the user's repository (`--workspace`): the git folders the

@@ -28,6 +28,9 @@ class ToolContext(BaseModel):
     # The agent's `tools` list (empty: every tool); None: looked up in the run's team.
     agent_tools: list[str] | None = None
     workspace: Path | None = None  # None: the ToolBox's own workspace for execution_id
+    # The run's budget (llm.types.BudgetGuard): a tool that calls a paid model (generate_image)
+    # is checked against it and counts what it spent there, as chat calls do. None: not in a run.
+    guard: Any = None
 
 
 class ToolResult(BaseModel):
@@ -39,6 +42,7 @@ class ToolResult(BaseModel):
     files: list[str] = Field(default_factory=list)  # workspace paths written by this call
     elapsed_ms: float = 0.0
     approval_id: int | None = None
+    cost_usd: float = 0.0  # what the call spent on a model (an image), already counted in ctx.guard
 
     @property
     def ok(self) -> bool:
