@@ -10,10 +10,11 @@ from pathlib import Path
 from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient, TestServer
 
-from podium.cli.serve_web import TOKEN_COOKIE, PodiumServer, app_command, is_loopback
+from podium.cli.serve_web import PodiumServer, app_command, is_loopback, token_cookie
 from tests.conftest import run_cli
 
 TOKEN = "s3cret-token-for-the-test-0123456789"
+TOKEN_COOKIE = token_cookie(8000)
 
 
 async def _client() -> TestClient:

@@ -32,7 +32,10 @@ from podium.errors import PodiumError
 
 log = logging.getLogger("podium.serve")
 
-TOKEN_COOKIE = "podium_token"
+def token_cookie(port: int) -> str:
+    """The cookie's name: cookies ignore ports, so two servers on one host each need their own."""
+    return f"podium_token_{port}"
+
 # How long a stopping server gives each app process to halt its runs and exit.
 STOP_GRACE_SECONDS = 10.0
 
@@ -54,7 +57,7 @@ def token_matches(given: str | None, token: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
 
 
-def token_middleware(token: str) -> Any:
+def token_middleware(token: str, cookie: str) -> Any:
     """Every request needs the token: once as `?token=` (the link printed at start), which sets
     an HttpOnly cookie, then the cookie (the page's assets and its websocket carry it)."""
 
@@ -63,9 +66,9 @@ def token_middleware(token: str) -> Any:
         if token_matches(request.query.get("token"), token):
             response = await handler(request)
             if not response.prepared:  # a websocket's headers are long gone
-                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
+                response.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
             return response
-        if token_matches(request.cookies.get(TOKEN_COOKIE), token):
+        if token_matches(request.cookies.get(cookie), token):
             return await handler(request)
         raise web.HTTPForbidden(text="Podium: open the link with the access token that "
                                      "`podium serve` printed.\n")
@@ -137,7 +140,7 @@ class PodiumServer(Server):
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
-        app.middlewares.append(token_middleware(self.token))
+        app.middlewares.append(token_middleware(self.token, token_cookie(self.port)))
         return app
 
     async def on_startup(self, app: web.Application) -> None:
