@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -271,6 +272,20 @@ class Plan(Model):
     rationale: str = ""
     # What was mended deterministically in the leader's reply before it validated (one sentence each).
     mends: list[str] = Field(default_factory=list)
+
+
+def with_dependents(named: Iterable[str], order: list[str], graph: dict[str, list[str]]) -> list[str]:
+    """The named nodes and everything downstream of them (graph: node -> dependencies), in `order`.
+    Pure, so the store (what a fork runs again) and the orchestrator (what a review reopens) share it."""
+    out = set(named)
+    changed = True
+    while changed:
+        changed = False
+        for node in order:
+            if node not in out and out.intersection(graph.get(node, [])):
+                out.add(node)
+                changed = True
+    return [n for n in order if n in out]
 
 
 class PlanAction(StrEnum):

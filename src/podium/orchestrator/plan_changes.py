@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from podium import events as ev
-from podium.domain import PlanAction, PlanChange, Subtask, SubtaskStatus, Team
+from podium.domain import PlanAction, PlanChange, Subtask, SubtaskStatus, Team, with_dependents
 from podium.errors import PodiumError
 
 # Not started (or cut off by a crash when nobody drives the run: those restart as pending).
@@ -272,15 +272,8 @@ def _next_id(by_id: dict[str, Subtask]) -> str:
 
 def _downstream(sid: str, subtasks: list[Subtask]) -> list[str]:
     """Everything that depends on `sid`, directly or not, in plan order."""
-    out: set[str] = {sid}
-    changed = True
-    while changed:
-        changed = False
-        for s in subtasks:
-            if s.id not in out and out.intersection(s.depends_on):
-                out.add(s.id)
-                changed = True
-    return [s.id for s in subtasks if s.id in out and s.id != sid]
+    graph = {s.id: s.depends_on for s in subtasks}
+    return [d for d in with_dependents([sid], [s.id for s in subtasks], graph) if d != sid]
 
 
 def _reaches(sid: str, targets: set[str], subtasks: list[Subtask]) -> bool:

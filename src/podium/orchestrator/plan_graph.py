@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+# Kept importable from here; it lives in the domain so the store (forks) can use it too.
+from podium.domain import with_dependents as with_dependents
+
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     """A cycle in `graph` (node -> dependencies) as a path that returns to its start, or None."""
@@ -53,16 +56,3 @@ def dependency_order(order: list[str], graph: dict[str, list[str]]) -> list[str]
         out.append(ready)
         done.add(ready)
     return out
-
-
-def with_dependents(named: list[str], order: list[str], graph: dict[str, list[str]]) -> list[str]:
-    """The named nodes and everything downstream of them (graph: node -> dependencies), in `order`."""
-    out = set(named)
-    changed = True
-    while changed:
-        changed = False
-        for node in order:
-            if node not in out and out.intersection(graph.get(node, [])):
-                out.add(node)
-                changed = True
-    return [n for n in order if n in out]

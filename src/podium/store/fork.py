@@ -31,6 +31,7 @@ from podium.domain import (
     SubtaskStatus,
     Team,
     Usage,
+    with_dependents,
 )
 from podium.errors import NotFoundError, PodiumError
 from podium.store.project import ProjectStore, Tx
@@ -89,19 +90,6 @@ def _definition(row: Any) -> dict[str, Any]:
     """What a subtask asks for (its reuse holds only while this is unchanged)."""
     return {"agent": row["agent"], "description": row["description"],
             "depends_on": json.loads(row["depends_on"]), "acceptance_criteria": json.loads(row["acceptance"])}
-
-
-def _downstream(named: Iterable[str], order: list[str], graph: dict[str, list[str]]) -> list[str]:
-    """The named subtasks and everything that depends on them, transitively, in plan order."""
-    out = set(named)
-    changed = True
-    while changed:
-        changed = False
-        for node in order:
-            if node not in out and out.intersection(graph.get(node, [])):
-                out.add(node)
-                changed = True
-    return [n for n in order if n in out]
 
 
 class ForkRepository:
@@ -222,11 +210,12 @@ def _fork(tx: Tx, req: ForkRequest) -> ForkRecord:
                               "(done) subtask's output can be replaced")
     graph = {r["id"]: json.loads(r["depends_on"]) for r in rows}
     unfinished = [i for i in order if by_id[i]["status"] not in REUSABLE]
-    after_edits = {d for d in _downstream(req.edits, order, graph) if d not in req.edits}
-    rerun = _downstream([*req.rerun_from, *unfinished, *after_edits], order, graph)
+    after_edits = {d for d in with_dependents(req.edits, order, graph) if d not in req.edits}
+    rerun = with_dependents([*req.rerun_from, *unfinished, *after_edits], order, graph)
     clash = [i for i in req.edits if i in rerun]
     if clash:
-        upstream = [i for i in [*req.rerun_from, *unfinished] if clash[0] in _downstream([i], order, graph)]
+        upstream = [i for i in [*req.rerun_from, *unfinished]
+                    if clash[0] in with_dependents([i], order, graph)]
         raise PodiumError(f"{clash[0]} runs again in the fork (it depends on {upstream[0]}), so its output "
                           "cannot be edited: edit it in the fork instead (`podium task output`)")
     missing = sorted({by_id[i]["agent"] for i in rerun} - set(req.team.agent_names))
