@@ -74,6 +74,23 @@ def read_config(path: Path) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in _ALLOWED_KEYS}
 
 
+def config_files(project: Path | None = None) -> list[tuple[Path, dict[str, Any]]]:
+    """The project's podium.toml then the user's, each with its settings ({} if absent).
+    ModelConfigError: one that does not parse or holds a bad value."""
+    return [(path, read_config(path)) for path in (project_config_path(project), user_config_path())]
+
+
+def first_setting(env: str, key: str, files: list[tuple[Path, dict[str, Any]]]) -> tuple[str, str] | None:
+    """A provider setting, first found wins: $env > `key` in `files` (project, then user): its value
+    (stripped) and where it came from ("env NAME" or the file's path). None: set nowhere."""
+    if os.environ.get(env, "").strip():
+        return os.environ[env].strip(), f"env {env}"
+    for path, data in files:
+        if data.get(key):
+            return str(data[key]).strip(), str(path)
+    return None
+
+
 def model_layers(
     *,
     flag: str | None = None,

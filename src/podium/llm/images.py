@@ -23,9 +23,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from podium.errors import PodiumError
-from podium.llm.config import project_config_path, read_config, resolve_api_base, user_config_path
+from podium.llm.config import config_files, first_setting, resolve_api_base
 from podium.llm.keys import find_secret, required_secrets
-from podium.llm.types import ModelConfigError
 
 IMAGE_MODEL_ENV = "PODIUM_IMAGE_MODEL"
 IMAGE_API_BASE_ENV = "PODIUM_IMAGE_API_BASE"
@@ -63,26 +62,14 @@ class GeneratedImage(BaseModel):
 def resolve_image(project: Path | None = None) -> ImageConfig | None:
     """The image model configured for a project (its file's folder), or None.
     ModelConfigError: a podium.toml that does not parse or holds a bad value."""
-    files = [(path, read_config(path)) for path in (project_config_path(project), user_config_path())]
-    for path, data in files:
-        for key in ("image_model", "image_api_base"):
-            if key in data and not (isinstance(data[key], str) and data[key].strip()):
-                raise ModelConfigError(f"{path}: {key} must be a non-empty string")
-    model, source = None, ""
-    if os.environ.get(IMAGE_MODEL_ENV, "").strip():
-        model, source = os.environ[IMAGE_MODEL_ENV].strip(), f"env {IMAGE_MODEL_ENV}"
-    else:
-        for path, data in files:
-            if data.get("image_model"):
-                model, source = str(data["image_model"]).strip(), str(path)
-                break
-    if model is None:
+    files = config_files(project)  # read_config checks image_model / image_api_base are non-empty strings
+    chosen = first_setting(IMAGE_MODEL_ENV, "image_model", files)
+    if chosen is None:
         return None
-    api_base = os.environ.get(IMAGE_API_BASE_ENV, "").strip() or None
-    if api_base is None:
-        api_base = next((str(d["image_api_base"]).strip() for _, d in files if d.get("image_api_base")), None)
-    if api_base is None:
-        api_base = resolve_api_base(project=project)  # the project's chat endpoint, as the issue asks
+    model, source = chosen
+    base = first_setting(IMAGE_API_BASE_ENV, "image_api_base", files)
+    # No image endpoint: the project's chat endpoint, as the issue asks.
+    api_base = base[0] if base is not None else resolve_api_base(project=project)
     return ImageConfig(model=model, api_base=api_base, source=source)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from podium.errors import PodiumError
-from podium.llm.config import project_config_path, read_config, user_config_path
+from podium.llm.config import config_files, first_setting
 from podium.llm.keys import find_secret
 from podium.llm.types import ModelConfigError
 
@@ -83,17 +83,11 @@ def provider_name(value: str) -> str:
 def resolve_search(project: Path | None = None) -> SearchConfig | None:
     """The search provider configured for a project (its file's folder), or None.
     ModelConfigError: a podium.toml that does not parse or holds a bad value."""
-    files = [(path, read_config(path)) for path in (project_config_path(project), user_config_path())]
-    provider, source = None, ""
-    if os.environ.get(SEARCH_ENV, "").strip():
-        provider, source = provider_name(os.environ[SEARCH_ENV]), f"env {SEARCH_ENV}"
-    else:
-        for path, data in files:
-            if data.get("search"):
-                provider, source = provider_name(str(data["search"])), str(path)
-                break
-    if provider is None:
+    files = config_files(project)
+    chosen = first_setting(SEARCH_ENV, "search", files)
+    if chosen is None:
         return None
+    provider, source = provider_name(chosen[0]), chosen[1]
     api_base = os.environ.get(SEARCH_API_BASE_ENV, "").strip() or None
     if api_base is None:
         for _, data in files:
