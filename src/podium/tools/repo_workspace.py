@@ -61,19 +61,6 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Attached:
-    """What `attach` made: the record the project file keeps."""
-
-    kind: Kind
-    source: Path
-    path: Path
-    base_commit: str
-    branch: str | None = None
-    git_dir: Path | None = None
-    manifest: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
 class Where:
     """A run's workspace as git sees it (built from the stored record)."""
 
@@ -83,6 +70,13 @@ class Where:
     base_commit: str
     branch: str | None = None
     git_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Attached(Where):
+    """What `attach` made: the record the project file keeps (a copy's manifest besides)."""
+
+    manifest: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
