@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
@@ -56,6 +56,19 @@ GROUPS = {"files": "files", "workspace": "files", "shell": "shell", "web": "web"
           "memory": "memory", "claims": "claims"}
 GROUPS |= {"images": "images", "image": "images"}  # generate_image (opt-in: the media agent's)
 OFFLINE_ENV = "PODIUM_OFFLINE"
+C = TypeVar("C", SearchConfig, ImageConfig)
+
+
+def _configured(chosen: C | Literal["configured"] | None, resolve: Callable[[Path], C | None],
+                project: Path) -> tuple[C | None, str | None]:
+    """What the caller chose, or (`"configured"`) what `resolve` finds for the project, with why
+    there is none when a setting is bad (the tool is off then; `podium tools` says why)."""
+    if not isinstance(chosen, str):
+        return chosen, None
+    try:
+        return resolve(project), None
+    except ModelConfigError as exc:
+        return None, str(exc)
 
 
 class ToolBox:
@@ -88,23 +101,12 @@ class ToolBox:
         self.approvals = Approvals(store, approval_poll)
         self.records = ToolRepository(store)
         self.sources = SourceRepository(store)
-        # The web_search provider: as podium.toml / $PODIUM_SEARCH say next to the project file,
-        # unless the caller chose one (or none).
-        self.search_error: str | None = None
-        if search == "configured":
-            try:
-                search = resolve_search(store.path)
-            except ModelConfigError as exc:  # no search then; `podium tools` says why
-                self.search_error, search = str(exc), None
-        self.search: SearchConfig | None = search
-        # The generate_image model: as podium.toml / $PODIUM_IMAGE_MODEL say, unless the caller chose.
-        self.image_error: str | None = None
-        if image == "configured":
-            try:
-                image = resolve_image(store.path)
-            except ModelConfigError as exc:  # no images then; `podium tools` says why
-                self.image_error, image = str(exc), None
-        self.image: ImageConfig | None = image
+        # The web_search provider (podium.toml / $PODIUM_SEARCH) and the generate_image model
+        # (podium.toml / $PODIUM_IMAGE_MODEL) next to the project file, unless the caller chose.
+        self.search: SearchConfig | None
+        self.image: ImageConfig | None
+        self.search, self.search_error = _configured(search, resolve_search, store.path)
+        self.image, self.image_error = _configured(image, resolve_image, store.path)
         self.images = ImageLog(store)
         self.run_workspaces = RunWorkspaceRepository(store)
         self._servers: dict[str, MCPServerConfig] = {}
