@@ -401,11 +401,16 @@ class ProjectSession:
     async def approve(self, run_id: str, *, by: str = "user", execute: bool = False) -> Execution:
         """Approve the latest plan; with `execute`, run it to its end (or a stop)."""
         engine = await self.engine_for(run_id)
-        await engine.approve(run_id, by=by)
-        if execute:
+        if not execute:
+            await engine.approve(run_id, by=by)
+            return await self.runs.get_execution(run_id)
+        # Held from the approval to the end: a halt sent meanwhile (the app's `q`, `podium halt`)
+        # reaches the session about to run the plan and stops it before its first subtask.
+        async with engine.driving(run_id):
+            await engine.approve(run_id, by=by)
             await self.fork_workspaces.ready(run_id)
-            return await self._settled(run_id, await engine.execute(run_id))
-        return await self.runs.get_execution(run_id)
+            execution = await engine.execute(run_id)
+        return await self._settled(run_id, execution)
 
     async def reject(self, run_id: str, feedback: str) -> PlanProposal:
         """Send the plan back with feedback: the leader plans again."""

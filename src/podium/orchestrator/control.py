@@ -8,7 +8,10 @@ engine's recorder; the cross-process path (a second terminal writing
 `interventions` rows, picked up by the engine's watcher) calls `apply()`
 for the in-memory effect of an intervention that is already recorded.
 When another live process drives the run, the recorder leaves the row
-pending for that process and nothing is applied here.
+pending for that process and nothing is applied here; when none does, a
+halt acts on the file (the run is `halted`). The in-memory state is a
+session's: the engine clears it when a session lets the run go, never when
+one starts, so a halt sent while a session gets going stops it.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ class Guidance:
 
 
 # (kind, text, subtask_id, source) -> records it durably; set by the engine. It returns the
-# intervention id (or None) when the effect belongs to this process, False when the row was
-# left for the process that drives the run.
+# intervention id (or None) when the effect belongs to this process, False when it does not: the
+# row was left for the process that drives the run, or nobody drives it and the file holds the
+# effect (a halt made the run `halted`).
 Recorder = Callable[[InterventionKind, str, str | None, str], Awaitable[int | bool | None]]
 
 
@@ -59,7 +63,9 @@ class RunControl:
         return not self._running.is_set()
 
     def reset(self) -> None:
-        """Clear a halt before a new execute()/resume(); guidance already given stays delivered."""
+        """Clear a halt or pause once the session it was for has let the run go (the engine does
+        it then, never when a session starts: a halt sent while a session gets going must stop
+        it); guidance already given stays delivered."""
         self.halted = False
         self.halt_reason = ""
         self._running.set()

@@ -86,6 +86,7 @@ class Engine:
         self._controls: dict[str, RunControl] = {}
         self._held: dict[str, int] = {}
         self._states: dict[str, RunState] = {}  # runs this engine executes (their live graph)
+        self._watchers: dict[str, InterventionWatcher] = {}  # runs this engine holds (their lease)
         self.owner = lease_owner()
 
     # ------------------------------------------------------------ control channel
@@ -104,16 +105,19 @@ class Engine:
             current = (await self.repo.get_execution(run_id)).status
             if current.finished:
                 raise PodiumError(f"run {run_id} is already {current.value}; nothing to control")
-            owner = await self.repo.live_owner(run_id)
-            if owner is not None and owner != self.owner:
-                # Another process drives the run (a headless `podium run`): its watcher applies it.
-                await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id,
-                                                 source=source)
-                return False
             if status is ExecutionStatus.RUNNING and current is not ExecutionStatus.PAUSED:
                 status = None
-            return await self.repo.add_intervention(run_id, kind, text=text, subtask_id=subtask_id,
-                                                    source=source, consumed=True, status=status)
+            # Who drives the run is read where the row is written (one transaction), so a session
+            # claiming the run meanwhile still gets it.
+            iid, driver = await self.repo.steer(run_id, kind, text=text, subtask_id=subtask_id, source=source,
+                                                me=self.owner, status=status)
+            if driver == self.owner or (driver is None and kind in (InterventionKind.GUIDANCE,
+                                                                     InterventionKind.ANSWER)):
+                return iid
+            # Another process drives the run (its watcher applies the row), or nobody does: then
+            # a pause, resume or halt is in the file (a halt made the run `halted`), which the next
+            # session starts from; the in-memory channel only carries a session's state.
+            return False
 
         return record
 
@@ -172,10 +176,11 @@ class Engine:
         if execution.status is ExecutionStatus.HALTED:
             await self.repo.set_status(execution.id, ExecutionStatus.PLANNING)
         control = self.control(execution.id)
-        control.reset()
         deps = self.deps()
         try:
             async with halt_cancels(control):
+                if control.halted:  # halted since this session took the run (no call to cancel yet)
+                    raise Halted(control.halt_reason)
                 discussion = await discuss(deps, control, execution, team, guard)
                 return await propose_plan(deps, execution, team, guard, discussion, feedback)
         except Halted as exc:
@@ -228,8 +233,13 @@ class Engine:
     async def _execute(self, execution: Execution, team: Team, guard: RunGuard, subtasks: list[Subtask]
                        ) -> Execution:
         run_id = execution.id
+        # Not reset here: a halt that arrived since this session took the run (the lease) stands,
+        # and stops it before its first subtask; the previous session's state was cleared when
+        # it let the run go (`driving`).
         control = self.control(run_id)
-        control.reset()
+        watcher = self._watchers.get(run_id)
+        if watcher is not None:  # what was sent before now is applied before anything starts
+            await watcher.poll()
         await self._restore_standing(run_id, control)
         deps = self.deps()
         state = await executing.prepare(deps, execution, team, guard, control, subtasks)
@@ -416,9 +426,10 @@ class Engine:
         depth = self._held.get(run_id, 0)
         watcher = None
         if depth == 0:
-            await self.repo.claim(run_id, owner)
-            # Control rows a previous process never took up must not act on this session.
-            await self.control_repo.sweep_stale(run_id, by=owner)
+            claimed = await self.repo.claim(run_id, owner)
+            # Control rows a previous process never took up must not act on this session; rows
+            # written since the claim are for this session.
+            await self.control_repo.sweep_stale(run_id, by=owner, upto=claimed)
             # Tool approvals a killed process left pending: nobody waits on them any more (this
             # process holds the lease now). Here, not in the tools port: a process without
             # tools (a rework from `podium review`) takes runs over too.
@@ -427,6 +438,7 @@ class Engine:
                                           interval=self.settings.watch_interval_s)
             watcher.on_plan_change = lambda item: self._posted_change(run_id, item)
             watcher.start()
+            self._watchers[run_id] = watcher
         self._held[run_id] = depth + 1
         beat = asyncio.create_task(self._heartbeat(run_id, owner)) if depth == 0 else None
         try:
@@ -439,6 +451,10 @@ class Engine:
                     await beat
                 if watcher is not None:
                     await watcher.stop()
+                    self._watchers.pop(run_id, None)
+                # A halt or pause was for this session (it acted on it, or ended anyway): the
+                # next one starts from the file (a halted run is continued by a resume).
+                self.control(run_id).reset()
                 del self._held[run_id]
                 self._states.pop(run_id, None)
                 await self.repo.release(run_id, owner)

@@ -177,16 +177,16 @@ class Steering:
             return Steered(f"run {execution.id} is already halted; `podium resume {execution.id}` "
                            f"continues it",
                            changed=False)
-        owner = await self.repo.live_owner(execution.id)
+        # Whether a process drives the run is decided where the row is written (one transaction):
+        # one that takes the run meanwhile (a plan just approved, about to run) still gets it.
+        iid, owner = await self.repo.steer(execution.id, InterventionKind.HALT, text=reason,
+                                           source=self.source, reason=reason)
         if owner is None:
-            # Nobody is running it (a crashed process, or a plan left waiting): mark it halted so
-            # `podium runs` says so; the state is kept and resume continues it.
-            await self.repo.add_intervention(execution.id, InterventionKind.HALT, text=reason,
-                                             source=self.source, consumed=True,
-                                             status=ExecutionStatus.HALTED, reason=reason)
+            # Nobody is running it (a crashed process, or a plan left waiting): it is marked
+            # halted so `podium runs` says so; the state is kept and resume continues it.
             return Steered(f"halted run {execution.id} (no process was running it); continue it with "
                            f"`podium resume {execution.id}`")
-        _, latency = await self._post(execution, InterventionKind.HALT, reason)
+        latency = await self.control.wait_consumed(iid, self.wait_s)
         if latency is not None:
             await self._until_stopped(execution.id)
         step = self._sent("halted", execution, owner, latency)

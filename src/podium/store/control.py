@@ -215,15 +215,19 @@ class ControlRepository:
              InterventionKind.RESUME.value))
         return row is not None and row[0] == ev.INTERVENTION and row[1] == InterventionKind.PAUSE.value
 
-    async def sweep_stale(self, run_id: str, *, by: str) -> int:
+    async def sweep_stale(self, run_id: str, *, by: str, upto: int | None = None) -> int:
         """At the start of a session: close pause/resume/halt/review rows a previous process
-        never took up (it ended first), so they do not act on this session."""
+        never took up (it ended first), so they do not act on this session. `upto`: the last
+        intervention id when this session claimed the run; rows after it were written for this
+        session (a halt sent right after the claim) and stay for its watcher."""
         kinds = tuple(k.value for k in TRANSIENT_KINDS)
+        limit = upto if upto is not None else -1
 
         def write(tx: Tx) -> int:
             rows = tx.execute(
                 f"SELECT id, kind FROM interventions WHERE execution_id = ? AND consumed_at IS NULL"
-                f" AND kind IN ({','.join('?' * len(kinds))})", (run_id, *kinds)).fetchall()
+                f" AND kind IN ({','.join('?' * len(kinds))}) AND (? < 0 OR id <= ?)",
+                (run_id, *kinds, limit, limit)).fetchall()
             now = time.time()
             for rid, kind in rows:
                 tx.execute("UPDATE interventions SET consumed_at = ? WHERE id = ?", (now, rid)).close()

@@ -224,14 +224,16 @@ class RunRepository:
 
     # ------------------------------------------------------------ the lease on a run
 
-    async def claim(self, run_id: str, owner: str) -> None:
+    async def claim(self, run_id: str, owner: str) -> int:
         """Become the one process driving this run, unless another live process is.
 
         Raises RunBusyError naming the other process. A lease is dead when its
         process is gone (same host) or its heartbeat is older than LEASE_STALE_S.
+        Returns the run's last intervention id at that moment: rows after it were written for
+        this process (steering sees it as the run's driver from here on), rows up to it were not.
         """
 
-        def take(tx: Tx) -> None:
+        def take(tx: Tx) -> int:
             row = tx.execute("SELECT owner, heartbeat_at FROM executions WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no run {run_id!r}")
@@ -240,8 +242,11 @@ class RunRepository:
                 raise RunBusyError(run_id, holder)
             tx.execute("UPDATE executions SET owner = ?, heartbeat_at = ? WHERE id = ?",
                        (owner, time.time(), run_id))
+            last = tx.execute("SELECT coalesce(max(id), 0) FROM interventions WHERE execution_id = ?",
+                              (run_id,)).fetchone()
+            return int(last[0])
 
-        await self.store.write(take)
+        return await self.store.write(take)
 
     async def heartbeat(self, run_id: str, owner: str) -> None:
         # Liveness only, not a state change: no event.
@@ -518,6 +523,50 @@ class RunRepository:
             if status is not None:
                 _set_status(tx, run_id, status, reason)
             return intervention_id
+
+        return await self.store.write(insert)
+
+    async def steer(self, run_id: str, kind: InterventionKind, *, text: str = "",
+                    subtask_id: str | None = None, source: str = "cli", me: str | None = None,
+                    status: ExecutionStatus | None = None, reason: str | None = None
+                    ) -> tuple[int, str | None]:
+        """Record a control action for whoever drives the run at the moment it is written: the
+        lease is read in the same transaction, so a process claiming the run concurrently either
+        sees the row (pending, for its watcher) or is seen as the driver. Returns the row's id
+        and the run's live driver then (None: nobody).
+
+        Driven by another process: the row is left pending for it. Driven by `me`: it is
+        consumed (`me` applies it in memory) with the `status` it implies. Driven by nobody: it
+        is consumed and acts on the file: a halt makes the run `halted` (resumable; a result
+        awaiting review stays so), other kinds set `status`. The next session starts from that.
+        """
+
+        def insert(tx: Tx) -> tuple[int, str | None]:
+            row = tx.execute("SELECT owner, heartbeat_at FROM executions WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            driver = str(row[0]) if row[0] and lease_alive(row[0], row[1]) else None
+            now = time.time()
+            pending = driver is not None and driver != me
+            cur = tx.execute(
+                "INSERT INTO interventions (execution_id, kind, subtask_id, text, source, created_at,"
+                " consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind.value, subtask_id, text, source, now, None if pending else now))
+            intervention_id = int(cur.lastrowid)
+            cur.close()
+            tx.emit(ev.INTERVENTION, run_id, id=intervention_id, kind=kind.value, subtask_id=subtask_id,
+                    text=text, source=source)
+            if pending:
+                return intervention_id, driver
+            new, why = status, reason
+            if driver is None and kind is InterventionKind.HALT:
+                current = ExecutionStatus(_status_of(tx, run_id))
+                halts = not current.finished and current not in (ExecutionStatus.HALTED,
+                                                                 ExecutionStatus.REVIEW)
+                new, why = (ExecutionStatus.HALTED if halts else None), reason or text or None
+            if new is not None:
+                _set_status(tx, run_id, new, why)
+            return intervention_id, driver
 
         return await self.store.write(insert)
 
