@@ -14,7 +14,8 @@ from podium.llm.local_model import model_path
 from podium.llm.types import CallContext
 from tests.support.llama_server import llama_server
 
-pytestmark = pytest.mark.local_model
+# One llama.cpp server for the module: its tests stay on one xdist worker.
+pytestmark = [pytest.mark.local_model, pytest.mark.xdist_group("llamacpp_server")]
 MODEL = "openai/smollm2"
 
 

@@ -27,7 +27,8 @@ import pytest
 from podium.tui.themes import SUFFIXES, load_theme_file
 from tests.integration.run_helpers import write_script
 
-pytestmark = pytest.mark.package_install
+# One wheel build and venv for the module: its tests stay on one xdist worker.
+pytestmark = [pytest.mark.package_install, pytest.mark.xdist_group("package_install")]
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_THEMES = sorted(p for p in (REPO / "src" / "podium" / "themes").iterdir() if p.suffix in SUFFIXES)

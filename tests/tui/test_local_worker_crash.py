@@ -25,9 +25,12 @@ async def test_a_worker_killed_with_sigsegv_mid_run_leaves_the_app_up_and_the_ru
 ) -> None:
     write_duo(tmp_path)
     project = tmp_path / "project.podium"
+    # As few local-model tokens as the run needs: what is tested is the crash, not the output
+    # (at most two subtasks, no leader's lessons after the run).
     small = EngineSettings(review="human", discussion=False, perspective_max_tokens=48,
                            plan_max_tokens=400, turn_max_tokens=64, synthesis_max_tokens=96,
-                           review_max_tokens=96, max_steps_per_subtask=2)
+                           review_max_tokens=96, max_steps_per_subtask=2, max_plan_subtasks=2,
+                           lessons=False)
     session = ProjectSession(project, model="local", team="duo", settings=small)
     app = PodiumApp(project, session=session, model="local", team="duo")
     local = get_local_model()
