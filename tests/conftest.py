@@ -25,6 +25,21 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Byte-compile podium once when Python is told not to write bytecode (PYTHONDONTWRITEBYTECODE).
+
+    Hundreds of tests start `podium` in a subprocess; without .pyc files each of them compiles
+    every podium module it imports again. Writing them is what Python does by default anyway."""
+    if not sys.dont_write_bytecode or hasattr(session.config, "workerinput"):
+        return
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("podium")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        compileall.compile_dir(folder, quiet=1)
+
+
 # The slowest tests (the real local model, a wheel build) start first: spread over the xdist
 # workers (pyproject's addopts) they then overlap with the rest instead of running last, alone.
 SLOW_MARKERS = ("local_model", "package_install")
