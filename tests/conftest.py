@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+# Under pytest-xdist the other workers keep every core busy, and llama.cpp's threads spin while
+# they wait for each other: one thread per local model (this process's and its `podium`
+# subprocesses') is several times faster then than one per core (see local_model.threads()).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("PODIUM_LOCAL_THREADS", "1")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
