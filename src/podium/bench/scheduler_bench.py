@@ -89,13 +89,15 @@ class _TimedGateway:
         return str(self.inner.resolve(model))
 
 
-def _script(w: Workload, zero: bool) -> str:
-    """One rule per distinct latency, naming its subtasks."""
+def _script(w: Workload, zero: bool, others_ms: float = 0.0) -> str:
+    """One rule per distinct latency, naming its subtasks; `others_ms` for subtasks added later."""
     by_ms: dict[int, list[str]] = {}
     for node, s in w.latency_s.items():
         by_ms.setdefault(0 if zero else round(s * 1000), []).append(node)
     rules = [f'[[rules]]\nphase = "execution"\nsubtask = {nodes!r}\nreply = "result of {{subtask}}"\n'
              f"latency_ms = {ms}\n".replace("'", '"') for ms, nodes in by_ms.items()]
+    rules.append(f'[[rules]]\nphase = "execution"\nreply = "result of {{subtask}}"\n'
+                 f"latency_ms = {others_ms}\n")
     return "".join(rules) + '[[rules]]\nphase = "synthesis"\nreply = "done"\n'
 
 
@@ -119,9 +121,10 @@ async def _add_live(session: ProjectSession, run_id: str, added: list[Subtask], 
 
 
 async def run_podium(folder: Path, name: str, w: Workload, concurrency: int, *, zero: bool = False,
-                     added: list[Subtask] | None = None, add_delay_s: float = 0.0) -> Timing:
+                     added: list[Subtask] | None = None, add_delay_s: float = 0.0,
+                     added_latency_s: float = 0.0) -> Timing:
     script = folder / f"{name}.toml"
-    script.write_text(_script(w, zero), encoding="utf-8")
+    script.write_text(_script(w, zero, added_latency_s * 1000), encoding="utf-8")
     clock = LoopClock() if zero else None
     timed: list[_TimedGateway] = []
 
@@ -189,7 +192,8 @@ async def live_case(folder: Path, n: int, width: int, seed: int, live_add: int, 
     w = Workload(deps=base.deps, latency_s={k: latency_ms / 1000 for k in base.deps})
     added = _added(w, live_add)
     delay = w.bound_s(concurrency) / 10
-    timing = await run_podium(folder, "live", w, concurrency, added=added, add_delay_s=delay)
+    timing = await run_podium(folder, "live", w, concurrency, added=added, add_delay_s=delay,
+                              added_latency_s=latency_ms / 1000)
     if timing.subtasks != n + live_add:
         raise RuntimeError("the added subtasks did not all run")
     every = dict(w.deps) | {s.id: list(s.depends_on) for s in added}
