@@ -271,6 +271,9 @@ def test_a_project_file_from_before_the_settings_resumes_with_todays_defaults(tm
     conn.execute("DROP TABLE card_runs")
     conn.execute("DROP TABLE cards")
     conn.execute("ALTER TABLE plans DROP COLUMN author")
+    # ... run workspaces (v6), sources and claim checks (v7), forks (v8, v9).
+    for table in ("run_workspaces", "claim_checks", "sources", "fork_reuse", "run_forks"):
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('allow_event_delete', 'yes')")
     conn.execute("DELETE FROM events WHERE type = 'run.settings'")
     conn.execute("DELETE FROM meta WHERE key = 'allow_event_delete'")

@@ -171,10 +171,7 @@ class ForkRepository:
         return row is not None
 
     async def _has_forks_table(self) -> bool:
-        # An archive from before schema v8, opened read-only, has no forks.
-        row = await self.store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                         ("run_forks",))
-        return row is not None
+        return await self.store.has_table("run_forks")  # an archive from before v8 has no forks
 
     async def import_run(self, archive: Path, run_id: str) -> str:
         """Copy one run (every row that belongs to it, and its events) from an archive file into

@@ -82,6 +82,7 @@ class ProjectStore:
         self.readonly = readonly
         self.bus = EventBus()
         self._db = db
+        self._tables: frozenset[str] | None = None  # read once: migrations run only at open
 
     # ------------------------------------------------------------ lifecycle
 
@@ -134,9 +135,16 @@ class ProjectStore:
 
     @staticmethod
     def _migrate(conn: Any) -> None:
-        # Validate before the first write: a foreign file must stay untouched.
-        _, app_id = _stamp(conn)
-        if app_id == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        # Validate before the first write: a foreign file must stay untouched. Both reads in one
+        # read transaction: another process creating the project between them would otherwise
+        # look like a stamp-less file with tables (a foreign database).
+        conn.execute("BEGIN")
+        try:
+            _, app_id = _stamp(conn)
+            foreign = app_id == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.execute("COMMIT")
+        if foreign:
             raise NotAProjectError("an SQLite database but not a Podium project")
         _switch_to_wal(conn)
         conn.execute("BEGIN IMMEDIATE")
@@ -160,6 +168,14 @@ class ProjectStore:
         _, app_id = await self.run(_stamp)
         if app_id != APPLICATION_ID:
             raise NotAProjectError(f"{self.path} is not a Podium project")
+
+    async def has_table(self, name: str) -> bool:
+        """Whether the file has this table: an archive opened read-only is never migrated, so an
+        older one lacks what later versions added, and its readers find nothing there."""
+        if self._tables is None:
+            rows = await self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+            self._tables = frozenset(r[0] for r in rows)
+        return name in self._tables
 
 
 

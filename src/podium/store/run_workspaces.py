@@ -31,6 +31,8 @@ class RunWorkspaceRepository:
         await self.store.write(write)
 
     async def get(self, run_id: str) -> RunWorkspace | None:
+        if not await self.store.has_table("run_workspaces"):  # an archive from before v6
+            return None
         row = await self.store.query_one("SELECT * FROM run_workspaces WHERE execution_id = ?", (run_id,))
         return None if row is None else _workspace(row)
 

@@ -57,6 +57,8 @@ class SourceRepository:
 
     async def for_run(self, execution_id: str) -> list[Source]:
         """Every source the run recorded, by number."""
+        if not await self.store.has_table("sources"):  # an archive from before v7
+            return []
         rows = await self.store.query("SELECT * FROM sources WHERE execution_id = ? ORDER BY number",
                                       (execution_id,))
         return [_source(r) for r in rows]
@@ -84,6 +86,8 @@ class SourceRepository:
 
     async def checks(self, execution_id: str) -> list[ClaimCheck]:
         """Every claim the run's fact-checkers checked, oldest first."""
+        if not await self.store.has_table("claim_checks"):  # an archive from before v7
+            return []
         rows = await self.store.query("SELECT * FROM claim_checks WHERE execution_id = ? ORDER BY id",
                                       (execution_id,))
         return [ClaimCheck(source=r["source"], claim=r["claim"], quote=r["quote"],
