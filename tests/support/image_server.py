@@ -9,18 +9,16 @@ Every request body is recorded, with its Authorization header.
 from __future__ import annotations
 
 import base64
-import socket
 import struct
-import threading
 import time
 import zlib
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.loopback import LoopbackServer
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 
@@ -36,48 +34,23 @@ def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 40, 9
             + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
 
 
-class FakeImages:
+class FakeImages(LoopbackServer):
+    name = "fake images server"
+
     def __init__(self, mode: str = "b64", image: bytes | None = None) -> None:
+        super().__init__()
         self.mode = mode
         self.image = image if image is not None else png()
         self.requests: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> FakeImages:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        app = Starlette(routes=[Route("/v1/images/generations", self._generate, methods=["POST"]),
-                                Route("/files/{name}", self._file, methods=["GET"])])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake images server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeImages:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+    def routes(self) -> list[Route]:
+        return [Route("/v1/images/generations", self._generate, methods=["POST"]),
+                                Route("/files/{name}", self._file, methods=["GET"])]
 
     async def _generate(self, request: Request) -> Response:
         body = await request.json()

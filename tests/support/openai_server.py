@@ -9,19 +9,16 @@ do. Every request body is recorded; `"stream": true` is answered with server-sen
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from podium.llm.structured import example_instance
+from tests.support.loopback import LoopbackServer
 
 FREE_TEXT = "Hello! How can I help you today?"
 # (request body, schema or None when unconstrained) -> reply text, or None for the default
@@ -42,17 +39,17 @@ def schema_in(body: dict[str, Any], dialect: str | None) -> dict[str, Any] | Non
     return None
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
+    name = "fake OpenAI server"
+
     def __init__(self, dialect: str | None = None, *, reply: Replier | None = None, rejects: bool = False,
                  model: str = "smollm2") -> None:
+        super().__init__()
         self.dialect = dialect
         self.reply = reply
         self.rejects = rejects
         self.model = model
         self.requests: list[dict[str, Any]] = []
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -63,34 +60,9 @@ class FakeOpenAIServer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeOpenAIServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"]),
-                                Route("/v1/models", self._models, methods=["GET"])])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+    def routes(self) -> list[Route]:
+        return [Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                                Route("/v1/models", self._models, methods=["GET"])]
 
     # ------------------------------------------------------------------ endpoints
 

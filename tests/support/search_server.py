@@ -7,27 +7,24 @@ Every request is recorded (path and query string).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.loopback import LoopbackServer
 
-class FakeSearch:
+
+class FakeSearch(LoopbackServer):
+    name = "fake search server"
+
     def __init__(self, pages: dict[str, tuple[str, str]] | None = None,
                  snippets: dict[str, str] | None = None) -> None:
+        super().__init__()
         self.pages = pages or {}  # name -> (title, body text)
         self.snippets = snippets or {}  # name -> the snippet a search shows for that page
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -39,34 +36,9 @@ class FakeSearch:
     def searches(self) -> list[str]:
         return [q.get("q", "") for path, q in self.requests if path == "/search"]
 
-    def start(self) -> FakeSearch:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        app = Starlette(routes=[Route("/search", self._search, methods=["GET", "POST"]),
-                                Route("/page/{name}", self._page, methods=["GET"])])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake search server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeSearch:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+    def routes(self) -> list[Route]:
+        return [Route("/search", self._search, methods=["GET", "POST"]),
+                                Route("/page/{name}", self._page, methods=["GET"])]
 
     async def _search(self, request: Request) -> Response:
         self.requests.append(("/search", dict(request.query_params)))
