@@ -195,15 +195,19 @@ def test_ask_on_the_local_model():
     assert out.stdout.strip() and "[local · " in out.stderr and "tok/s" in out.stderr
 
 
-def test_first_call_does_not_stall_the_event_loop(script):
-    """litellm takes seconds to import on first use; that must happen off the event loop (a TUI
-    would freeze). A fresh process measures the longest gap between 10 ms ticks during a first call."""
-    code = f"""
+@pytest.mark.parametrize("hosted", [False, True])
+def test_first_call_does_not_stall_the_event_loop(script, hosted, monkeypatch):
+    """litellm takes seconds to import on first use; a hosted model's first call imports it off the
+    event loop (a TUI would freeze), and the scripted model never imports it. A fresh process
+    measures the longest gap between 10 ms ticks during a first call."""
+    from tests.support.openai_server import FakeOpenAIServer
+
+    code = """
 import asyncio, sys, time
 from podium.llm.gateway import Gateway
 from podium.llm.types import CallContext
 
-async def main():
+async def main(model, api_base):
     gaps, done, ticking = [], False, asyncio.Event()
     async def tick():
         last = time.perf_counter()
@@ -215,16 +219,23 @@ async def main():
             ticking.set()
     ticker = asyncio.create_task(tick())
     await asyncio.wait_for(ticking.wait(), 10)  # the ticker is running before the call starts
-    result = await Gateway("scripted:{script}").complete(
-        [{{"role": "user", "content": "hello"}}], context=CallContext(), on_delta=lambda d: None)
+    result = await Gateway(model, api_base=api_base or None).complete(
+        [{"role": "user", "content": "hello"}], context=CallContext(), on_delta=lambda d: None)
     done = True
     await ticker
     print(result.content, "litellm" in sys.modules, round(max(gaps), 3))
 
-asyncio.run(main())
+asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with FakeOpenAIServer() as server:
+        model, base = ("openai/smollm2", server.base_url) if hosted else (f"scripted:{script}", "")
+        out = subprocess.run([sys.executable, "-c", code, model, base], capture_output=True, text=True,
+                             timeout=120)
     assert out.returncode == 0, out.stderr
     content, imported, gap = out.stdout.strip().rsplit(" ", 2)
-    assert content == "Hello from the scripted model, assistant." and imported == "True"
+    if hosted:
+        assert content == "Hello! How can I help you today?" and imported == "True"
+    else:
+        assert content == "Hello from the scripted model, assistant." and imported == "False"
     assert float(gap) < 2.0  # the import alone takes about 3 s here

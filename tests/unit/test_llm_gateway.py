@@ -1,4 +1,5 @@
-"""The gateway over litellm's real path, driven by the scripted model."""
+"""The gateway's own path (deadline, retries, budget, streaming, usage, cost), driven by the scripted
+model, which it calls directly; hosted models go over litellm (see the last tests here)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,45 @@ tool_calls = [{ name = "read_file", arguments = { path = "notes.md" } }]
     assert result.tool_calls[0].id and result.finish_reason == "tool_calls"
 
 
+async def test_streamed_tool_calls_with_text_usage_and_cost(tmp_path):
+    gw = gateway(
+        tmp_path,
+        """
+supports_tools = true
+input_cost_per_mtok = 1.0
+output_cost_per_mtok = 3.0
+[[rules]]
+reply = "Reading both files now."
+tool_calls = [{ name = "read_file", arguments = { path = "a.md" } },
+              { name = "read_file", arguments = { path = "b.md" } }]
+""",
+    )
+    shown: list[str] = []
+    guard = BudgetGuard()
+    result = await gw.complete(ASK, context=CTX, tools=TOOLS, on_delta=shown.append, guard=guard)
+    assert "".join(shown) == result.content == "Reading both files now." and len(shown) == 4
+    assert [c.arguments["path"] for c in result.tool_calls] == ["a.md", "b.md"]
+    assert len({c.id for c in result.tool_calls}) == 2 and result.finish_reason == "tool_calls"
+    u = result.usage
+    assert u.prompt_tokens > 0 and u.completion_tokens > 0 and u.calls == 1
+    assert u.cost_usd == pytest.approx(u.prompt_tokens * 1e-6 + u.completion_tokens * 3e-6)
+    assert guard.usage.cost_usd == pytest.approx(u.cost_usd)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_request_parameters_reach_the_script(tmp_path, stream):
+    gw = gateway(tmp_path, '[[rules]]\nstructured = true\nreply = "structured"\n'
+                           '[[rules]]\nreply = "plain, at most {max_tokens}"\n')
+    on_delta = (lambda _: None) if stream else None
+    plain = await gw.complete(ASK, context=CTX, max_tokens=7, on_delta=on_delta)
+    assert plain.content == "plain, at most 7"
+    fmt = {"type": "json_object"}
+    asked = await gw.complete(ASK, context=CTX, response_format=fmt, on_delta=on_delta)
+    assert asked.content == "structured"
+    extra = {"response_format": fmt}  # how structured() asks (json_modes.request_params)
+    assert (await gw.complete(ASK, context=CTX, extra=extra, on_delta=on_delta)).content == "structured"
+
+
 def test_supports_tools_per_model(tmp_path):
     gw = gateway(tmp_path, "")
     assert gw.supports_tools() is False and gw.supports_tools("local") is False
@@ -196,8 +236,44 @@ reply = "recovered on call {{call}}"
 
 async def test_retries_give_up_with_a_clear_error(tmp_path):
     gw = gateway(tmp_path, '[[rules]]\nfault = "rate_limit"\n', max_retries=2)
-    with pytest.raises(LLMError, match="failed after 3 attempts: RateLimitError: scripted rate limit"):
+    with pytest.raises(LLMError, match=r"failed after 3 attempts: scripted rate limit \(HTTP 429\)"):
         await gw.complete(ASK, context=CTX)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_rate_limit_is_retried_then_the_call_succeeds(tmp_path, stream):
+    gw = gateway(tmp_path, '[[rules]]\ntimes = 1\nfault = "rate_limit"\n[[rules]]\nreply = "call {call}"\n',
+                 max_retries=1)
+    result = await gw.complete(ASK, context=CTX, on_delta=(lambda _: None) if stream else None)
+    assert result.content == "call 2" and result.usage.calls == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_connection_that_keeps_dropping_is_a_config_error(tmp_path, stream):
+    gw = gateway(tmp_path, '[[rules]]\nfault = "disconnect"\nreply = "one two three four"\n', max_retries=2)
+    with pytest.raises(ModelConfigError, match="cannot reach the provider of scripted:"):
+        await gw.complete(ASK, context=CTX, on_delta=(lambda _: None) if stream else None)
+
+
+@pytest.mark.parametrize(("kind", "what"), [("server_error", "failed"), ("timeout", "timed out")])
+async def test_persistent_server_errors_and_timeouts_fail_with_the_attempts(tmp_path, kind, what):
+    gw = gateway(tmp_path, f'[[rules]]\nfault = "{kind}"\n', max_retries=2)
+    with pytest.raises(LLMError, match=f"call {what} after 3 attempts: scripted") as err:
+        await gw.complete(ASK, context=CTX)
+    assert not isinstance(err.value, ModelConfigError)
+
+
+def test_own_faults_are_classified_without_litellm():
+    from podium.llm.errors import config_error, unreachable
+    from podium.llm.retry import is_retryable
+    from podium.llm.types import Disconnected, ProviderTimedOut, RateLimited, ServerFailed
+
+    for fault in (RateLimited("x"), ServerFailed("x"), ProviderTimedOut("x"), Disconnected("x")):
+        assert is_retryable(fault) and config_error(fault, "m", None) is None
+    assert unreachable("m", None, Disconnected("x")) is not None
+    assert unreachable("m", None, ServerFailed("x")) is None
+    assert unreachable("m", None, ProviderTimedOut("x")) is None
+    assert not is_retryable(ValueError("a bug"))
 
 
 async def test_a_dropped_stream_is_not_shown_twice(tmp_path):
@@ -269,7 +345,7 @@ async def test_step_budget(tmp_path):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_cost_comes_from_litellms_price_map_and_caps_spending(tmp_path, stream):
+async def test_cost_comes_from_the_scripts_prices_and_caps_spending(tmp_path, stream):
     gw = gateway(
         tmp_path, "input_cost_per_mtok = 1.0\noutput_cost_per_mtok = 2.0\n[[rules]]\nreply = 'twelve chars'\n"
     )

@@ -1,4 +1,6 @@
-"""Gateway benchmark: what the gateway adds over bare litellm, and how fast the local model writes.
+"""Gateway benchmark: what the gateway adds over a bare call to the same provider (the scripted
+model, called directly as the gateway calls it), what litellm alone costs a call (a hosted model's
+floor), and how fast the local model writes.
 
 Figures only; nothing here passes or fails.
 """
@@ -46,31 +48,6 @@ async def _interleaved_ms(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-async def _gateway_code_us(gateway: Any, ctx: Any, n: int = 3000) -> float:
-    """The gateway's own code per call, with litellm's transport replaced by a canned response."""
-    from podium.llm._litellm import get
-
-    litellm: Any = get()
-    real = litellm.acompletion
-    canned = await real(model=gateway._target(None).litellm_model, messages=MESSAGES)  # type: ignore[attr-defined]
-
-    async def transport(**_: object) -> object:
-        return canned
-
-    litellm.acompletion = transport
-    try:
-        times = await _interleaved_ms(
-            {
-                "bare": lambda: transport(model="x", messages=MESSAGES),
-                "gateway": lambda: gateway.complete(MESSAGES, context=ctx),
-            },
-            n,
-        )  # type: ignore[attr-defined]
-    finally:
-        litellm.acompletion = real
-    return (times["gateway"] - times["bare"]) * 1000
-
-
 async def _consume(stream: object) -> None:
     async for _ in stream:  # type: ignore[attr-defined]
         pass
@@ -91,7 +68,7 @@ def _stamp(seen: list[float], _: str) -> None:
 
 async def _local_speed(tokens: int, rounds: int = 5) -> dict[str, float]:
     """The local model's generation speed (first token to last) three ways, interleaved, same
-    prompt and sampling: through the gateway (litellm + the worker's pipe), through the worker's
+    prompt and sampling: through the gateway (its own code + the worker's pipe), through the worker's
     pipe alone, and llama.cpp direct (timed inside the worker, next to the model). Medians."""
     from podium.llm.gateway import Gateway
     from podium.llm.local_model import Delta, get_local_model
@@ -148,18 +125,23 @@ async def _local_speed(tokens: int, rounds: int = 5) -> dict[str, float]:
 
 
 async def run(calls: int = 300, tokens: int = 128, local: bool = True) -> dict[str, float]:
+    from podium.llm import own_calls
     from podium.llm._litellm import get
     from podium.llm.gateway import Gateway
+    from podium.llm.own_provider import Call
     from podium.llm.types import CallContext
 
-    litellm = get()
+    litellm = get()  # only for its reference line: the scripted model never goes through it
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench.toml"
         script.write_text(f'[[rules]]\nreply = "{REPLY}"\n', encoding="utf-8")
         gateway = Gateway(f"scripted:{script}")
         ctx = CallContext(phase="bench", agent="bench")
-        scripted_model = gateway._target(None).litellm_model  # the same provider, minus the gateway
+        # the same provider and request, minus the gateway
+        provider = own_calls.provider("scripted")
+        call = Call(model=gateway._target(None).provider_model, messages=MESSAGES, params={},
+                    metadata=ctx.model_dump())
 
         def printed(s: str) -> None:
             pass
@@ -171,57 +153,43 @@ async def run(calls: int = 300, tokens: int = 128, local: bool = True) -> dict[s
                 )
             )
 
-        async def bare_scripted_stream() -> None:
-            await _consume(
-                await litellm.acompletion(
-                    model=scripted_model,
-                    messages=MESSAGES,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    metadata=ctx.model_dump(),
-                )
-            )
-
         streamed = max(1, calls // 3)
         plain = await _interleaved_ms(
             {
-                "bare_mock_ms": lambda: litellm.acompletion(
+                "litellm_mock_ms": lambda: litellm.acompletion(
                     model="gpt-4o-mini", messages=MESSAGES, mock_response=REPLY
                 ),
-                "bare_scripted_ms": lambda: litellm.acompletion(
-                    model=scripted_model, messages=MESSAGES, metadata=ctx.model_dump()
-                ),
+                "bare_scripted_ms": lambda: provider.reply(call),
                 "gateway_ms": lambda: gateway.complete(MESSAGES, context=ctx),
             },
             calls,
         )
         stream = await _interleaved_ms(
             {
-                "bare_mock_stream_ms": bare_mock_stream,
-                "bare_scripted_stream_ms": bare_scripted_stream,
+                "litellm_mock_stream_ms": bare_mock_stream,
+                "bare_scripted_stream_ms": lambda: _consume(provider.stream(call)),
                 "gateway_stream_ms": lambda: gateway.complete(MESSAGES, context=ctx, on_delta=printed),
             },
             streamed,
         )
         figures.update(plain)
         figures.update(stream)
-        figures["gateway_code_us"] = await _gateway_code_us(gateway, ctx)
 
     figures["overhead_ms"] = figures["gateway_ms"] - figures["bare_scripted_ms"]
     figures["overhead_stream_ms"] = figures["gateway_stream_ms"] - figures["bare_scripted_stream_ms"]
     figures["version_s"] = _version_seconds()
 
     rows = [
-        ("bare litellm, mock_response", "bare_mock_ms", "bare_mock_stream_ms", ""),
-        ("bare litellm, scripted provider", "bare_scripted_ms", "bare_scripted_stream_ms", ""),
+        ("scripted provider, called bare", "bare_scripted_ms", "bare_scripted_stream_ms", ""),
         ("gateway, scripted model", "gateway_ms", "gateway_stream_ms", ""),
         ("gateway minus bare (same provider)", "overhead_ms", "overhead_stream_ms", "   target < 0.5 ms"),
+        ("litellm alone, mock_response", "litellm_mock_ms", "litellm_mock_stream_ms",
+         "   litellm's own work, no network"),
     ]
     print(f"llm benchmark ({calls} plain calls, {streamed} streamed; interleaved rounds, median)")
     print(f"  {'':<38}{'plain':>10}{'streamed':>12}")
     for label, a, b, note in rows:
-        print(f"  {label:<38}{figures[a]:>7.2f} ms{figures[b]:>9.2f} ms{note}")
-    print(f"  {'gateway code alone (transport stubbed)':<38}{figures['gateway_code_us'] / 1000:>7.3f} ms")
+        print(f"  {label:<38}{figures[a]:>7.3f} ms{figures[b]:>9.3f} ms{note}")
     if local:
         speed = await _local_speed(tokens)
         figures.update(speed)

@@ -181,7 +181,7 @@ def bench_llm(
     tokens: Annotated[int, typer.Option(help="Tokens to generate for the local-model speed.")] = 128,
     local: Annotated[bool, typer.Option("--local/--no-local", help="Include the local model.")] = True,
 ) -> None:
-    """Gateway overhead over bare litellm, local-model tokens/s, and `podium --version` time."""
+    """Gateway overhead over a bare provider call, litellm alone, local-model tokens/s, `podium --version`."""
     from podium.bench.llm_bench import run
 
     run_async(run(calls=calls, tokens=tokens, local=local))

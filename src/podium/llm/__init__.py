@@ -1,1 +1,1 @@
-"""Model gateway over litellm: any provider, the local model, the scripted model."""
+"""The model gateway: any litellm provider, the embedded local model, the scripted model."""

@@ -2,7 +2,9 @@
 
 litellm takes about 3 s to import, fetches a price map and starts a retry
 thread that prints to stderr unless told otherwise, so nothing imports it
-at module level; callers use `get()` inside functions.
+at module level; callers use `get()` inside functions. Only hosted and
+endpoint models (and web search, images) need it: Podium's own models are
+called directly (own_calls.py).
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ import threading
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
-
-LOCAL_PROVIDER = "podium-local"
-SCRIPTED_PROVIDER = "podium-scripted"
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
@@ -33,7 +32,7 @@ def _quiet_logging() -> None:
 
 
 def get() -> ModuleType:
-    """Import and configure litellm once; register Podium's custom providers."""
+    """Import and configure litellm once."""
     global _module
     if _module is not None:
         return _module
@@ -58,23 +57,6 @@ def get() -> ModuleType:
         litellm.failure_callback = []
         litellm.num_retries = 0  # the gateway owns retries
         _quiet_logging()
-
-        from podium.llm.local_provider import LocalProvider
-        from podium.llm.scripted_provider import ScriptedProvider
-
-        litellm.custom_provider_map = [
-            *[
-                p
-                for p in litellm.custom_provider_map
-                if p["provider"] not in {LOCAL_PROVIDER, SCRIPTED_PROVIDER}
-            ],
-            {"provider": LOCAL_PROVIDER, "custom_handler": LocalProvider()},
-            {"provider": SCRIPTED_PROVIDER, "custom_handler": ScriptedProvider()},
-        ]
-        # The embedded model is free: priced at zero, its calls find it in the price map at once.
-        litellm.register_model({f"{LOCAL_PROVIDER}/smollm2": {
-            "input_cost_per_token": 0.0, "output_cost_per_token": 0.0,
-            "litellm_provider": LOCAL_PROVIDER, "mode": "chat"}})
         _warm_up(litellm)
         _module = litellm
         return litellm

@@ -1,4 +1,4 @@
-"""The model gateway: every model call in Podium goes through here, over litellm.
+"""The model gateway: every model call in Podium goes through here.
 
 - `complete`: a chat completion, streamed (deltas to a callback) or plain, with
   tool calls, usage, cost and latency.
@@ -7,7 +7,9 @@
 Retries with backoff and jitter on transient failures, a per-call deadline,
 budgets reserved before each call (calls in flight count) and usage recorded after it.
 
-litellm is imported lazily (see _litellm.py), so importing this module is cheap.
+Hosted and endpoint models are called over litellm, imported lazily (see _litellm.py), so
+importing this module is cheap; Podium's own models (scripted, local) are called directly
+(own_calls.py) and never import litellm.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import contextlib
 import hashlib
 import importlib.util
 import inspect
-import json
 import os
 import time
 import uuid
@@ -28,9 +29,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from podium.domain import Usage
-from podium.llm import json_modes, models
+from podium.llm import json_modes, models, own_calls
 from podium.llm.errors import UNKNOWN_MODEL_HINT, config_error, final_error, unreachable
 from podium.llm.keys import find_secret, required_secrets
+from podium.llm.own_provider import Call
 from podium.llm.retry import Backoff, CallTimeout, is_retryable
 from podium.llm.structured import json_schema, repair_messages, schema_instructions, validate
 from podium.llm.types import (
@@ -48,16 +50,17 @@ from podium.llm.types import (
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+Vectors = list[list[float]]
 
-LOCAL_LITELLM_MODEL = "podium-local/smollm2"
+LOCAL_MODEL = "smollm2"
 _UNPRICED: set[str] = set()  # models litellm has no price for: skip the lookup next time
 
 
 @dataclass(frozen=True)
 class _Target:
     name: str  # canonical user-facing model string
-    litellm_model: str
-    kind: str
+    provider_model: str  # what its provider calls it: the litellm string, a script's key, smollm2
+    kind: str  # models.kind(): local | scripted | litellm
     api_base: str | None = None
     api_key: str | None = None
 
@@ -105,19 +108,6 @@ class _CallbackFailed(Exception):
         self.original = original
 
 
-def _tool_call(id_: str | None, name: str, raw: str) -> ToolCall:
-    try:
-        args = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        args = {}
-    return ToolCall(
-        id=id_ or f"call_{uuid.uuid4().hex[:8]}",
-        name=name,
-        arguments=args if isinstance(args, dict) else {"value": args},
-        raw_arguments=raw,
-    )
-
-
 class Gateway:
     def __init__(
         self,
@@ -161,8 +151,8 @@ class Gateway:
         return self._target(model).name
 
     async def _atarget(self, model: str | None) -> _Target:
-        """_target without blocking the event loop: the first use imports litellm (about 3 s)
-        and may load a script, so it runs in a thread."""
+        """_target without blocking the event loop: the first use of a hosted model imports litellm
+        (about 3 s), of a script loads it, so it runs in a thread."""
         target = self._targets.get(self.resolve(model))
         return target if target is not None else await asyncio.to_thread(self._target, model)
 
@@ -175,8 +165,6 @@ class Gateway:
         return target
 
     def _make_target(self, name: str) -> _Target:
-        from podium.llm._litellm import get
-
         kind = models.kind(name)
         if kind == "local":
             from podium.llm.local_model import get_local_model, model_path
@@ -184,16 +172,17 @@ class Gateway:
             model_path()
             if importlib.util.find_spec("llama_cpp") is None:
                 raise ModelConfigError("llama-cpp-python is not installed: install it with `make run`")
-            get_local_model().warm()  # loads while litellm imports
-            get()
-            return _Target(name, LOCAL_LITELLM_MODEL, kind)
-        litellm = get()
+            get_local_model().warm()  # starts loading in its worker; the first call waits for it
+            return _Target(name, LOCAL_MODEL, kind)
         if kind == "scripted":
             from podium.llm.scripted_provider import register_script
 
             key = hashlib.sha1(f"{self._uid}:{name}".encode()).hexdigest()[:12]
             register_script(models.script_path(name), key)
-            return _Target(name, f"podium-scripted/{key}", kind)
+            return _Target(name, key, kind)
+        from podium.llm._litellm import get
+
+        litellm = get()
         try:
             _, provider, _, _ = litellm.get_llm_provider(name, api_base=self.api_base)
         except Exception:
@@ -271,7 +260,7 @@ class Gateway:
                 known = json_modes.cached(target.name, target.api_base)
             if known is None:
                 found, steps = await json_modes.probe_endpoint(
-                    target.litellm_model, target.api_base, target.api_key,
+                    target.provider_model, target.api_base, target.api_key,
                     timeout=probe_timeout or self.timeout)
                 known = json_modes.JsonMode(
                     model=target.name, api_base=target.api_base, mode=found or json_modes.PROMPT,
@@ -303,11 +292,11 @@ class Gateway:
                     ) from None
                 await asyncio.sleep(self.backoff.delay(tries - 1, exc))
 
-    def _kwargs(self, target: _Target, messages: list[ChatMessage], context: CallContext) -> dict[str, Any]:
+    def _kwargs(self, target: _Target, messages: list[ChatMessage]) -> dict[str, Any]:
+        """litellm's arguments for a call to a hosted model, but for the request's own parameters."""
         kwargs: dict[str, Any] = {
-            "model": target.litellm_model,
+            "model": target.provider_model,
             "messages": messages,
-            "metadata": context.model_dump(),  # reaches custom providers: the scripted model reads it
             "timeout": self.timeout,
             "num_retries": 0,  # retries are ours, with our backoff
             "max_retries": 0,
@@ -365,34 +354,31 @@ class Gateway:
         extra: dict[str, Any] | None = None,
     ) -> CallResult:
         target = await self._atarget(model)
-        from podium.llm._litellm import get, without_success_logging
-
-        litellm = get()
-        kwargs = self._kwargs(target, messages, context)
+        params: dict[str, Any] = {}  # the request's own parameters, in OpenAI's names
         if tools and self.supports_tools(target.name):
-            kwargs["tools"] = tools
+            params["tools"] = tools
         if max_tokens:
-            kwargs["max_tokens"] = max_tokens
+            params["max_tokens"] = max_tokens
         if response_format:
-            kwargs["response_format"] = response_format
+            params["response_format"] = response_format
         if temperature is not None:
-            kwargs["temperature"] = temperature
-        kwargs.update(extra or {})  # provider-specific fields (a probed JSON dialect)
+            params["temperature"] = temperature
+        params.update(extra or {})  # provider-specific fields (a probed JSON dialect)
         shown = _Shown(on_delta) if on_delta is not None else None
         start = time.perf_counter()
+        send = (self._own_sender(target, messages, params, context, shown) if target.kind in own_calls.KINDS
+                else self._litellm_sender(target, messages, params, shown))
 
         # The local model cannot hang on a network and max_tokens bounds its work, but its calls
         # queue for one llama.cpp context: a deadline would count time spent waiting in line.
         deadline = None if target.kind == "local" else self.timeout
 
         async def attempt(_: int) -> CallResult:
+            if shown is not None:
+                shown.restart()
             try:
                 async with asyncio.timeout(deadline):
-                    if shown is None:
-                        with without_success_logging():
-                            return self._from_response(await litellm.acompletion(**kwargs))
-                    shown.restart()
-                    return await self._stream(litellm, target, kwargs, shown)
+                    return await send()
             except TimeoutError:
                 raise CallTimeout(self.timeout) from None
 
@@ -402,17 +388,48 @@ class Gateway:
         return result
 
     @staticmethod
+    def _own_sender(target: _Target, messages: list[ChatMessage], params: dict[str, Any],
+                    context: CallContext, shown: _Shown | None) -> Callable[[], Awaitable[CallResult]]:
+        """One attempt at a call to Podium's own model, plain or streamed to `shown`."""
+        own = own_calls.provider(target.kind)
+        call = Call(model=target.provider_model, messages=messages, params=params,
+                    metadata=context.model_dump())  # the scripted model picks its rule by it
+        if shown is None:
+            return lambda: own_calls.reply(own, call)
+        return lambda: own_calls.stream(own, call, shown.feed)
+
+    def _litellm_sender(self, target: _Target, messages: list[ChatMessage], params: dict[str, Any],
+                        shown: _Shown | None) -> Callable[[], Awaitable[CallResult]]:
+        """One attempt at a call to a hosted model over litellm, plain or streamed to `shown`."""
+        from podium.llm._litellm import get, without_success_logging
+
+        litellm = get()
+        kwargs = self._kwargs(target, messages) | params
+
+        async def plain() -> CallResult:
+            with without_success_logging():
+                return self._from_response(await litellm.acompletion(**kwargs))
+
+        if shown is None:
+            return plain
+        return lambda: self._stream(litellm, target, kwargs, shown)
+
+    @staticmethod
     def _estimate_cost(target: _Target, prompt_tokens: int, completion_tokens: int) -> float:
-        """What a call of this size would cost, from litellm's price map; 0 when the model is unpriced."""
-        if target.litellm_model in _UNPRICED:
+        """What a call of this size would cost, from its provider's prices (litellm's price map for
+        hosted models); 0 when the model is unpriced."""
+        if target.kind in own_calls.KINDS:
+            own = own_calls.provider(target.kind)
+            return own_calls.cost(own, target.provider_model, prompt_tokens, completion_tokens)
+        if target.provider_model in _UNPRICED:
             return 0.0
         from podium.llm._litellm import get
 
         try:
-            return float(sum(get().cost_per_token(model=target.litellm_model, prompt_tokens=prompt_tokens,
+            return float(sum(get().cost_per_token(model=target.provider_model, prompt_tokens=prompt_tokens,
                                                   completion_tokens=completion_tokens)))
         except Exception:
-            _UNPRICED.add(target.litellm_model)
+            _UNPRICED.add(target.provider_model)
             return 0.0
 
     @staticmethod
@@ -420,7 +437,8 @@ class Gateway:
         choice = resp.choices[0]
         msg = choice.message
         calls = [
-            _tool_call(c.id, c.function.name or "", c.function.arguments or "") for c in msg.tool_calls or []
+            ToolCall.parse(c.id, c.function.name or "", c.function.arguments or "")
+            for c in msg.tool_calls or []
         ]
         u = getattr(resp, "usage", None)
         cost = (getattr(resp, "_hidden_params", None) or {}).get("response_cost") or 0.0
@@ -464,26 +482,27 @@ class Gateway:
         text = "".join(parts)
         if not prompt_tokens and not completion_tokens:  # provider sent no usage: count it ourselves
             try:
-                prompt_tokens = litellm.token_counter(model=target.litellm_model, messages=kwargs["messages"])
-                completion_tokens = litellm.token_counter(model=target.litellm_model, text=text)
+                name = target.provider_model
+                prompt_tokens = litellm.token_counter(model=name, messages=kwargs["messages"])
+                completion_tokens = litellm.token_counter(model=name, text=text)
             except Exception:
                 pass
         cost = 0.0
-        if target.litellm_model not in _UNPRICED:
+        if target.provider_model not in _UNPRICED:
             try:
                 cost = sum(
                     litellm.cost_per_token(
-                        model=target.litellm_model,
+                        model=target.provider_model,
                         prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens,
                     )
                 )
-            except Exception:  # not in the price map (local, custom servers): free as far as we know
-                _UNPRICED.add(target.litellm_model)
+            except Exception:  # not in the price map (custom servers): free as far as we know
+                _UNPRICED.add(target.provider_model)
         usage = Usage(
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost, calls=1
         )
-        tool_calls = [_tool_call(c["id"], c["name"], c["args"]) for _, c in sorted(calls.items())]
+        tool_calls = [ToolCall.parse(c["id"], c["name"], c["args"]) for _, c in sorted(calls.items())]
         return CallResult(content=text, tool_calls=tool_calls, usage=usage, finish_reason=finish)
 
     async def structured(
@@ -538,24 +557,38 @@ class Gateway:
         if not texts:
             return []
         target = await self._atarget(model)
-        from podium.llm._litellm import get
-
-        litellm = get()
-        kwargs = self._kwargs(target, [], CallContext(phase="embedding"))
-        kwargs.pop("messages")
-        kwargs.pop("num_retries")
-        kwargs["input"] = texts
+        send = (self._own_embedder(target, texts) if target.kind in own_calls.KINDS
+                else self._litellm_embedder(target, texts))
 
         async def attempt(_: int) -> list[list[float]]:
             try:
                 async with asyncio.timeout(self.timeout):
-                    resp = await litellm.aembedding(**kwargs)
+                    return await send()
             except TimeoutError:
                 raise CallTimeout(self.timeout) from None
+
+        return await self._with_retries(target, attempt)
+
+    @staticmethod
+    def _own_embedder(target: _Target, texts: list[str]) -> Callable[[], Awaitable[Vectors]]:
+        own = own_calls.provider(target.kind)
+        return lambda: own_calls.embed(own, target.provider_model, texts)
+
+    def _litellm_embedder(self, target: _Target, texts: list[str]) -> Callable[[], Awaitable[Vectors]]:
+        from podium.llm._litellm import get
+
+        litellm = get()
+        kwargs = self._kwargs(target, [])
+        kwargs.pop("messages")
+        kwargs.pop("num_retries")
+        kwargs["input"] = texts
+
+        async def send() -> list[list[float]]:
+            resp = await litellm.aembedding(**kwargs)
             rows = sorted(resp.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
             return [list(d["embedding"] if isinstance(d, dict) else d.embedding) for d in rows]
 
-        return await self._with_retries(target, attempt)
+        return send
 
 
 def _with_instructions(messages: list[ChatMessage], note: str) -> list[ChatMessage]:

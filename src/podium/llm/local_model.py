@@ -316,7 +316,8 @@ class LocalModel:
             while not finished:
                 message = await queue.get()
                 # Merge tokens that queued up while the consumer was busy: fewer, larger chunks
-                # keep litellm's per-chunk cost from slowing generation down.
+                # keep the per-chunk cost downstream (the caller's delta callback) from slowing
+                # generation down.
                 text = ""
                 while True:
                     if "d" in message:

@@ -1,6 +1,5 @@
-"""litellm adapter for the embedded local model (provider "podium-local").
-
-Imported only through podium.llm._litellm.get(), after litellm itself.
+"""The embedded local model as a provider: chat messages and OpenAI-style parameters in, the
+worker's deltas out (local_model.py runs llama.cpp in its own process). No litellm here.
 """
 
 from __future__ import annotations
@@ -8,8 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from podium.llm.custom_provider import Call, Done, PodiumProvider, Reply, StreamItem, text_of
 from podium.llm.local_model import Delta, Finished, get_local_model
+from podium.llm.own_provider import Call, Done, OwnProvider, Reply, StreamItem, text_of
 
 
 def _plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -33,24 +32,24 @@ def _plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _llama_format(fmt: Any) -> dict[str, Any] | None:
-    """litellm response_format -> llama.cpp's, which enforces a schema with a grammar."""
+    """An OpenAI response_format -> llama.cpp's, which enforces a schema with a grammar."""
     if not isinstance(fmt, dict) or fmt.get("type") not in ("json_object", "json_schema"):
         return None
     schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
     return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
 
 
-def _options(optional_params: dict[str, Any]) -> dict[str, Any]:
-    stop = optional_params.get("stop")
+def _options(params: dict[str, Any]) -> dict[str, Any]:
+    stop = params.get("stop")
     return {
-        "max_tokens": optional_params.get("max_tokens") or optional_params.get("max_completion_tokens"),
-        "response_format": _llama_format(optional_params.get("response_format")),
-        "temperature": optional_params.get("temperature"),
+        "max_tokens": params.get("max_tokens") or params.get("max_completion_tokens"),
+        "response_format": _llama_format(params.get("response_format")),
+        "temperature": params.get("temperature"),
         "stop": [stop] if isinstance(stop, str) else stop,
     }
 
 
-class LocalProvider(PodiumProvider):
+class LocalProvider(OwnProvider):
     name = "podium-local"
 
     async def reply(self, call: Call) -> Reply:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass, field
+
+from podium.llm.types import LocalWorkerDied, ProviderFault
 
 
 class CallTimeout(Exception):
@@ -20,22 +23,25 @@ def unwrap(exc: BaseException) -> BaseException:
     return original if isinstance(original, BaseException) else exc
 
 
+def litellm_types(*names: str) -> tuple[type, ...]:
+    """litellm's classes of these names, or none when litellm was never imported: then no exception
+    can be one of them, and importing it (seconds) only to say so would burden every process that
+    uses only Podium's own models. For isinstance(): it is False for an empty tuple."""
+    module = sys.modules.get("litellm")
+    if module is None:
+        return ()
+    # getattr: another thread may be half way through importing it
+    return tuple(t for name in names if isinstance(t := getattr(module, name, None), type))
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Rate limits, 5xx, timeouts and dropped connections; never auth or bad requests."""
-    import litellm
-
-    from podium.llm.types import LocalWorkerDied
-
     exc = unwrap(exc)
-    if isinstance(exc, CallTimeout | TimeoutError | LocalWorkerDied):
+    if isinstance(exc, CallTimeout | TimeoutError | LocalWorkerDied | ProviderFault):
         return True
-    transient = (
-        litellm.RateLimitError,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-        litellm.BadGatewayError,
-        litellm.Timeout,
-        litellm.APIConnectionError,
+    transient = litellm_types(
+        "RateLimitError", "InternalServerError", "ServiceUnavailableError", "BadGatewayError", "Timeout",
+        "APIConnectionError",
     )
     if isinstance(exc, transient):
         return True

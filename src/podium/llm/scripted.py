@@ -1,9 +1,9 @@
 """The scripted model: deterministic replies, latency and faults from a TOML/JSON file.
 
-This module is pure Python (no litellm): it decides *what* to answer. The
-litellm adapter in scripted_provider.py turns the decision into a real
-litellm response, stream or exception, so retries, usage, cost and
-streaming go through the same path as any provider.
+This module is pure Python: it decides *what* to answer. The provider in
+scripted_provider.py turns the decision into a reply, a stream or the fault
+a server would give, so the gateway's retries, usage, cost and streaming
+are exercised as for any model.
 """
 
 from __future__ import annotations

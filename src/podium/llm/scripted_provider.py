@@ -1,6 +1,6 @@
-"""litellm adapter for the scripted model (provider "podium-scripted").
-
-Imported only through podium.llm._litellm.get(), after litellm itself.
+"""The scripted model as a provider: scripted.py decides what to answer, this turns the decision
+into a reply, a stream or the fault a real server would give (types.ProviderFault), so retries,
+usage, cost and streaming go through the gateway's own path. No litellm here.
 """
 
 from __future__ import annotations
@@ -11,52 +11,35 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import litellm
-
-from podium.llm.custom_provider import Call, Done, PodiumProvider, Reply, StreamItem, ToolCallOut, text_of
+from podium.llm.own_provider import Call, Done, OwnProvider, Reply, StreamItem, ToolCallOut, text_of
 from podium.llm.scripted import ScriptedRequest, ScriptRunner, approx_tokens, load_script
+from podium.llm.types import Disconnected, ModelConfigError, ProviderTimedOut, RateLimited, ServerFailed
 
 _RUNNERS: dict[str, ScriptRunner] = {}
 
 
 def register_script(path: str | Path, key: str) -> ScriptRunner:
-    """Load a script under a key (the litellm model name is "podium-scripted/KEY")."""
+    """Load a script under a key (the model name calls give: Call.model)."""
     runner = _RUNNERS.get(key)
     if runner is None:
-        script = load_script(path)
-        runner = ScriptRunner(script, Path(path))
+        runner = ScriptRunner(load_script(path), Path(path))
         _RUNNERS[key] = runner
-        # In litellm's price map, like any priced model, for budget estimates and streamed calls
-        # (plain calls carry their cost, see prices()). An unpriced script is registered at zero
-        # too: a model missing from the map costs a slow search of it per call.
-        litellm.register_model(
-            {
-                f"podium-scripted/{key}": {
-                    "input_cost_per_token": script.input_cost_per_mtok / 1e6,
-                    "output_cost_per_token": script.output_cost_per_mtok / 1e6,
-                    "litellm_provider": "podium-scripted",
-                    "mode": "chat",
-                }
-            }
-        )
     return runner
 
 
-def runner_for(model: str) -> ScriptRunner:
-    key = model.split("/", 1)[-1]
+def runner_for(key: str) -> ScriptRunner:
     try:
         return _RUNNERS[key]
     except KeyError:
-        raise litellm.NotFoundError(
-            f"scripted model {key!r} is not loaded", model=model, llm_provider="podium-scripted"
-        ) from None
+        raise ModelConfigError(
+            f"scripted model {key!r}: model not found (its script is not loaded)") from None
 
 
 def _request(call: Call) -> ScriptedRequest:
-    messages, optional_params, meta = call.messages, call.params, call.metadata
+    messages, params, meta = call.messages, call.params, call.metadata
     last_user = next((text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     system = next((text_of(m.get("content")) for m in messages if m.get("role") == "system"), "")
-    fmt = optional_params.get("response_format") or {}
+    fmt = params.get("response_format") or {}
     schema = None
     if isinstance(fmt, dict):
         schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
@@ -67,23 +50,22 @@ def _request(call: Call) -> ScriptedRequest:
         execution_id=meta.get("execution_id"),
         last_user=last_user,
         system=system,
-        max_tokens=optional_params.get("max_tokens"),
+        max_tokens=params.get("max_tokens"),
         schema=schema,
         structured=bool(fmt),
-        tools=bool(optional_params.get("tools")),
+        tools=bool(params.get("tools")),
     )
 
 
-def _raise_fault(kind: str, model: str) -> None:
-    provider = "podium-scripted"
+def _raise_fault(kind: str) -> None:
     if kind == "rate_limit":
-        raise litellm.RateLimitError("scripted rate limit", llm_provider=provider, model=model)
+        raise RateLimited("scripted rate limit (HTTP 429)")
     if kind == "server_error":
-        raise litellm.InternalServerError("scripted server error", llm_provider=provider, model=model)
+        raise ServerFailed("scripted server error (HTTP 500)")
     if kind == "timeout":
-        raise litellm.Timeout("scripted timeout", model=model, llm_provider=provider)
+        raise ProviderTimedOut("scripted timeout (HTTP 408)")
     if kind == "disconnect":
-        raise litellm.APIConnectionError("scripted dropped connection", llm_provider=provider, model=model)
+        raise Disconnected("scripted dropped connection")
 
 
 def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
@@ -94,7 +76,7 @@ def _completion_tokens(reply: Any) -> int:
     return approx_tokens(reply.text) + sum(approx_tokens(c["arguments"]) for c in reply.tool_calls)
 
 
-class ScriptedProvider(PodiumProvider):
+class ScriptedProvider(OwnProvider):
     name = "podium-scripted"
 
     async def reply(self, call: Call) -> Reply:
@@ -102,7 +84,7 @@ class ScriptedProvider(PodiumProvider):
         if reply.latency_s:
             await asyncio.sleep(reply.latency_s)
         if reply.fault:
-            _raise_fault(reply.fault, call.model)
+            _raise_fault(reply.fault)
         calls = [ToolCallOut(c["id"], c["name"], c["arguments"]) for c in reply.tool_calls]
         return Reply(reply.text, _prompt_tokens(call.messages), _completion_tokens(reply),
                      "tool_calls" if calls else "stop", calls)
@@ -117,17 +99,17 @@ class ScriptedProvider(PodiumProvider):
         pause = reply.latency_s / (len(pieces) + 1)
         if reply.fault and reply.fault != "disconnect":
             await asyncio.sleep(reply.latency_s)
-            _raise_fault(reply.fault, call.model)
+            _raise_fault(reply.fault)
         if pause:
             await asyncio.sleep(pause)
         for i, piece in enumerate(pieces):
             if reply.fault == "disconnect" and i >= len(pieces) // 2:
-                _raise_fault("disconnect", call.model)  # the connection drops mid-stream
+                _raise_fault("disconnect")  # the connection drops mid-stream
             yield piece
             if pause:
                 await asyncio.sleep(pause)
         if reply.fault == "disconnect":
-            _raise_fault("disconnect", call.model)
+            _raise_fault("disconnect")
         for c in reply.tool_calls:
             yield ToolCallOut(c["id"], c["name"], c["arguments"])
         yield Done("tool_calls" if reply.tool_calls else "stop", _prompt_tokens(call.messages),

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import math
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -39,6 +40,20 @@ class ToolCall(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     raw_arguments: str = ""
 
+    @classmethod
+    def parse(cls, id_: str | None, name: str, raw: str) -> ToolCall:
+        """A tool call from its wire form: arguments as JSON text (unparsable text gives no arguments)."""
+        try:
+            args = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            args = {}
+        return cls(
+            id=id_ or f"call_{uuid.uuid4().hex[:8]}",
+            name=name,
+            arguments=args if isinstance(args, dict) else {"value": args},
+            raw_arguments=raw,
+        )
+
 
 class CallResult(BaseModel):
     content: str = ""
@@ -55,6 +70,35 @@ class LLMError(PodiumError):
 
 class LocalWorkerDied(PodiumError):
     """The local model's worker process died mid-call (a native crash); it restarts, so retry."""
+
+
+class ProviderFault(Exception):
+    """A call to one of Podium's own models failed the way a server's call fails (the scripted
+    model's faults): transient, so worth another try. `status_code` is what an HTTP server would
+    have answered (None: no answer at all). Never leaves the gateway: it becomes an LLMError."""
+
+    status_code: int | None = 500
+
+
+class RateLimited(ProviderFault):
+    status_code = 429
+
+
+class ServerFailed(ProviderFault):
+    status_code = 500
+
+
+class ProviderTimedOut(ProviderFault):
+    """The provider gave up waiting (not a TimeoutError: that is the gateway's own deadline)."""
+
+    status_code = 408
+
+
+class Disconnected(ProviderFault, ConnectionError):
+    """The connection dropped. A ConnectionError, so one that never comes back reads as an
+    unreachable provider (errors.unreachable), as a refused connection to a server does."""
+
+    status_code = None
 
 
 class ModelConfigError(PodiumError):
