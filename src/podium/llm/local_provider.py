@@ -50,8 +50,6 @@ def _options(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class LocalProvider(OwnProvider):
-    name = "podium-local"
-
     async def reply(self, call: Call) -> Reply:
         parts: list[str] = []
         done = Finished("stop", 0, 0)

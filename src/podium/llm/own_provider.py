@@ -51,7 +51,7 @@ class Call:
 
 
 class OwnProvider:
-    name = "podium"
+    """A model Podium runs itself: what it replies, streams and embeds, and what that costs."""
 
     async def reply(self, call: Call) -> Reply:
         raise NotImplementedError

@@ -77,8 +77,6 @@ def _completion_tokens(reply: Any) -> int:
 
 
 class ScriptedProvider(OwnProvider):
-    name = "podium-scripted"
-
     async def reply(self, call: Call) -> Reply:
         reply = runner_for(call.model).answer(_request(call))
         if reply.latency_s:
