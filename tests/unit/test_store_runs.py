@@ -96,7 +96,7 @@ def test_only_the_runs_repository_writes_subtask_status() -> None:
     assert SETS_STATUS.search(owner) and EMITS_STATUS.search(owner)
 
 
-async def test_a_subtask_starts_and_reads_its_window_in_one_transaction(store):
+async def test_a_subtask_starts_with_its_window_without_waiting_for_the_database(store):
     from podium.domain import Message, Phase, Role
 
     repo = RunRepository(store)
@@ -109,10 +109,21 @@ async def test_a_subtask_starts_and_reads_its_window_in_one_transaction(store):
     for sid, text in (("t1", "from t1"), ("t2", "own words"), (None, "from the leader")):
         await repo.add_message(Message(execution_id=execution.id, subtask_id=sid, agent="coder",
                                        role=Role.ASSISTANT, content=text, phase=Phase.EXECUTION))
-    window = await repo.start_subtask(execution.id, t2, 5)
+    window, running = await repo.start_subtask(execution.id, t2, 5)
     assert [m.content for m in window] == ["from t1", "from the leader"]  # oldest first, not its own
+    await running
     assert (await repo.subtasks(execution.id))[1].status is SubtaskStatus.RUNNING
-    assert await repo.start_subtask(execution.id, t1, 0) == []
+    # A reply queued (not yet waited for) is in the next window already, as the database will have it.
+    reply = Message(execution_id=execution.id, subtask_id="t2", agent="coder", role=Role.ASSISTANT,
+                    content="t2's result", phase=Phase.EXECUTION)
+    ended = repo.finish_subtask(execution.id, t2, SubtaskStatus.DONE, output="t2's result", reply=reply)
+    window, running = await repo.start_subtask(execution.id, t1, 5)
+    assert [m.content for m in window] == ["own words", "from the leader", "t2's result"]
+    await ended
+    await running
+    read = await repo.recent_messages(execution.id, 5, exclude_subtask="t1")
+    assert [m.content for m in read] == [m.content for m in window]
+    assert (await repo.start_subtask(execution.id, t1, 0))[0] == []
 
 
 async def test_a_subtask_ends_with_its_last_reply_and_usage_in_one_transaction(store):

@@ -10,6 +10,7 @@ from typing import Any
 from podium.domain import Agent, Budget, Execution, Subtask, Team, Usage
 from podium.llm.types import BudgetExceeded, BudgetGuard
 from podium.orchestrator.control import RunControl
+from podium.orchestrator.pending_writes import PendingWrites
 from podium.orchestrator.scheduler import Parking
 
 
@@ -59,6 +60,8 @@ class RunState:
     # A run on the user's own folder (`--workspace`): what its agents are told about it.
     workspace_note: str | None = None
     plan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # subtask starts and ends queued on the store, outputs on their way to memory
+    writes: PendingWrites = field(default_factory=PendingWrites)
     live: Any = None
 
     def model_for(self, agent: Agent) -> str | None:

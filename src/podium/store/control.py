@@ -79,7 +79,7 @@ class ControlRepository:
             _insert_message(tx, question_message)
             return cid
 
-        return await self.store.write(write)
+        return await self.store.write(write, messages=[question_message])
 
     async def finish_consultation(self, run_id: str, subtask: Subtask, cid: int, *, asker: str, peer: str,
                                   answer: str | None, error: str | None, usage: Usage, resume: bool,
@@ -119,7 +119,7 @@ class ControlRepository:
             _record_usage(tx, message, run_usage, steps, elapsed)
             return mid
 
-        return await self.store.write(write)
+        return await self.store.write(write, messages=[message])
 
     # ------------------------------------------------------------ help requests
 
@@ -316,7 +316,7 @@ class ControlRepository:
                            decided_by=decided_by)
             return number, True
 
-        return await self.store.write(write)
+        return await self.store.write(write, messages=[message] if message is not None else [])
 
     async def settle_review(self, run_id: str, number: int, *, result: str, verdict: dict[str, Any],
                             status: ExecutionStatus, summary: str | None, decided_by: str | None) -> bool:

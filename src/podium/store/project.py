@@ -6,24 +6,34 @@ BEGIN IMMEDIATE ... COMMIT, so coroutines never interleave statements in a
 transaction, and it costs one thread hop however many rows it writes.
 Events recorded by the function are appended in the same transaction and
 published on the bus only after COMMIT.
+
+The connection's thread takes work in the order it was submitted, so a
+write need not be awaited for what follows it to see it: `write_behind`
+queues a transaction and returns at once, and any later read or write on
+this connection runs after it. A second, read-only connection
+(`read_committed`) reads what is committed now without waiting behind the
+queue.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from podium.domain import Event, EventPayload, read_payload
+from podium.domain import Event, EventPayload, Message, read_payload
 from podium.errors import NotAProjectError, ReadOnlyError
 from podium.events import validate_payload
 from podium.store.bus import EventBus
 from podium.store.connection import BUSY_TIMEOUT_MS, SqliteError, connect
 from podium.store.header import APPLICATION_ID, check_project_file
+from podium.store.recent_messages import RecentMessages
 from podium.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -32,9 +42,17 @@ T = TypeVar("T")
 class Tx:
     """A write transaction: the raw connection plus an event recorder."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, messages: Sequence[Message] = ()) -> None:
         self.conn = conn
         self.events: list[RawEvent] = []
+        self.messages = messages  # declared when queued (see ProjectStore.write_behind)
+        self.undeclared_runs: set[str] = set()  # runs a message was written to without that
+
+    def inserting(self, message: Message) -> None:
+        """A message row is being written: if it was not declared, its run's recent-message
+        log (see recent_messages.py) no longer holds and is dropped after COMMIT."""
+        if not any(m is message for m in self.messages):
+            self.undeclared_runs.add(message.execution_id)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         return self.conn.execute(sql, params)
@@ -82,6 +100,7 @@ class ProjectStore:
         self.readonly = readonly
         self.bus = EventBus()
         self._db = db
+        self.recent = RecentMessages()  # runs' last messages as queued here (a subtask's first window)
         self._tables: frozenset[str] | None = None  # read once: migrations run only at open
 
     # ------------------------------------------------------------ lifecycle
@@ -181,9 +200,19 @@ class ProjectStore:
 
     # ------------------------------------------------------------ access
 
+    def _submit(self, fn: Callable[[Any], T]) -> asyncio.Future[T]:
+        """Queue `fn(raw_connection)` on the database thread now (not when a task next runs):
+        the queue's order is the order of submission, which write_behind relies on."""
+        db = self._db
+        if not db._running or db._connection is None:  # what aiosqlite's own _execute checks
+            raise ValueError("the project file is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        db._tx.put_nowait((future, partial(fn, db._connection)))
+        return future
+
     async def run(self, fn: Callable[[Any], T]) -> T:
         """Run `fn(raw_connection)` on the database thread (reads only)."""
-        return await self._db._execute(fn, self._db._conn)
+        return await self._submit(fn)
 
     async def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         return await self.run(lambda conn: _fetchall(conn, sql, params))
@@ -192,13 +221,23 @@ class ProjectStore:
         rows = await self.query(sql, params)
         return rows[0] if rows else None
 
-    async def write(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn(tx)` in one transaction; publish its events after COMMIT."""
+    async def write(self, fn: Callable[[Tx], T], *, messages: Sequence[Message] = ()) -> T:
+        """Run `fn(tx)` in one transaction; publish its events after COMMIT. `messages`: the
+        message rows `fn` writes (see write_behind)."""
+        return await self.write_behind(fn, messages=messages)
+
+    def write_behind(self, fn: Callable[[Tx], T], *, messages: Sequence[Message] = ()) -> asyncio.Future[T]:
+        """Queue `fn(tx)` as one transaction and return at once; its events are published after
+        COMMIT. Everything submitted later on this connection runs after it, so a caller may go
+        on without waiting; it must still await the future, to learn of a failure.
+
+        `messages`: the message rows `fn` writes, declared now so the runs' recent-message logs
+        have them in the order the database will (a subtask's first window reads those)."""
         if self.readonly:
             raise ReadOnlyError(f"{self.path} is open read-only (an archive); nothing was changed")
 
-        def transaction(conn: Any) -> tuple[T, list[RawEvent]]:
-            tx = Tx(conn)
+        def transaction(conn: Any) -> tuple[T, Tx]:
+            tx = Tx(conn, messages)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(tx)
@@ -206,12 +245,35 @@ class ProjectStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return result, tx.events
+            return result, tx
 
-        result, events = await self._db._execute(transaction, self._db._conn)
+        committed = self._submit(transaction)
+        self.recent.queued(messages)
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def settle(f: asyncio.Future[tuple[T, Tx]]) -> None:
+            failed = f.cancelled() or f.exception() is not None
+            if failed:  # declared messages that were never written: those logs are wrong now
+                self.recent.forget({m.execution_id for m in messages})
+            else:
+                result, tx = f.result()
+                self.recent.forget(tx.undeclared_runs)
+                self._publish(tx.events)
+            if done.cancelled():  # the caller stopped waiting; the transaction went ahead regardless
+                return
+            if f.cancelled():
+                done.cancel()
+            elif (exc := f.exception()) is not None:
+                done.set_exception(exc)
+            else:
+                done.set_result(result)
+
+        committed.add_done_callback(settle)
+        return done
+
+    def _publish(self, events: list[RawEvent]) -> None:
         if events and self.bus.subscriber_count:
             self.bus.publish(map(_to_event, events))
-        return result
 
     async def append_event(self, type: str, execution_id: str | None = None, **payload: Any) -> Event:
         def append(tx: Tx) -> RawEvent:

@@ -10,6 +10,7 @@ help and reviews; a tool approval) `_subtask_status` and `move_waiting_subtask`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -385,22 +386,25 @@ class RunRepository:
 
         await self.store.write(update)
 
-    async def finish_subtask(
+    def finish_subtask(
         self, run_id: str, subtask: Subtask, status: SubtaskStatus, *, output: str | None = None,
         error: str | None = None, reply: Message | None = None, run_usage: Usage | None = None,
         steps: int = 0, elapsed: float = 0.0,
-    ) -> None:
-        """A subtask's last reply (with its usage) and its end in one transaction: one commit on
-        the subtask's critical path instead of two, the events still in order (reply, then status)."""
+    ) -> asyncio.Future[None]:
+        """A subtask's last reply (with its usage) and its end in one transaction, the events in
+        order (reply, then status), queued without waiting (see ProjectStore.write_behind): what
+        depends on it may start at once, and every later write and read on the store comes after
+        it. The returned future settles at COMMIT; the caller must await it, to learn of a failure."""
+        ended = time.time()
 
         def update(tx: Tx) -> None:
             if reply is not None:
                 _insert_message(tx, reply)
                 if run_usage is not None:
                     _record_usage(tx, reply, run_usage, steps, elapsed)
-            _subtask_status(tx, run_id, subtask, status, output=output, error=error)
+            _subtask_status(tx, run_id, subtask, status, output=output, error=error, at=ended)
 
-        await self.store.write(update)
+        return self.store.write_behind(update, messages=[reply] if reply is not None else [])
 
     async def hold_for_review(self, run_id: str, subtask_ids: list[str]) -> None:
         """Done subtasks whose output now awaits the leader's check (and maybe a person's): the
@@ -450,7 +454,7 @@ class RunRepository:
                 _record_usage(tx, message, run_usage, steps, elapsed)
             return message_id
 
-        return await self.store.write(insert)
+        return await self.store.write(insert, messages=[message])
 
     async def record_usage(self, run_id: str, run_usage: Usage, steps: int, elapsed: float) -> None:
         """The run's totals after calls that produced no message (e.g. a failed structured call)."""
@@ -487,16 +491,38 @@ class RunRepository:
         rows = await self.store.run(lambda conn: _recent_rows(conn, run_id, limit, exclude_subtask))
         return [_message_from(r) for r in reversed(rows)]
 
-    async def start_subtask(self, run_id: str, subtask: Subtask, window: int) -> list[Message]:
-        """Mark a subtask running and read the run's recent messages (its first conversation
-        window, without its own) in one trip to the database: a subtask's start waits once."""
+    async def start_subtask(self, run_id: str, subtask: Subtask, window: int
+                            ) -> tuple[list[Message], asyncio.Future[None]]:
+        """Mark a subtask running and take its first conversation window (the run's recent
+        messages, without its own), waiting for neither: RUNNING is queued behind the writes
+        before it (the end of the subtask it depends on, say), and the window comes from the
+        run's recent-message log (see recent_messages.py), which a first read seeds.
 
-        def start(tx: Tx) -> list[Any]:
-            _subtask_status(tx, run_id, subtask, SubtaskStatus.RUNNING)
-            return _recent_rows(tx.conn, run_id, window, subtask.id) if window > 0 else []
+        Returns the window and the future of RUNNING's commit, which the caller must await."""
+        started = time.time()
+        running = self.store.write_behind(
+            lambda tx: _subtask_status(tx, run_id, subtask, SubtaskStatus.RUNNING, at=started))
+        try:
+            return await self.first_window(run_id, window, subtask.id), running
+        except BaseException:
+            running.add_done_callback(lambda f: f.cancelled() or f.exception())  # the read's error wins
+            raise
 
-        rows = await self.store.write(start)
-        return [_message_from(r) for r in reversed(rows)]
+    async def first_window(self, run_id: str, limit: int, exclude_subtask: str) -> list[Message]:
+        """What recent_messages would read after every write queued so far, from the run's log."""
+        if limit <= 0:
+            return []
+        recent = self.store.recent
+        found = recent.window(run_id, limit, exclude_subtask)
+        if found is not None:
+            return found
+        seeded = recent.seed(run_id)  # messages queued from here on go after what the read returns
+        rows = await self.store.run(
+            lambda conn: _recent_rows(conn, run_id, recent.keep, None, everything=True))
+        seeded([_message_from(r) for r in reversed(rows)])
+        found = recent.window(run_id, limit, exclude_subtask)
+        return found if found is not None else await self.recent_messages(
+            run_id, limit, exclude_subtask=exclude_subtask)
 
     # ------------------------------------------------------------ interventions
 
@@ -655,8 +681,10 @@ _TERMINAL = {SubtaskStatus.DONE, SubtaskStatus.FAILED, SubtaskStatus.BLOCKED, Su
 
 
 def _subtask_status(tx: Tx, run_id: str, subtask: Subtask, status: SubtaskStatus, *,
-                    output: str | None = None, error: str | None = None, reason: str | None = None) -> None:
-    now = time.time()
+                    output: str | None = None, error: str | None = None, reason: str | None = None,
+                    at: float | None = None) -> None:
+    """`at`: when it happened, for a change queued before its transaction ran (default: now)."""
+    now = time.time() if at is None else at
     if status is SubtaskStatus.RUNNING:
         tx.execute("UPDATE subtasks SET status = ?, started_at = ?, finished_at = NULL, error = NULL"
                    " WHERE execution_id = ? AND id = ?", (status.value, now, run_id, subtask.id))
@@ -707,7 +735,13 @@ def release_review(tx: Tx, run_id: str, reason: str) -> list[str]:
     return ids
 
 
-def _recent_rows(conn: Any, run_id: str, limit: int, exclude_subtask: str | None) -> list[Any]:
+def _recent_rows(conn: Any, run_id: str, limit: int, exclude_subtask: str | None, *,
+                 everything: bool = False) -> list[Any]:
+    """The run's last `limit` messages, newest first: without system messages and the subtask's
+    own, or (`everything`) all of them."""
+    if everything:
+        return list(conn.execute("SELECT * FROM messages WHERE execution_id = ? ORDER BY id DESC LIMIT ?",
+                                 (run_id, limit)).fetchall())
     return list(conn.execute(
         "SELECT * FROM messages WHERE execution_id = ? AND (subtask_id IS NULL OR subtask_id != ?)"
         " AND role != 'system' ORDER BY id DESC LIMIT ?", (run_id, exclude_subtask or "", limit)).fetchall())
@@ -749,6 +783,7 @@ def apply_reuse(tx: Tx, run_id: str, plan: Plan) -> list[str]:
 
 
 def _insert_message(tx: Tx, m: Message) -> int:
+    tx.inserting(m)
     cur = tx.execute(
         "INSERT INTO messages (execution_id, subtask_id, agent, role, content, phase, prompt_tokens,"
         " completion_tokens, cost_usd, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -116,6 +116,7 @@ async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState
                       removed=having(SubtaskStatus.SKIPPED, SubtaskStatus.CANCELLED), hold=hold)
 
     async def gate() -> None:
+        state.writes.check()  # a subtask's start or end that failed to commit stops the run
         try:
             await control.wait_running()
         except Halted as exc:
@@ -143,8 +144,12 @@ async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState
             {}, lambda sid: run_subtask(deps, actions, state, sid), concurrency=deps.settings.concurrency,
             before_start=gate, register_cancel=control.on_halt, parking=state.parking, live=graph,
             on_stuck=on_stuck if hold or replanning else None)
+    except BaseException:
+        await state.writes.settle(quiet=True)
+        raise
     finally:
         state.live = None
+    await state.writes.settle()  # every start and end committed before anything reads them back
     if result.stopped is not None:
         await deps.runs.set_subtasks_status(run_id, [
             (state.subtasks[i], SubtaskStatus.PENDING, "interrupted") for i in sorted(result.interrupted)])
@@ -152,10 +157,15 @@ async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState
 
 
 async def run_subtask(deps: AgentDeps, actions: ActionRegistry, state: RunState, sid: str) -> bool:
-    """One subtask's agent loop, its outcome recorded; raises StopRun if the run must stop."""
+    """One subtask's agent loop, its outcome recorded; raises StopRun if the run must stop.
+
+    Its start and end are queued on the store, not waited for (state.writes tracks them): the
+    store runs them in order, so a dependent started at once is recorded after this one's end.
+    """
     subtask = state.subtasks[sid]
     run_id = state.execution.id
-    window = await deps.runs.start_subtask(run_id, subtask, state.window_messages)
+    window, running = await deps.runs.start_subtask(run_id, subtask, state.window_messages)
+    state.writes.add(running)
     subtask.status = SubtaskStatus.RUNNING
     try:
         outcome = await AgentLoop(deps, actions, state, subtask, window=window).run_loop()
@@ -170,14 +180,15 @@ async def run_subtask(deps: AgentDeps, actions: ActionRegistry, state: RunState,
         outcome = Outcome(False, error=f"internal error: {exc!r}")
     guard = state.guard
     status = SubtaskStatus.DONE if outcome.ok else SubtaskStatus.FAILED
-    await deps.runs.finish_subtask(
+    state.writes.add(deps.runs.finish_subtask(
         run_id, subtask, status, output=outcome.output if outcome.ok else None,
         error=None if outcome.ok else outcome.error, reply=outcome.reply, run_usage=guard.usage,
-        steps=guard.steps, elapsed=guard.elapsed())
+        steps=guard.steps, elapsed=guard.elapsed()))
     if outcome.ok:
         subtask.status, subtask.output = SubtaskStatus.DONE, outcome.output
         state.outputs[sid] = outcome.output
-        await remember(deps, run_id, subtask, outcome.output)
+        # Best effort, off the subtask's slot: its dependents need not wait for an embedding.
+        state.writes.add(remember(deps, run_id, subtask, outcome.output))
     else:
         subtask.status, subtask.error = SubtaskStatus.FAILED, outcome.error
     return outcome.ok
