@@ -21,7 +21,9 @@ class LoopClock:
         self._stack: list[str] = []
         self._mark = 0.0
         self._started = 0.0
+        self._wall_started = 0.0
         self.total = 0.0
+        self.wall = 0.0  # seconds between start() and stop(), for the same span as `total`
 
     def _switch(self) -> None:
         now = time.thread_time()
@@ -41,24 +43,31 @@ class LoopClock:
 
     def start(self) -> None:
         self._started = self._mark = time.thread_time()
+        self._wall_started = time.perf_counter()
 
     def stop(self) -> None:
         self.total = time.thread_time() - self._started
+        self.wall = time.perf_counter() - self._wall_started
 
     def instrument_store(self, store: Any) -> None:
         """Charge the store's reads and transactions (their loop side) to "store"."""
-        run, write = store.run, store.write
+        run, write, write_behind = store.run, store.write, store.write_behind
 
         async def timed_run(fn: Any) -> Any:
             with self.charge("store"):
                 return await run(fn)
 
-        async def timed_write(fn: Any) -> Any:
+        async def timed_write(fn: Any, **kwargs: Any) -> Any:
             with self.charge("store"):
-                return await write(fn)
+                return await write(fn, **kwargs)
 
-        store.run, store.write = timed_run, timed_write
+        def timed_write_behind(fn: Any, **kwargs: Any) -> Any:
+            with self.charge("store"):
+                return write_behind(fn, **kwargs)
+
+        store.run, store.write, store.write_behind = timed_run, timed_write, timed_write_behind
 
     def per_item(self, n: int) -> dict[str, float]:
         """Milliseconds per item: the loop's total and each charged part."""
-        return {"loop": self.total / n * 1000} | {k: v / n * 1000 for k, v in self.spent.items()}
+        return ({"loop": self.total / n * 1000, "wall": self.wall / n * 1000}
+                | {k: v / n * 1000 for k, v in self.spent.items()})
