@@ -224,19 +224,25 @@ class AgentLoop:
         memory = self.deps.memory
         if memory is None:
             return []
-        query = f"{self.subtask.description}\n{self.run.execution.objective}"
+        ahead = self.run.recall
         try:
-            items = list(await memory.recall_for(agent=self.agent.name, text=query,
-                                                 execution_id=self.run_id, k=self.deps.settings.memory_k))
+            if ahead is not None:  # looked up while what this subtask depends on ran
+                items = await ahead.get(self.subtask)
+            else:
+                query = f"{self.subtask.description}\n{self.run.execution.objective}"
+                items = list(await memory.recall_for(agent=self.agent.name, text=query,
+                                                     execution_id=self.run_id, k=self.deps.settings.memory_k))
         except Exception as exc:  # memory is an aid; its failure must not fail the subtask
-            await self.deps.runs.emit(self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id,
-                                        agent=self.agent.name, items=[], error=str(exc))
+            self.run.writes.add(self.deps.runs.emit_behind(
+                self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id, agent=self.agent.name,
+                items=[], error=str(exc)))
             return []
-        await self.deps.runs.emit(
+        # Queued, not waited for: the event follows the subtask's start, before its first reply.
+        self.run.writes.add(self.deps.runs.emit_behind(
             self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id, agent=self.agent.name,
             items=[{"id": getattr(i, "id", None), "text": str(i.text), "kind": str(getattr(i, "kind", "")),
                     "score": float(getattr(i, "score", 0.0))} for i in items],
-        )
+        ))
         return items
 
 

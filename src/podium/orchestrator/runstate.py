@@ -11,6 +11,7 @@ from podium.domain import Agent, Budget, Execution, Subtask, Team, Usage
 from podium.llm.types import BudgetExceeded, BudgetGuard
 from podium.orchestrator.control import RunControl
 from podium.orchestrator.pending_writes import PendingWrites
+from podium.orchestrator.recall_ahead import RecallAhead
 from podium.orchestrator.scheduler import Parking
 
 
@@ -62,6 +63,7 @@ class RunState:
     plan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # subtask starts and ends queued on the store, outputs on their way to memory
     writes: PendingWrites = field(default_factory=PendingWrites)
+    recall: RecallAhead | None = None  # subtasks' long-term memories, looked up ahead (with memory on)
     live: Any = None
 
     def model_for(self, agent: Agent) -> str | None:

@@ -611,6 +611,14 @@ class RunRepository:
         """An event with no row of its own (e.g. memory recalled)."""
         await self.store.append_event(type, run_id, **payload)
 
+    def emit_behind(self, run_id: str, type: str, **payload: Any) -> asyncio.Future[None]:
+        """`emit`, queued without waiting (see ProjectStore.write_behind); the caller awaits the
+        future, to learn of a failure."""
+        def append(tx: Tx) -> None:
+            tx.emit(type, run_id, **payload)
+
+        return self.store.write_behind(append)
+
 
 # ---------------------------------------------------------------- leases
 

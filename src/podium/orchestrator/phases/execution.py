@@ -19,6 +19,7 @@ from podium.orchestrator.durations import duration_costs, measured_durations, se
 from podium.orchestrator.live_graph import LiveGraph
 from podium.orchestrator.phases.live_changes import LiveChanges, say_stuck
 from podium.orchestrator.plan_changes import agent_notes
+from podium.orchestrator.recall_ahead import RecallAhead
 from podium.orchestrator.replan import replan
 from podium.orchestrator.runstate import RunGuard, RunState
 from podium.orchestrator.scheduler import GraphResult, Parking, StopRun, run_graph
@@ -139,6 +140,9 @@ async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState
             await say_stuck(deps, state, nodes, note)
 
     state.live = LiveChanges(deps, state, graph, owner=lease_owner())
+    if deps.memory is not None:
+        state.recall = RecallAhead(deps.memory, objective=state.execution.objective, run_id=run_id,
+                                   k=deps.settings.memory_k)
     try:
         result = await run_graph(
             {}, lambda sid: run_subtask(deps, actions, state, sid), concurrency=deps.settings.concurrency,
@@ -149,6 +153,9 @@ async def run_subtasks(deps: AgentDeps, actions: ActionRegistry, state: RunState
         raise
     finally:
         state.live = None
+        if state.recall is not None:
+            await state.recall.close()
+            state.recall = None
     await state.writes.settle()  # every start and end committed before anything reads them back
     if result.stopped is not None:
         await deps.runs.set_subtasks_status(run_id, [
@@ -167,6 +174,9 @@ async def run_subtask(deps: AgentDeps, actions: ActionRegistry, state: RunState,
     window, running = await deps.runs.start_subtask(run_id, subtask, state.window_messages)
     state.writes.add(running)
     subtask.status = SubtaskStatus.RUNNING
+    if state.recall is not None:  # what waits on this one looks its memories up meanwhile
+        state.recall.prefetch([s for s in state.subtasks.values()
+                               if sid in s.depends_on and s.status is SubtaskStatus.PENDING])
     try:
         outcome = await AgentLoop(deps, actions, state, subtask, window=window).run_loop()
     except (BudgetExceeded, Halted) as exc:
