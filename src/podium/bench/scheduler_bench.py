@@ -5,7 +5,9 @@
    provider, runs through the real engine, store and gateway; the in-process
    reference list scheduler (reference_scheduler.py) runs the same graph with
    asyncio sleeps. Skewed and uniform latencies, concurrency 4 and 8, several
-   seeds. The figure is Podium's makespan ÷ the reference's.
+   seeds, and the uniform case again with long-term memory on (a run's
+   default: each subtask recalls, each output is remembered). The figure is
+   Podium's makespan ÷ the reference's.
 2. Event-loop time per subtask (zero latency, one slot): the loop thread's
    CPU time, split into the model call (the scripted provider, which the
    gateway calls directly; a hosted model adds litellm's own work), the
@@ -55,6 +57,7 @@ class Timing:
 class CaseResult:
     kind: Latencies
     concurrency: int
+    memory: bool = False  # long-term memory on, as a run has it by default
     ratios: list[float] = field(default_factory=list)  # Podium ÷ reference, per seed
     reference_vs_bound: list[float] = field(default_factory=list)
     podium_vs_bound: list[float] = field(default_factory=list)
@@ -122,6 +125,7 @@ async def _add_live(session: ProjectSession, run_id: str, added: list[Subtask], 
 
 
 async def run_podium(folder: Path, name: str, w: Workload, concurrency: int, *, zero: bool = False,
+                     memory: bool = False,
                      added: list[Subtask] | None = None, add_delay_s: float = 0.0,
                      added_latency_s: float = 0.0) -> Timing:
     script = folder / f"{name}.toml"
@@ -136,7 +140,7 @@ async def run_podium(folder: Path, name: str, w: Workload, concurrency: int, *, 
     # The window query is part of the measured work (kept small); no memory, no tools, and the
     # runs record no settings.
     async with ProjectSession(folder / f"{name}.podium", model=f"scripted:{script}", tools=False,
-                              memory=False, record=False, wrap_gateway=wrap,
+                              memory=memory, record=False, wrap_gateway=wrap,
                               settings=EngineSettings(concurrency=concurrency, window_messages=5)) as session:
         engine = await session.ensure_engine()
         gateway = timed[0]
@@ -171,7 +175,8 @@ async def compare(folder: Path, kind: Latencies, concurrency: int, seed: int, n:
                   result: CaseResult) -> None:
     w = workload(n, width, kind, seed)
     reference = await reference_makespan(w, concurrency)
-    podium = await run_podium(folder, f"{kind}-{concurrency}-{seed}", w, concurrency)
+    podium = await run_podium(folder, f"{kind}-{concurrency}-{seed}-{result.memory}", w, concurrency,
+                              memory=result.memory)
     bound = w.bound_s(concurrency)
     result.ratios.append(podium.makespan / reference)
     result.reference_vs_bound.append(reference / bound)
@@ -208,6 +213,7 @@ async def live_case(folder: Path, n: int, width: int, seed: int, live_add: int, 
 async def run(n: int = 200, width: int = 20, seeds: int = 3, live_add: int = 50,
               split_n: int = 200) -> dict[str, Any]:
     cases = [CaseResult(kind, c) for kind in ("skewed", "uniform") for c in (4, 8)]
+    cases += [CaseResult("uniform", c, memory=True) for c in (4, 8)]
     out: dict[str, Any] = {}
     print(f"scheduler benchmark: {n}-subtask layered DAG (layers <= {width} wide, 1-3 dependencies),")
     print("Podium against an in-process reference list scheduler on the same graph")
@@ -217,15 +223,16 @@ async def run(n: int = 200, width: int = 20, seeds: int = 3, live_add: int = 50,
         for seed in range(1, seeds + 1):
             for case in cases:
                 await compare(folder, case.kind, case.concurrency, seed, n, width, case)
-        print(f"\n  {'latencies':9} {'conc.':>5} {'ref÷bound':>10} {'Podium÷bound':>13} "
+        print(f"\n  {'latencies':14} {'conc.':>5} {'ref÷bound':>10} {'Podium÷bound':>13} "
               f"{'Podium÷ref':>11} {'worst':>7} {'target':>7}")
         for case in cases:
             mean, worst = statistics.fmean(case.ratios), max(case.ratios)
             target = TARGETS[case.concurrency]
-            print(f"  {case.kind:9} {case.concurrency:5} {statistics.fmean(case.reference_vs_bound):10.3f} "
+            label = f"{case.kind}{'+memory' if case.memory else ''}"
+            print(f"  {label:14} {case.concurrency:5} {statistics.fmean(case.reference_vs_bound):10.3f} "
                   f"{statistics.fmean(case.podium_vs_bound):13.3f} {mean:11.3f} {worst:7.3f} "
                   f"{'<= ' + str(target):>7}{'' if worst <= target else '  MISSED'}")
-            out[f"{case.kind}_c{case.concurrency}"] = {"ratio_mean": mean, "ratio_worst": worst}
+            out[f"{label.replace('+', '_')}_c{case.concurrency}"] = {"ratio_mean": mean, "ratio_worst": worst}
         print(f"  ({seeds} seeds each; worst is the largest Podium÷ref of the seeds)")
 
         zero = workload(split_n, width, "uniform", 1)
