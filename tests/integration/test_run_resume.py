@@ -168,3 +168,36 @@ def test_ctrl_c_halts_cleanly_and_resume_finishes(tmp_path):
     resumed = run_cli("resume", run_id, "--yes")
     assert resumed.returncode == 0, resumed.stderr
     assert rows(project, "SELECT status FROM executions")[0][0] == "completed"
+
+
+def test_kill_9_at_any_moment_never_shows_a_subtask_started_before_what_it_depends_on_ended(tmp_path):
+    """Subtask starts and ends are queued on the store without waiting (ProjectStore.write_behind):
+    whenever the process dies, the file holds no subtask running or done while one it depends
+    on is not done, and no message of a subtask that never started; a resume finishes the run."""
+    for attempt, delay in enumerate((0.0, 0.09, 0.14, 0.2)):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        project = folder / "project.podium"
+        model = write_script(folder, latency_ms=40)
+        proc = start_run(folder, model, "--concurrency", "2")
+        try:
+            seen = read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
+            threading.Event().wait(delay)
+            proc.kill()
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        run_id = seen[0]["execution_id"]
+        found = subtasks(project, run_id)
+        plan = {sid: json.loads(s["depends_on"]) for sid, s in found.items()}
+        for sid, s in found.items():
+            if s["status"] in ("running", "done"):
+                assert all(found[d]["status"] == "done" for d in plan[sid]), (attempt, sid, dict(s))
+        talked = set(transcript_counts(project, run_id))
+        assert talked <= {sid for sid, s in found.items() if s["started_at"] is not None}
+        if rows(project, "SELECT status FROM executions")[0][0] != "completed":  # killed in time
+            resumed = run_cli("resume", run_id[:6], "--yes", "--json", cwd=folder)
+            assert resumed.returncode == 0, resumed.stderr
+        assert {s["status"] for s in subtasks(project, run_id).values()} == {"done"}
+        assert rows(project, "PRAGMA integrity_check")[0][0] == "ok"
