@@ -58,6 +58,20 @@ def read_until(proc: subprocess.Popen[str], stop: Callable[[dict[str, Any]], boo
     raise AssertionError(f"the run ended before the expected event; stderr: {proc.stderr.read()}")
 
 
+def kill_when(proc: subprocess.Popen[str], stop: Callable[[dict[str, Any]], bool], *,
+              after: float = 0.0) -> list[dict[str, Any]]:
+    """kill -9 the run `after` seconds past the first event matching `stop`; the events seen."""
+    try:
+        seen = read_until(proc, stop)
+        threading.Event().wait(after)
+        proc.kill()
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return seen
+
+
 def test_budget_exhaustion_halts_resumably_and_resume_does_not_rerun_done_work(tmp_path):
     project = tmp_path / "project.podium"
     model = write_script(tmp_path)
@@ -132,13 +146,7 @@ def test_kill_9_during_the_discussion_then_resume_plans_and_finishes(tmp_path):
     slow_talk = '[[rules]]\nphase = "discussion"\nlatency_ms = 400\nreply = "{agent} has a view."\n\n'
     model = write_script(tmp_path, extra=slow_talk)
     proc = start_run(tmp_path, model)
-    try:
-        seen = read_until(proc, lambda e: e["type"] == "discussion.contribution")
-        proc.kill()
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    seen = kill_when(proc, lambda e: e["type"] == "discussion.contribution")
     run_id = seen[0]["execution_id"]
     assert rows(project, "SELECT status FROM executions")[0][0] == "planning"
     resumed = run_cli("resume", run_id, "--yes")
@@ -180,14 +188,8 @@ def test_kill_9_at_any_moment_never_shows_a_subtask_started_before_what_it_depen
         project = folder / "project.podium"
         model = write_script(folder, latency_ms=40)
         proc = start_run(folder, model, "--concurrency", "2")
-        try:
-            seen = read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
-            threading.Event().wait(delay)
-            proc.kill()
-            proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        seen = kill_when(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running",
+                         after=delay)
         run_id = seen[0]["execution_id"]
         found = subtasks(project, run_id)
         plan = {sid: json.loads(s["depends_on"]) for sid, s in found.items()}
