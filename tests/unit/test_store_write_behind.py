@@ -111,3 +111,24 @@ def test_a_log_cut_short_cannot_answer_a_larger_window():
     log.queued([_msg("r", "t2", "m3")])
     assert [m.content for m in log.window("r", 1, "t1")] == ["m3"]
     assert log.window("other", 1, None) is None  # never seeded
+
+
+async def test_subtasks_starting_together_on_a_run_without_a_log_all_get_the_full_window(store):
+    repo, run_id, _ = await _run(store, 4)
+    for text in ("the leader's plan", "a specialist's view"):
+        await repo.add_message(_msg(run_id, None, text))
+    windows = await asyncio.gather(*(repo.first_window(run_id, 5, f"t{i}") for i in (1, 2, 3, 4)))
+    assert [[m.content for m in w] for w in windows] == [["the leader's plan", "a specialist's view"]] * 4
+
+
+def test_a_log_is_not_used_before_its_seed_read_returns():
+    log = RecentMessages()
+    seeded = log.seed("r")
+    log.queued([_msg("r", "t1", "queued meanwhile")])
+    assert log.window("r", 3, None) is None
+    seeded([_msg("r", None, "read")])
+    assert [m.content for m in log.window("r", 3, None)] == ["read", "queued meanwhile"]
+    stale = log.seed("r")  # a second seed (the log was dropped meanwhile, say)
+    log.forget(["r"])
+    stale([])
+    assert log.window("r", 3, None) is None

@@ -24,17 +24,20 @@ class RecentMessages:
     def __init__(self, keep: int = KEEP) -> None:
         self.keep = keep
         self._runs: dict[str, deque[Message]] = {}
+        self._seeding: dict[str, deque[Message]] = {}  # what was queued since a seed read was
 
     def queued(self, messages: Iterable[Message]) -> None:
         """Messages just queued for writing, in order: appended to their runs' logs."""
         for m in messages:
-            log = self._runs.get(m.execution_id)
-            if log is not None:
-                log.append(m)
+            for logs in (self._runs, self._seeding):
+                log = logs.get(m.execution_id)
+                if log is not None:
+                    log.append(m)
 
     def forget(self, run_ids: Iterable[str]) -> None:
         for run_id in run_ids:
             self._runs.pop(run_id, None)
+            self._seeding.pop(run_id, None)
 
     def window(self, run_id: str, limit: int, exclude_subtask: str | None) -> list[Message] | None:
         """The run's last `limit` messages (oldest first), minus system messages and one
@@ -55,15 +58,16 @@ class RecentMessages:
     def seed(self, run_id: str) -> Callable[[list[Message]], None]:
         """Start a run's log now; the caller queues its read of the run's last `keep` messages at
         once (no await in between) and passes the rows (oldest first) to the function returned:
-        they go in front of what was queued meanwhile."""
-        log: deque[Message] = deque(maxlen=self.keep)
-        self._runs[run_id] = log
+        they go in front of what was queued meanwhile. Until then the run has no log (window
+        says None); of two seeds at once, the later one's read makes the log."""
+        later: deque[Message] = deque(maxlen=self.keep)
+        self._seeding[run_id] = later
 
         def seeded(rows: list[Message]) -> None:
-            if self._runs.get(run_id) is log:
-                later = list(log)
-                log.clear()
-                log.extend(rows[-self.keep:])
+            if self._seeding.get(run_id) is later:
+                del self._seeding[run_id]
+                log: deque[Message] = deque(rows[-self.keep:], maxlen=self.keep)
                 log.extend(later)
+                self._runs[run_id] = log
 
         return seeded
