@@ -60,11 +60,16 @@ async def drive(engine: Engine, run_id: str, driver: Driver, *,
     holds the run's lease: a halt sent meanwhile, from here or from a second terminal, reaches
     the session about to execute and stops it before its first subtask. A halt that lands before
     the lease is taken makes the run `halted` in the file; the drive then stops there (RunStopped)
-    instead of approving or executing, unless it was started on that halted run (a resume)."""
+    instead of approving or executing, unless it was started on that halted run (a resume): then
+    a halt sent since the drive started, before the lease, is applied when the lease is taken."""
     from podium.app.queries import plan_version
     from podium.orchestrator.engine import RunStopped
 
     repo = engine.repo
+    run_id = (await repo.get_execution(run_id)).id
+    # What was sent to the run up to now; on a halted run (a resume) a halt written after this
+    # and before the lease is taken is applied when it is (`Engine.driving`'s `since`).
+    asked = await engine.control_repo.last_id(run_id)
     resuming = (await repo.get_execution(run_id)).status is ExecutionStatus.HALTED
     async with AsyncExitStack() as lease:
         leased = False
@@ -72,7 +77,7 @@ async def drive(engine: Engine, run_id: str, driver: Driver, *,
         async def take_lease() -> None:
             nonlocal leased
             if not leased:
-                await lease.enter_async_context(engine.driving(run_id))
+                await lease.enter_async_context(engine.driving(run_id, since=asked if resuming else None))
                 leased = True
 
         while True:

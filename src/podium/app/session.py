@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -417,8 +417,12 @@ class ProjectSession:
         return await (await self.engine_for(run_id)).reject(run_id, feedback)
 
     async def execute(self, run_id: str) -> Execution:
-        await self.fork_workspaces.ready(run_id)
-        return await self._settled(run_id, await (await self.engine_for(run_id)).execute(run_id))
+        engine = await self.engine_for(run_id)
+        # The lease first (a halted run is resumed by this): see `resuming`.
+        async with engine.taking(run_id, "execute") as execution:
+            await self.fork_workspaces.ready(execution.id)
+            execution = await engine.execute(execution.id)
+        return await self._settled(execution.id, execution)
 
     async def drive(self, run_id: str, driver: Driver) -> DriveOutcome:
         """Plan, decide (through `driver`), execute: from wherever the run is to its end or a stop."""
@@ -438,8 +442,20 @@ class ProjectSession:
         if paused_here and (await self.runs.get_execution(run_id)).status is ExecutionStatus.PAUSED:
             await engine.control(run_id).resume()
             return await self.runs.get_execution(run_id)
-        await self.fork_workspaces.ready(run_id)
-        return await self._settled(run_id, await engine.resume(run_id))
+        async with engine.taking(run_id) as execution:  # the lease first: see `resuming`
+            await self.fork_workspaces.ready(execution.id)
+            execution = await engine.resume(execution.id)
+        return await self._settled(execution.id, execution)
+
+    @asynccontextmanager
+    async def resuming(self, run_id: str) -> AsyncIterator[Execution]:
+        """Hold the run (its lease) for a whole resume, from the moment it is asked for: what the
+        front end does before driving it (`prepare_resume`, `drive`) happens under the lease, so a
+        halt sent meanwhile from anywhere reaches the session that runs it and stops it before
+        its first subtask. Refuses a finished run or one awaiting review."""
+        engine = await self.engine_for(run_id)
+        async with engine.taking(run_id) as execution:
+            yield execution
 
     async def accept(self, run_id: str, *, by: str = "user", source: str = "tui") -> Execution:
         """Accept a result awaiting review: the run completes (or ends partial)."""

@@ -236,8 +236,11 @@ def resume(
                             budget_steps=budget_steps, budget_seconds=budget_seconds)
 
     async def go() -> Execution:
-        async with _Session(path, None, json, create=False) as session:
-            execution, settings = await session.app.prepare_resume(run_id, options)
+        # The run is held from the start to the end: a `podium halt` sent while this gets going
+        # stops it.
+        async with _Session(path, None, json, create=False) as session, \
+                session.app.resuming(run_id) as held:
+            execution, settings = await session.app.prepare_resume(held.id, options)
             approve = settings.approve_plans
             if not approve and not sys.stdin.isatty() and not await session.app.has_plan(execution.id):
                 raise PodiumError("no terminal to ask for plan approval: pass --yes to approve automatically")

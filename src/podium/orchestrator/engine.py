@@ -48,7 +48,7 @@ from podium.orchestrator.watcher import InterventionWatcher
 from podium.store.control import ControlRepository, PendingIntervention
 from podium.store.project import ProjectStore
 from podium.store.queries import RunQueries
-from podium.store.runs import RunBusyError, RunRepository, lease_owner
+from podium.store.runs import RunRepository, lease_owner
 from podium.tools.approvals import expire_pending
 
 __all__ = ["Engine", "PlanProposal", "RunStopped"]
@@ -217,17 +217,16 @@ class Engine:
     # ------------------------------------------------------------ executing
 
     async def execute(self, run_id: str) -> Execution:
-        """Run the approved plan's graph, then synthesise. Returns the run as it ended."""
-        execution, team, guard = await self._load(run_id)
-        run_id = execution.id
-        if execution.status.finished:
-            raise PodiumError(f"run {run_id} is already {execution.status.value}")
-        if execution.status is ExecutionStatus.REVIEW:
-            raise PodiumError(_awaits_review(run_id))
-        subtasks = await self.repo.subtasks(run_id)
-        if not subtasks:
-            raise PodiumError(f"run {run_id} has no approved plan ({execution.status.value})")
-        async with self.driving(run_id):
+        """Run the approved plan's graph, then synthesise. Returns the run as it ended.
+
+        On a halted run this is a resume: like `resume`, the run's lease is taken first, and
+        the run is read (and refused) under it."""
+        async with self.taking(run_id, "execute") as execution:
+            run_id = execution.id
+            subtasks = await self.repo.subtasks(run_id)
+            if not subtasks:
+                raise PodiumError(f"run {run_id} has no approved plan ({execution.status.value})")
+            execution, team, guard = await self._load(run_id)
             return await self._execute(execution, team, guard, subtasks)
 
     async def _execute(self, execution: Execution, team: Team, guard: RunGuard, subtasks: list[Subtask]
@@ -390,43 +389,59 @@ class Engine:
         subtasks are kept, in-flight ones restart); a run whose subtasks all
         finished only re-runs the synthesis.
         """
+        async with self.taking(run_id, "resume") as execution:
+            if budget is not None:
+                await self.repo.set_budget(execution.id, budget)
+            if await self.repo.subtasks(execution.id):
+                return await self.execute(execution.id)
+            latest = await self.repo.latest_plan(execution.id)
+            if latest is not None and latest.status is PlanStatus.PROPOSED:
+                if execution.status is not ExecutionStatus.AWAITING_APPROVAL:
+                    await self.repo.set_status(execution.id, ExecutionStatus.AWAITING_APPROVAL)
+            else:
+                if execution.status is not ExecutionStatus.PLANNING:
+                    await self.repo.set_status(execution.id, ExecutionStatus.PLANNING, "resumed")
+                await self.plan(execution.id)
+            return await self.repo.get_execution(execution.id)
+
+    @asynccontextmanager
+    async def taking(self, run_id: str, verb: str = "resume") -> AsyncIterator[Execution]:
+        """Take a run to resume or execute it: its lease first, then the run as read under it.
+
+        Every halt written from the moment this is asked for reaches the session: one written
+        before the lease is taken (nobody held the run, so it was only recorded: the run was
+        halted already) is applied when it is taken; one written after is left for this
+        process's watcher, which the execution polls before its first subtask. A finished run
+        or one awaiting review is refused (before and after the claim)."""
         execution = await self.repo.get_execution(run_id)
-        if execution.status.finished:
-            raise PodiumError(f"run {execution.id} is already {execution.status.value}; nothing to resume")
-        if execution.status is ExecutionStatus.REVIEW:
-            raise PodiumError(_awaits_review(execution.id))
-        owner = await self.repo.live_owner(execution.id)
-        if owner is not None and owner != self.owner:
-            raise RunBusyError(execution.id, owner)
-        if budget is not None:
-            await self.repo.set_budget(execution.id, budget)
-        if await self.repo.subtasks(execution.id):
-            return await self.execute(execution.id)
-        latest = await self.repo.latest_plan(execution.id)
-        if latest is not None and latest.status is PlanStatus.PROPOSED:
-            if execution.status is not ExecutionStatus.AWAITING_APPROVAL:
-                await self.repo.set_status(execution.id, ExecutionStatus.AWAITING_APPROVAL)
-        else:
-            if execution.status is not ExecutionStatus.PLANNING:
-                await self.repo.set_status(execution.id, ExecutionStatus.PLANNING, "resumed")
-            await self.plan(execution.id)
-        return await self.repo.get_execution(execution.id)
+        _check_open(execution, verb)
+        asked = await self.control_repo.last_id(execution.id)
+        async with self.driving(execution.id, since=asked):
+            execution = await self.repo.get_execution(execution.id)
+            _check_open(execution, verb)
+            yield execution
 
     # ------------------------------------------------------------ the lease
 
     @asynccontextmanager
-    async def driving(self, run_id: str) -> AsyncIterator[None]:
+    async def driving(self, run_id: str, *, since: int | None = None) -> AsyncIterator[None]:
         """Hold the run's lease while planning or executing it.
 
         A second process (`podium resume` in another terminal) then sees a live
         owner and does not start the same work twice; a killed process's lease
-        dies with it.
+        dies with it. `since`: the run's last intervention id when the caller was
+        asked to take the run (a resume); halts written after it, before the claim,
+        are for this session too (already held: the holder's session has them).
         """
         owner = self.owner
         depth = self._held.get(run_id, 0)
         watcher = None
         if depth == 0:
             claimed = await self.repo.claim(run_id, owner)
+            if since is not None:
+                for item in await self.control_repo.halts_between(run_id, since, claimed):
+                    self.control(run_id).apply(item.kind, item.text, item.subtask_id, item.source,
+                                               intervention_id=item.id)
             # Control rows a previous process never took up must not act on this session; rows
             # written since the claim are for this session.
             await self.control_repo.sweep_stale(run_id, by=owner, upto=claimed)
@@ -467,6 +482,14 @@ class Engine:
             except Exception:  # a missed beat only makes the lease look older
                 log.warning("heartbeat for %s failed", run_id, exc_info=True)
 
+
+
+def _check_open(execution: Execution, verb: str) -> None:
+    """A finished run, or one whose result awaits the human's review, is not resumed or executed."""
+    if execution.status.finished:
+        raise PodiumError(f"run {execution.id} is already {execution.status.value}; nothing to {verb}")
+    if execution.status is ExecutionStatus.REVIEW:
+        raise PodiumError(_awaits_review(execution.id))
 
 
 def _awaits_review(run_id: str) -> str:

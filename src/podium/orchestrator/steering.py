@@ -173,14 +173,16 @@ class Steering:
     async def halt(self, run_ref: str, reason: str = "halted from the command line") -> Steered:
         execution = await self._run(run_ref)
         self._not_in_review(execution)
-        if execution.status is ExecutionStatus.HALTED:
+        # Whether a process drives the run is decided where the row is written (one transaction):
+        # one that takes the run meanwhile (a plan just approved, about to run; a halted run being
+        # resumed, still `halted` in the file) still gets it. Written on a halted run nobody holds
+        # too: a resume asked for just before, not holding the run yet, applies it when it does.
+        iid, owner = await self.repo.steer(execution.id, InterventionKind.HALT, text=reason,
+                                           source=self.source, reason=reason)
+        if owner is None and execution.status is ExecutionStatus.HALTED:
             return Steered(f"run {execution.id} is already halted; `podium resume {execution.id}` "
                            f"continues it",
                            changed=False)
-        # Whether a process drives the run is decided where the row is written (one transaction):
-        # one that takes the run meanwhile (a plan just approved, about to run) still gets it.
-        iid, owner = await self.repo.steer(execution.id, InterventionKind.HALT, text=reason,
-                                           source=self.source, reason=reason)
         if owner is None:
             # Nobody is running it (a crashed process, or a plan left waiting): it is marked
             # halted so `podium runs` says so; the state is kept and resume continues it.

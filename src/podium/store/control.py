@@ -165,6 +165,21 @@ class ControlRepository:
             " WHERE execution_id = ? AND consumed_at IS NULL ORDER BY id", (run_id,))
         return [PendingIntervention(r[0], InterventionKind(r[1]), r[2], r[3] or "", r[4], r[5]) for r in rows]
 
+    async def last_id(self, run_id: str) -> int:
+        """The run's last intervention id (0: none): what was sent to it up to now."""
+        row = await self.store.query_one(
+            "SELECT coalesce(max(id), 0) FROM interventions WHERE execution_id = ?", (run_id,))
+        return int(row[0]) if row else 0
+
+    async def halts_between(self, run_id: str, after: int, upto: int) -> list[PendingIntervention]:
+        """Halts written after row `after` up to row `upto`, taken up or not, oldest first: those
+        sent between a resume being asked for and its session taking the run."""
+        rows = await self.store.query(
+            "SELECT id, kind, subtask_id, text, source, created_at FROM interventions"
+            " WHERE execution_id = ? AND kind = ? AND id > ? AND id <= ? ORDER BY id",
+            (run_id, InterventionKind.HALT.value, after, upto))
+        return [PendingIntervention(r[0], InterventionKind(r[1]), r[2], r[3] or "", r[4], r[5]) for r in rows]
+
     async def consume(self, run_id: str, item: PendingIntervention, *, by: str, applied: bool = True,
                       reason: str | None = None) -> bool:
         """Mark a row applied by this process (with its event and the status it implies); a plan
