@@ -434,7 +434,9 @@ class PodiumApp(App[None], inherit_bindings=False):
         # binding chain omits the keys a focused Input consumes.
         for namespace, _ in self.screen._modal_binding_chain:
             for _key, binding in self.bindings_of(namespace):
-                if not binding.description or not binding.show:
+                # Podium's own keys the footer never shows too (1/2/3, page up...); not a widget's
+                # (a text field's cursor keys).
+                if not binding.description or not (binding.show or (binding.id or "").startswith("podium.")):
                     continue
                 slot = (id(namespace), binding.action)
                 display = self.get_key_display(binding)

@@ -26,6 +26,7 @@ def bind(key: str, action: str, description: str, id: str, *, show: bool = True,
                    priority=priority)
 
 
+# `?` lists every key; the footer those that fit (FOOTER_RANKS), never the `show=False` ones.
 # A key that types into a text field (q, ?, t, ...) is left out of the footer while one has
 # focus; the `-anywhere` keys work and show there too. Of two keys for one action the footer
 # shows the first that works now, so the plain key comes first.
@@ -89,19 +90,21 @@ RUN_BINDINGS = [
     bind("F", "fork_run", "fork", "fork", tooltip="Fork the run from the selected subtask: an editor on "
          "its output (change it, or leave it to run the subtask again); the rest is reused, no model call"),
     bind("escape", "home", "home", "home", tooltip="Back to the runs"),
-    bind("1", "pane('plan')", "plan", "pane-plan", show=False),
-    bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False),
-    bind("3", "pane('board')", "board", "pane-board", show=False),
+    bind("1", "pane('plan')", "plan pane", "pane-plan", show=False,
+         tooltip="Show the plan (at 80x24 the panes are tabs)"),
+    bind("2", "pane('transcripts')", "transcripts", "pane-transcripts", show=False,
+         tooltip="Show the transcripts"),
+    bind("3", "pane('board')", "board pane", "pane-board", show=False, tooltip="Show the run's board"),
 ]
 
 REPLAY_BINDINGS = [
     # Priority: in replay the arrows drive the timeline even when the graph has focus.
     bind("left", "step(-1)", "back", "step-back", priority=True),
     bind("right", "step(1)", "forward", "step-forward", priority=True),
-    bind("pageup", "step(-10)", "back 10", "step-back-10", show=False),
-    bind("pagedown", "step(10)", "forward 10", "step-forward-10", show=False),
-    bind("home", "step_to(0)", "start", "step-start", show=False),
-    bind("end", "step_to(-1)", "end", "step-end", show=False),
+    bind("pageup", "step(-10)", "back 10", "step-back-10", show=False, tooltip="Ten events back"),
+    bind("pagedown", "step(10)", "forward 10", "step-forward-10", show=False, tooltip="Ten events on"),
+    bind("home", "step_to(0)", "start", "step-start", show=False, tooltip="The run's first event"),
+    bind("end", "step_to(-1)", "end", "step-end", show=False, tooltip="The run's last event"),
 ]
 
 
@@ -122,9 +125,32 @@ BOARD_BINDINGS = [
     bind("o", "card_run", "open run", "card-run", tooltip="Open the selected card's latest run"),
     bind("w", "heartbeat", "work on/off", "heartbeat", tooltip="Start/stop the heartbeat: it works To do"),
     bind("escape", "back", "back", "board-back", tooltip="Back to the previous screen"),
-    bind("left", "column(-1)", "column left", "board-left", show=False),
-    bind("right", "column(1)", "column right", "board-right", show=False),
+    bind("left", "column(-1)", "column left", "board-left", show=False, tooltip="The column to the left"),
+    bind("right", "column(1)", "column right", "board-right", show=False, tooltip="The column to the right"),
 ]
+
+
+# The footer shows the keys that fit the terminal's width (widgets/footer.py); `?` lists every key.
+# Always shown: the keys list and quit, a newcomer's way in and out.
+FOOTER_PINNED = ("podium.keys", "podium.keys-anywhere", "podium.quit", "podium.quit-anywhere")
+# The others by rank: what waits on the person, then what steers the run or the board, the way
+# back, the changes to the plan or a card, the other screens, the rest.
+FOOTER_RANKS: tuple[tuple[str, ...], ...] = (
+    ("approve", "reject", "help-answer", "review", "tool-approval", "task-proposals", "leave-field"),
+    ("guide", "pause", "halt", "step-back", "step-forward", "objective", "card-detail", "card-add",
+     "heartbeat"),
+    ("home", "board-back"),
+    ("task-add", "task-edit", "task-retry", "task-skip", "task-cancel", "task-output", "fork",
+     "open-image", "workspace-diff", "card-edit", "card-move", "card-run"),
+    ("new", "board", "card-raise", "card-lower", "card-archive"),
+    ("theme", "export"),
+)
+_RANK = {f"podium.{name}": rank for rank, names in enumerate(FOOTER_RANKS) for name in names}
+_UNRANKED = 3  # a key not listed: with the changes
+
+
+def footer_rank(binding_id: str | None) -> int:
+    return _RANK.get(binding_id or "", _UNRANKED)
 
 
 def keymap_path() -> Path:

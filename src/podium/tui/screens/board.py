@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 
 from podium import events as ev
 from podium.app.board import CardFields
@@ -30,6 +30,7 @@ from podium.tui.keys import BOARD_BINDINGS, BOARD_CHANGING_ACTIONS
 from podium.tui.screens.card_forms import CardDetail, CardForm, ColumnPicker, changed_fields
 from podium.tui.screens.heading import heading_css, title_line
 from podium.tui.screens.modals import Confirm
+from podium.tui.widgets.footer import KeyFooter
 from podium.tui.widgets.project_board import CardList, ProjectBoard
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class BoardScreen(Screen[None]):
         yield Static(id="heartbeat")
         yield Static(id="board-empty")
         yield ProjectBoard()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         app = self.podium

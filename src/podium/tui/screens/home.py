@@ -12,7 +12,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Select, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 
 from podium.app.fork import fork_note
 from podium.app.run_workspace import check_source
@@ -21,6 +21,7 @@ from podium.tui.commands import PaletteCommand
 from podium.tui.keys import APP_BINDINGS, EMPTY_FIELD_IDS, HOME_BINDINGS, OBJECTIVE_BINDINGS
 from podium.tui.screens.heading import heading_css, title_line
 from podium.tui.state import RUN_SYMBOL, human_tokens
+from podium.tui.widgets.footer import KeyFooter
 from podium.tui.widgets.status import short_model
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class HomeScreen(Screen[None]):
                               id="workspace")
             workspace.tooltip = "Your checkout is never touched: review the diff with d, apply from the CLI"
             yield workspace
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         app = self.podium

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from podium import events as ev
 from podium.app.halt_words import is_stop_request
@@ -34,6 +34,7 @@ from podium.tui.screens.run_tasks import TASK_WORDS, PlanChangeActions
 from podium.tui.screens.workspace_diff import WorkspaceDiffActions
 from podium.tui.state import RunState
 from podium.tui.widgets.board import Board
+from podium.tui.widgets.footer import KeyFooter
 from podium.tui.widgets.plan import PlanGraph, PlanPane
 from podium.tui.widgets.status import RunTitle, StatusBar, Timeline, WaitBanner
 from podium.tui.widgets.transcripts import Transcripts
@@ -47,6 +48,9 @@ NARROW_HEIGHT = 32
 POLL_SECONDS = 0.5
 RENDER_SECONDS = 0.1
 REBUILD_SECONDS = 0.25  # replay: rebuild transcripts once stepping pauses this long
+# The actions whose keys come and go with the run's state (check_action): the footer is refreshed
+# when one changes. Not only the controls: a replay offers none but its fork key follows the plan.
+FOOTER_FOLLOWS = sorted(CHANGING_ACTIONS | {"fork_run", "open_image", "workspace_diff"})
 # "cannot …": what each control would have done (the notice when it cannot).
 CHANGE_WORDS = {"approve": "approve a plan", "reject": "reject a plan", "guide": "send guidance",
                 "pause": "pause or resume", "halt": "halt", "answer": "answer a help request",
@@ -116,7 +120,7 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, ImageActions, ForkActio
         if self.replay:
             yield Timeline(id="timeline")
         yield StatusBar(id="status-bar")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self._apply_layout()
@@ -314,7 +318,7 @@ class RunScreen(PlanChangeActions, WorkspaceDiffActions, ImageActions, ForkActio
             self.query_one(Timeline).show(self.cursor, len(self.events), event)
 
     def _refresh_keys(self) -> None:
-        applicable = tuple(self.check_action(a, ()) for a in sorted(CHANGING_ACTIONS))
+        applicable = tuple(self.check_action(a, ()) for a in FOOTER_FOLLOWS)
         if applicable != self._applicable:
             # The footer follows what applies now; recomposing it on every frame is costly.
             self._applicable = applicable
