@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.conftest import run_cli
 from tests.integration.run_helpers import events_of, rows, subtasks
 from tests.integration.test_run_resume import read_until
+from tests.support.git_repo import git, make_repo
 
 SECRET = "The secret word is BANANA-42."
 
@@ -74,22 +75,8 @@ def _inline(value: object) -> str:
     return json.dumps(value)
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def _repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.name", "Test User")
-    _git(repo, "config", "user.email", "test@example.com")
-    (repo / "app.py").write_text("print('app')\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "initial")
-    return repo
+    return make_repo(tmp_path / "repo", {"app.py": "print('app')\n"})
 
 
 def _parent(tmp_path: Path, *extra: str) -> tuple[Path, str]:
@@ -134,14 +121,14 @@ def test_a_rerun_subtask_reads_a_file_a_reused_subtask_wrote(tmp_path):
 def test_a_fork_of_a_run_on_a_git_repository_gets_its_own_worktree_and_branch(tmp_path):
     repo = _repo(tmp_path)
     (repo / "app.py").write_text("print('mine, uncommitted')\n")  # the user's work in progress
-    base, status = _git(repo, "rev-parse", "HEAD"), _git(repo, "status", "--porcelain")
+    base, status = git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain")
     project, parent = _parent(tmp_path, "--workspace", str(repo))
-    parent_head = _git(repo, "rev-parse", f"podium/run-{parent}")
+    parent_head = git(repo, "rev-parse", f"podium/run-{parent}")
     # The user moves on after the parent run: the fork still starts from the parent's base.
     (repo / "later.txt").write_text("later\n")
-    _git(repo, "add", "later.txt")
-    _git(repo, "commit", "-q", "-m", "later")
-    head, status = _git(repo, "rev-parse", "HEAD"), _git(repo, "status", "--porcelain")
+    git(repo, "add", "later.txt")
+    git(repo, "commit", "-q", "-m", "later")
+    head, status = git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain")
 
     model = _script(tmp_path / "fork.toml", "t2-fork.txt")
     made = run_cli("fork", parent, "--from", "t2", "--model", model, "--yes", "-p", str(project), timeout=240)
@@ -150,7 +137,7 @@ def test_a_fork_of_a_run_on_a_git_repository_gets_its_own_worktree_and_branch(tm
     assert subtasks(project, child)["t2"]["output"] == f"t2 read notes.md: {SECRET}"
 
     worktree = tmp_path / "project-workspace" / child
-    assert _git(worktree, "symbolic-ref", "--short", "HEAD") == f"podium/run-{child}"
+    assert git(worktree, "symbolic-ref", "--short", "HEAD") == f"podium/run-{child}"
     assert (worktree / "notes.md").read_text() == SECRET + "\n"
     assert (worktree / "t2-fork.txt").exists() and not (worktree / "t2.txt").exists()
     assert not (worktree / "later.txt").exists()  # the parent's base, not today's HEAD
@@ -160,14 +147,14 @@ def test_a_fork_of_a_run_on_a_git_repository_gets_its_own_worktree_and_branch(tm
     # The reused files were committed on the fork's branch before t2 ran again.
     [restored] = events_of(project, child, "fork.files_restored")
     assert restored["files"] == ["notes.md"] and restored["commit"]
-    assert _git(repo, "merge-base", "--is-ancestor", restored["commit"], f"podium/run-{child}") == ""
+    assert git(repo, "merge-base", "--is-ancestor", restored["commit"], f"podium/run-{child}") == ""
     # The user's checkout and the parent's branch: untouched.
-    assert _git(repo, "symbolic-ref", "--short", "HEAD") == "main"
-    assert _git(repo, "rev-parse", "HEAD") == head
-    assert _git(repo, "status", "--porcelain") == status
+    assert git(repo, "symbolic-ref", "--short", "HEAD") == "main"
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "status", "--porcelain") == status
     assert (repo / "app.py").read_text() == "print('mine, uncommitted')\n"
     assert not (repo / "notes.md").exists()
-    assert _git(repo, "rev-parse", f"podium/run-{parent}") == parent_head
+    assert git(repo, "rev-parse", f"podium/run-{parent}") == parent_head
 
     diff = run_cli("workspace", child, "--diff", "-p", str(project))
     assert diff.returncode == 0, diff.stderr
@@ -181,7 +168,7 @@ def test_a_fork_of_a_run_on_a_git_repository_gets_its_own_worktree_and_branch(tm
 def test_a_fork_on_a_repository_killed_with_kill_9_resumes_with_its_worktree_consistent(tmp_path):
     repo = _repo(tmp_path)
     project, parent = _parent(tmp_path, "--workspace", str(repo))
-    head = _git(repo, "rev-parse", "HEAD")
+    head = git(repo, "rev-parse", "HEAD")
     slow = _script(tmp_path / "slow.toml", "t2-fork.txt", latency_ms=1500)
     proc = subprocess.Popen(
         [sys.executable, "-m", "podium", "fork", parent, "--from", "t2", "--model", slow, "--yes", "--json",
@@ -200,7 +187,7 @@ def test_a_fork_on_a_repository_killed_with_kill_9_resumes_with_its_worktree_con
     worktree = tmp_path / "project-workspace" / child
     # Killed while t2 ran again: its worktree already held the reused file, committed on its branch.
     assert (worktree / "notes.md").read_text() == SECRET + "\n"
-    assert "notes.md" in _git(repo, "show", "--name-only", "--format=", f"podium/run-{child}")
+    assert "notes.md" in git(repo, "show", "--name-only", "--format=", f"podium/run-{child}")
 
     resumed = run_cli("resume", child, "--yes", "-p", str(project), timeout=240)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -208,7 +195,7 @@ def test_a_fork_on_a_repository_killed_with_kill_9_resumes_with_its_worktree_con
     # Restored once (a resume does not write them again), one workspace, the user's HEAD as it was.
     assert len(events_of(project, child, "fork.files_restored")) == 1
     assert rows(project, "SELECT count(*) FROM run_workspaces WHERE execution_id = ?", child)[0][0] == 1
-    assert _git(repo, "rev-parse", "HEAD") == head and _git(repo, "status", "--porcelain") == ""
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
     diff = run_cli("workspace", child, "--diff", "-p", str(project))
     assert "+++ b/notes.md" in diff.stdout and "+++ b/t2-fork.txt" in diff.stdout, diff.stdout
     assert rows(project, "PRAGMA integrity_check")[0][0] == "ok"

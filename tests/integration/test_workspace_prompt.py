@@ -6,11 +6,11 @@ model answers with a marker only when its system message says all that, so a mis
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from tests.conftest import run_cli
 from tests.integration.run_helpers import rows
+from tests.support.git_repo import git, make_repo
 
 SCRIPT = """
 supports_tools = true
@@ -39,12 +39,6 @@ reply = "NOT-TOLD"
 """
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def _output(tmp_path: Path, where: str, folder: Path) -> tuple[str, str]:
     """Run the one-subtask plan on `folder`; the run id and the subtask's output."""
     (tmp_path / "software.toml").write_text(SCRIPT.replace("{where}", where).replace("{{", "{")
@@ -58,15 +52,8 @@ def _output(tmp_path: Path, where: str, folder: Path) -> tuple[str, str]:
 
 
 def test_agents_are_told_their_workspace_is_a_worktree_of_the_users_repository(tmp_path):
-    repo = tmp_path / "calculator"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.name", "Test User")
-    _git(repo, "config", "user.email", "test@example.com")
-    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "initial")
-    short = _git(repo, "rev-parse", "--short=8", "HEAD")
+    repo = make_repo(tmp_path / "calculator", {"calc.py": "def add(a, b):\n    return a - b\n"})
+    short = git(repo, "rev-parse", "--short=8", "HEAD")
 
     where = (r"git worktree of the user's repository calculator \(branch podium/run-[0-9a-f]+, from commit "
              + short + r"\)")

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import run_cli
+from tests.support.git_repo import git, make_repo
 
 ORIGINAL = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\\n    return a + b\\n"
@@ -46,23 +47,8 @@ reply = "Fixed add and wrote test_calc.py."
 """
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def _repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.name", "Test User")
-    _git(repo, "config", "user.email", "test@example.com")
-    (repo / "calc.py").write_text(ORIGINAL)
-    (repo / "notes.txt").write_text("mine\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "initial")
-    return repo
+    return make_repo(tmp_path / "repo", {"calc.py": ORIGINAL, "notes.txt": "mine\n"})
 
 
 def _run(tmp_path: Path, folder: str) -> tuple[subprocess.CompletedProcess[str], str]:
@@ -79,20 +65,20 @@ def test_a_run_on_a_git_repository_leaves_the_checkout_alone_until_applied(tmp_p
     # The user has work in progress: an uncommitted change and an untracked file.
     (repo / "notes.txt").write_text("mine, edited\n")
     (repo / "scratch.txt").write_text("untracked\n")
-    head, status = _git(repo, "rev-parse", "HEAD"), _git(repo, "status", "--porcelain")
+    head, status = git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain")
 
     out, run_id = _run(tmp_path, "repo")
     assert f"branch podium/run-{run_id}" in out.stdout and "2 files changed" in out.stdout, out.stdout
 
     # The user's checkout: same branch, same commit, same uncommitted state, same files.
-    assert _git(repo, "symbolic-ref", "--short", "HEAD") == "main"
-    assert _git(repo, "rev-parse", "HEAD") == head
-    assert _git(repo, "status", "--porcelain") == status
+    assert git(repo, "symbolic-ref", "--short", "HEAD") == "main"
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "status", "--porcelain") == status
     assert (repo / "calc.py").read_text() == ORIGINAL and not (repo / "test_calc.py").exists()
     # The agents worked in a worktree on the run's branch, next to the project file.
     worktree = tmp_path / "project-workspace" / run_id
     assert "a + b" in (worktree / "calc.py").read_text()
-    assert _git(repo, "branch", "--list", f"podium/run-{run_id}")
+    assert git(repo, "branch", "--list", f"podium/run-{run_id}")
 
     diff = run_cli("workspace", run_id, "--diff")
     assert diff.returncode == 0, diff.stderr
@@ -115,7 +101,7 @@ def test_a_run_on_a_git_repository_leaves_the_checkout_alone_until_applied(tmp_p
     assert "a + b" in (repo / "calc.py").read_text() and (repo / "test_calc.py").exists()
     # The user's own uncommitted work is still there, still uncommitted.
     assert (repo / "notes.txt").read_text() == "mine, edited\n"
-    assert _git(repo, "diff", "--name-only") == "notes.txt" and not _git(repo, "diff", "--cached")
+    assert git(repo, "diff", "--name-only") == "notes.txt" and not git(repo, "diff", "--cached")
     assert (repo / "scratch.txt").exists()
 
 
@@ -123,18 +109,18 @@ def test_apply_refuses_when_the_users_uncommitted_changes_are_in_the_way(tmp_pat
     repo = _repo(tmp_path)
     _, run_id = _run(tmp_path, str(repo))
     (repo / "calc.py").write_text("def add(a, b):\n    return b + a  # mine\n")
-    head = _git(repo, "rev-parse", "HEAD")
+    head = git(repo, "rev-parse", "HEAD")
 
     refused = run_cli("workspace", run_id, "--apply")
     assert refused.returncode == 2, refused.stdout
     assert "refused to merge" in refused.stderr and "calc.py" in refused.stderr
     assert f"podium/run-{run_id}" in refused.stderr
     assert (repo / "calc.py").read_text() == "def add(a, b):\n    return b + a  # mine\n"
-    assert _git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "rev-parse", "HEAD") == head
 
     kept = run_cli("workspace", run_id, "--apply", "--branch-only")
     assert kept.returncode == 0 and f"on branch podium/run-{run_id}" in kept.stdout, kept.stderr
-    assert _git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "rev-parse", "HEAD") == head
 
 
 def test_a_plain_folder_is_copied_diffed_and_written_back(tmp_path):
@@ -179,7 +165,7 @@ def test_bad_workspace_folders_are_refused_before_anything_starts(tmp_path):
     (tmp_path / "file.txt").write_text("x")
     empty = tmp_path / "empty-repo"
     empty.mkdir()
-    _git(empty, "init", "-q")
+    git(empty, "init", "-q")
     cases = {"missing": "no such folder", "file.txt": "not a folder", "empty-repo": "no commit yet"}
     for path, said in cases.items():
         out = run_cli("run", "Fix add", "--team", "software", "--yes", "--model", "scripted",

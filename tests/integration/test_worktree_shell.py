@@ -7,7 +7,6 @@ as they were, and the user's own checkout still cannot be written."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,31 +14,18 @@ import pytest
 from podium.app.session import ProjectSession
 from podium.tools.sandbox import landlock_abi
 from podium.tools.types import ToolContext
+from tests.support.git_repo import git, make_repo
 
 pytestmark = pytest.mark.skipif(landlock_abi() == 0, reason="this kernel has no Landlock: no box")
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def _repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.name", "Test User")
-    _git(repo, "config", "user.email", "test@example.com")
-    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "initial")
-    return repo
+    return make_repo(tmp_path / "repo", {"calc.py": "def add(a, b):\n    return a - b\n"})
 
 
 def _state(repo: Path) -> tuple[str, list[str]]:
     """The repository's refs, and every file in its object store."""
-    refs = _git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
     store = repo / ".git" / "objects"
     objects = sorted(str(p.relative_to(store)) for p in store.rglob("*"))
     return refs, objects
@@ -77,7 +63,7 @@ async def test_read_only_git_works_in_a_worktree_and_nothing_of_the_repository_i
         commit = await shell("git commit -qam x; echo rc=$?; git branch mine; echo rc=$?")
         assert "rc=0" not in commit and commit.count("rc=128") == 2, commit
         assert _state(repo) == before
-        assert _git(repo, "rev-parse", f"podium/run-{run.id}") == _git(repo, "rev-parse", "main")
+        assert git(repo, "rev-parse", f"podium/run-{run.id}") == git(repo, "rev-parse", "main")
 
         # The user's own checkout and the repository's git folder stay out of reach for writing.
         touch = await shell(f"echo x > {repo / 'new.txt'}; echo rc=$?; echo x > {repo / '.git' / 'x'}; "
@@ -89,7 +75,7 @@ async def test_read_only_git_works_in_a_worktree_and_nothing_of_the_repository_i
         # Podium's own commit of the agents' work still goes on the run's branch.
         review = await session.run_workspaces.review(run.id)
         assert review.files == ["M calc.py"]
-        assert _git(repo, "rev-parse", "main") != _git(repo, "rev-parse", f"podium/run-{run.id}")
+        assert git(repo, "rev-parse", "main") != git(repo, "rev-parse", f"podium/run-{run.id}")
 
 
 async def test_git_outside_a_worktree_workspace_is_still_refused(tmp_path: Path) -> None:

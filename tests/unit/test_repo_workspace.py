@@ -10,25 +10,12 @@ import pytest
 
 from podium.errors import PodiumError
 from podium.tools import repo_workspace as rw
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+from tests.support.git_repo import git, make_repo
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.name", "Test User")
-    git(repo, "config", "user.email", "test@example.com")
-    (repo / "calc.py").write_text("x = 1\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "initial")
-    return repo
+    return make_repo(tmp_path / "repo", {"calc.py": "x = 1\n"})
 
 
 def _where(made: rw.Attached) -> rw.Where:
