@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 from tests.integration.run_helpers import events_of, json_lines, rows, subtasks, write_script
-from tests.integration.test_run_resume import read_until, start_run
+from tests.integration.test_run_resume import kill_when, read_until, start_run
 
 # t4 (the writer, after t2 and t3) says whether its prompt carried the person's edit of t2.
 SEES_THE_EDIT = r'''
@@ -257,13 +257,7 @@ def test_kill_9_during_a_fork_then_resume_finishes_it(tmp_path):
         [sys.executable, "-m", "podium", "fork", parent, "--from", "t2", "--model", slow, "--yes", "--json",
          "-p", str(project)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
-        proc.kill()
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
     assert proc.returncode == -signal.SIGKILL
     # The fork was made whole before anything ran: lineage, plan, the reused work, all there.
     child = fork_id(project, parent)

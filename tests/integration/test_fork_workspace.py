@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 from tests.integration.run_helpers import events_of, rows, subtasks
-from tests.integration.test_run_resume import read_until
+from tests.integration.test_run_resume import kill_when
 from tests.support.git_repo import git, make_repo
 
 SECRET = "The secret word is BANANA-42."
@@ -174,14 +174,8 @@ def test_a_fork_on_a_repository_killed_with_kill_9_resumes_with_its_worktree_con
         [sys.executable, "-m", "podium", "fork", parent, "--from", "t2", "--model", slow, "--yes", "--json",
          "-p", str(project)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running"
-                   and e.get("subtask_id") == "t2")
-        proc.kill()
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running"
+              and e.get("subtask_id") == "t2")
     assert proc.returncode == -signal.SIGKILL
     child = _fork_id(project, parent)
     worktree = tmp_path / "project-workspace" / child

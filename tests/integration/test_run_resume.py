@@ -107,15 +107,9 @@ def test_kill_9_mid_execution_then_resume_completes_without_redoing_done_subtask
     project = tmp_path / "project.podium"
     model = write_script(tmp_path, latency_ms=600)
     proc = start_run(tmp_path, model, "--concurrency", "2")
-    try:
-        seen = read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "done")
-        # t2 and t3 start the moment t1 is done; give them time to be in flight, then kill hard.
-        read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
-        proc.kill()
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    seen = read_until(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "done")
+    # t2 and t3 start the moment t1 is done; give them time to be in flight, then kill hard.
+    kill_when(proc, lambda e: e["type"] == "subtask.status" and e["status"] == "running")
     assert proc.returncode == -signal.SIGKILL
     run_id = seen[0]["execution_id"]
     [execution] = rows(project, "SELECT status, result FROM executions")
