@@ -221,17 +221,11 @@ class AgentLoop:
                              window_chars=settings.window_chars, notes=notes)
 
     async def _recall(self) -> list[Any]:
-        memory = self.deps.memory
-        if memory is None:
+        ahead = self.run.recall  # set while the graph runs with memory on (see RecallAhead)
+        if ahead is None:
             return []
-        ahead = self.run.recall
         try:
-            if ahead is not None:  # looked up while what this subtask depends on ran
-                items = await ahead.get(self.subtask)
-            else:
-                query = f"{self.subtask.description}\n{self.run.execution.objective}"
-                items = list(await memory.recall_for(agent=self.agent.name, text=query,
-                                                     execution_id=self.run_id, k=self.deps.settings.memory_k))
+            items = await ahead.get(self.subtask)  # looked up while what it depends on ran
         except Exception as exc:  # memory is an aid; its failure must not fail the subtask
             self.run.writes.add(self.deps.runs.emit_behind(
                 self.run_id, ev.MEMORY_RECALLED, subtask_id=self.subtask.id, agent=self.agent.name,
